@@ -1,0 +1,35 @@
+//! The sans-IO core of uptask.
+//!
+//! Everything here is pure computation over bytes and numbers: no sockets, no files, no clocks,
+//! no async runtime. The `uptask` crate drives these pieces over real IO on each platform, and
+//! tests drive them directly.
+//!
+//! In scope:
+//! - [`multipart`]: the `multipart/form-data` encoder (RFC 7578) with an exact length known before
+//!   the first byte, and restartable at any byte offset.
+//! - [`http1`]: HTTP/1.1 request heads, response head parsing and response body framing.
+//! - [`progress`]: the progress event value and the coalescing rules that decide which samples
+//!   become events.
+//! - [`header`]: validation of user-supplied header names and values.
+//!
+//! Out of scope: connecting, TLS, timers, reading files. Those belong to the IO layer.
+//!
+//! ```
+//! use uptask_proto::multipart::{Boundary, FilePart, MultipartBody};
+//!
+//! let body = MultipartBody::new(
+//!     Boundary::from_random([7; 16]),
+//!     &[("user".to_owned(), "ann".to_owned())],
+//!     &FilePart::new("file", "a.txt", 5),
+//! );
+//! // The whole encoded length, framing included, is known before any byte is sent.
+//! assert_eq!(body.len(), body.framing_len() + 5);
+//! ```
+
+pub mod error;
+pub mod header;
+pub mod http1;
+pub mod multipart;
+pub mod progress;
+
+pub use error::ProtoError;

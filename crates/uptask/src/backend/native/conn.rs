@@ -1,0 +1,120 @@
+//! Opening the connection: resolve, connect, and TLS when the URL asks for it.
+
+use std::sync::{Arc, OnceLock};
+
+use rustls::{ClientConfig, RootCertStore};
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::prepare::Plan;
+use crate::{ErrorKind, UploadError};
+
+/// A byte stream to the server, plain or TLS.
+pub(super) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+pub(super) async fn connect(plan: &Plan) -> Result<Box<dyn Io>, UploadError> {
+    let target = format!("{}:{}", plan.host, plan.port);
+    let addrs = tokio::net::lookup_host((plan.host.as_str(), plan.port))
+        .await
+        .map_err(|e| {
+            UploadError::new(
+                ErrorKind::Connect,
+                format!("cannot resolve host {:?}", plan.host),
+            )
+            .with_source(e)
+        })?;
+    let mut last_err = None;
+    let mut tcp = None;
+    for addr in addrs {
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                tcp = Some(stream);
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let tcp = match (tcp, last_err) {
+        (Some(tcp), _) => tcp,
+        (None, Some(e)) => {
+            return Err(UploadError::new(
+                ErrorKind::Connect,
+                format!("cannot connect to {target}"),
+            )
+            .with_source(e));
+        }
+        (None, None) => {
+            return Err(UploadError::new(
+                ErrorKind::Connect,
+                format!("host {:?} resolved to no address", plan.host),
+            ));
+        }
+    };
+    // Small writes (the request head) must not wait for an ACK.
+    tcp.set_nodelay(true).map_err(|e| {
+        UploadError::new(
+            ErrorKind::Connect,
+            format!("cannot configure the socket to {target}"),
+        )
+        .with_source(e)
+    })?;
+    if !plan.tls {
+        return Ok(Box::new(tcp));
+    }
+    let config = tls_config(&plan.roots)?;
+    let name = ServerName::try_from(plan.host.clone()).map_err(|e| {
+        UploadError::invalid(format!("{:?} is not a valid TLS server name", plan.host))
+            .with_source(e)
+    })?;
+    let tls = TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| {
+            UploadError::new(
+                ErrorKind::Tls,
+                format!("TLS handshake with {target} failed"),
+            )
+            .with_source(e)
+        })?;
+    Ok(Box::new(tls))
+}
+
+/// The client TLS configuration: the public web roots plus any roots the caller added.
+/// Verification is always on.
+fn tls_config(extra: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, UploadError> {
+    static DEFAULT: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+    if extra.is_empty() {
+        return DEFAULT
+            .get_or_init(|| build_tls_config(&[]).map(Arc::new))
+            .clone()
+            .map_err(|e| tls_setup_error(&e));
+    }
+    build_tls_config(extra)
+        .map(Arc::new)
+        .map_err(|e| tls_setup_error(&e))
+}
+
+fn tls_setup_error(e: &str) -> UploadError {
+    UploadError::new(ErrorKind::Tls, format!("cannot set up TLS: {e}"))
+}
+
+fn build_tls_config(extra: &[CertificateDer<'static>]) -> Result<ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra {
+        roots
+            .add(cert.clone())
+            .map_err(|e| format!("unusable root certificate: {e}"))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}

@@ -1,0 +1,46 @@
+//! Native backend: tokio sockets, rustls, one connection per upload.
+
+mod conn;
+mod exchange;
+mod runtime;
+mod source;
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::UploadError;
+use crate::prepare::Plan;
+use crate::task::EventSink;
+
+/// Time since the first call, on a monotonic clock.
+pub(crate) fn now() -> Duration {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed()
+}
+
+/// Spawns the transport and the dispatcher.
+pub(crate) fn start(
+    plan: Plan,
+    sink: EventSink,
+    cancel: CancellationToken,
+    dispatcher: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), UploadError> {
+    let driver = async move {
+        let mut sink = sink;
+        let result = {
+            let run = exchange::run(plan, &mut sink);
+            // Dropping `run` closes the socket at once: that is the abort.
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => Err(UploadError::aborted()),
+                result = run => result,
+            }
+        };
+        sink.done(result);
+    };
+    runtime::spawn(dispatcher)?;
+    runtime::spawn(driver)
+}

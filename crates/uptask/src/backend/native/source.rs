@@ -1,0 +1,170 @@
+//! Reading the file's bytes in chunks, one chunk ahead of the socket.
+//!
+//! Disk reads run on the blocking pool while the previous chunk is being written, so a slow
+//! disk and a fast socket overlap. Memory is two chunk buffers per upload, whatever the size.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+
+use crate::prepare::PlannedSource;
+use crate::{ErrorKind, UploadError};
+
+/// Bytes per chunk read from the source and handed to the socket.
+pub(super) const CHUNK: usize = 256 * 1024;
+
+type ReadDone = (File, Vec<u8>, std::io::Result<usize>);
+
+/// The source's bytes from an offset on, as a sequence of chunks.
+#[derive(Debug)]
+pub(super) enum Chunks {
+    File {
+        path: PathBuf,
+        planned: u64,
+        remaining: u64,
+        file: Option<File>,
+        inflight: Option<JoinHandle<ReadDone>>,
+        spare: Vec<u8>,
+    },
+    Bytes {
+        data: Bytes,
+    },
+}
+
+impl Chunks {
+    /// The source from `offset`, for `len` bytes.
+    pub(super) fn open(source: &PlannedSource, offset: u64, len: u64) -> Result<Self, UploadError> {
+        match source {
+            PlannedSource::Bytes(b) => {
+                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
+                let end = usize::try_from(offset.saturating_add(len))
+                    .unwrap_or(usize::MAX)
+                    .min(b.len());
+                Ok(Chunks::Bytes {
+                    data: b.slice(start..end),
+                })
+            }
+            PlannedSource::Path { path, len: planned } => {
+                let io_err = |what: &str, e: std::io::Error| {
+                    UploadError::new(ErrorKind::Io, format!("cannot {what} {}", path.display()))
+                        .with_source(e)
+                };
+                let mut file = File::open(path).map_err(|e| io_err("open", e))?;
+                file.seek(SeekFrom::Start(offset))
+                    .map_err(|e| io_err("seek in", e))?;
+                Ok(Chunks::File {
+                    path: path.clone(),
+                    planned: *planned,
+                    remaining: len,
+                    file: Some(file),
+                    inflight: None,
+                    spare: Vec::with_capacity(CHUNK),
+                })
+            }
+        }
+    }
+
+    /// Replaces `buf`'s contents with the next chunk; `false` when the source is exhausted.
+    pub(super) async fn next(&mut self, buf: &mut Vec<u8>) -> Result<bool, UploadError> {
+        match self {
+            Chunks::Bytes { data } => {
+                if data.is_empty() {
+                    return Ok(false);
+                }
+                let take = data.len().min(CHUNK);
+                buf.clear();
+                buf.extend_from_slice(&data.split_to(take));
+                Ok(true)
+            }
+            Chunks::File {
+                path,
+                planned,
+                remaining,
+                file,
+                inflight,
+                spare,
+            } => {
+                if *remaining == 0 && inflight.is_none() {
+                    return Ok(false);
+                }
+                if inflight.is_none() {
+                    *inflight = start_read(file, std::mem::take(spare), *remaining);
+                }
+                let Some(job) = inflight.take() else {
+                    return Err(lost(path));
+                };
+                let (f, mut data, res) = job.await.map_err(|_| lost(path))?;
+                let n = res.map_err(|e| {
+                    UploadError::new(ErrorKind::Io, format!("cannot read {}", path.display()))
+                        .with_source(e)
+                })?;
+                if n == 0 {
+                    return Err(changed(path, *planned));
+                }
+                data.truncate(n);
+                *remaining -= n as u64;
+                if *remaining == 0 {
+                    // The bytes promised in Content-Length are all read; a file that grew meanwhile
+                    // would make the upload a mix of old and new contents.
+                    let now = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+                    if now != *planned {
+                        return Err(changed(path, *planned));
+                    }
+                }
+                *file = Some(f);
+                std::mem::swap(buf, &mut data);
+                *spare = data;
+                if *remaining > 0 {
+                    *inflight = start_read(file, std::mem::take(spare), *remaining);
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+fn start_read(
+    file: &mut Option<File>,
+    mut buf: Vec<u8>,
+    remaining: u64,
+) -> Option<JoinHandle<ReadDone>> {
+    let mut f = file.take()?;
+    let want = usize::try_from(remaining).unwrap_or(usize::MAX).min(CHUNK);
+    Some(tokio::task::spawn_blocking(move || {
+        buf.clear();
+        buf.resize(want, 0);
+        let mut filled = 0;
+        let res = loop {
+            if filled == want {
+                break Ok(filled);
+            }
+            match f.read(&mut buf[filled..]) {
+                Ok(0) => break Ok(filled),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        (f, buf, res)
+    }))
+}
+
+fn lost(path: &std::path::Path) -> UploadError {
+    UploadError::new(
+        ErrorKind::Internal,
+        format!("a read of {} was lost", path.display()),
+    )
+}
+
+fn changed(path: &std::path::Path, planned: u64) -> UploadError {
+    UploadError::new(
+        ErrorKind::Io,
+        format!(
+            "{} changed size during the upload (it had {planned} bytes when the upload started)",
+            path.display()
+        ),
+    )
+}

@@ -1,0 +1,48 @@
+//! uptask: uploads you can abort and watch.
+//!
+//! This is the `UploadTask` of WeChat/Taro `uploadFile`, in Rust: start an upload of a file as a
+//! `multipart/form-data` POST, listen to its progress (`progress`, `totalBytesSent`,
+//! `totalBytesExpectedToSend`) and to its response headers, abort it, and await its outcome.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), uptask::UploadError> {
+//! use uptask::{upload_file, UploadOptions};
+//!
+//! let task = upload_file(
+//!     UploadOptions::new("http://127.0.0.1:8080/upload", "report.pdf", "file")
+//!         .form_data("owner", "ann")
+//!         .header("Authorization", "Bearer t0k3n"),
+//! );
+//! task.progress(|p| eprintln!("{:>3}%  {}/{}", p.progress, p.total_bytes_sent, p.total_bytes_expected_to_send))
+//!     .headers_received(|h| eprintln!("headers: {:?}", h.header));
+//! let done = task.await?;
+//! println!("{} {}", done.status_code, done.data);
+//! # Ok(()) }
+//! ```
+//!
+//! # Event rules
+//! - `totalBytesExpectedToSend` is the whole encoded body, framing included, and is sent as
+//!   `Content-Length` (never chunked).
+//! - `totalBytesSent` counts body bytes the socket accepted (not bytes read from disk); it never
+//!   decreases. Bytes still in kernel buffers count as sent, as in browsers' XHR.
+//! - `progress` is `floor(100 * sent / expected)`; 100 only when every byte is out.
+//! - Events are coalesced: at least one per whole percent, at most about 20 per second beyond
+//!   that, never two identical in a row, and the final one is never dropped.
+//! - The headers event fires at most once, before the outcome, for any status. A server that
+//!   answers early (a 413 mid-body) stops the body, and the outcome is a success with that status.
+//! - Exactly one outcome; no event after it. `abort()` is idempotent and may be called from a
+//!   listener. Listeners run on a task of their own, so a slow listener never slows the upload.
+
+mod backend;
+mod error;
+mod listeners;
+mod options;
+mod outcome;
+mod prepare;
+mod task;
+
+pub use error::{ErrorKind, UploadError};
+pub use listeners::ListenerId;
+pub use options::{DEFAULT_TIMEOUT, Source, UploadOptions};
+pub use outcome::{Header, HeadersReceived, ProgressUpdate, UploadSuccess};
+pub use task::{UploadHandle, UploadTask, upload_file};

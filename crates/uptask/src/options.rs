@@ -1,0 +1,158 @@
+//! What to upload and where: the seed's `uploadFile` options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// The library's default whole-request timeout, as in WeChat.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where the file's bytes come from.
+///
+/// ```
+/// use uptask::Source;
+/// let from_disk = Source::Path("photo.jpg".into());
+/// let from_memory = Source::Bytes(b"hello".to_vec().into());
+/// # let _ = (from_disk, from_memory);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// A file on disk, streamed in chunks (never read whole into memory).
+    Path(PathBuf),
+    /// Bytes already in memory.
+    Bytes(Bytes),
+}
+
+/// The options of one upload (WeChat's `url`, `filePath`, `name`, `header`, `formData`,
+/// `timeout`, `fileName`).
+///
+/// Setters never fail; everything is checked when the upload starts, and a bad option ends the
+/// task with an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error before any byte
+/// goes out.
+///
+/// ```
+/// use std::time::Duration;
+/// use uptask::UploadOptions;
+///
+/// let opts = UploadOptions::new("https://example.com/upload", "photo.jpg", "file")
+///     .header("Authorization", "Bearer t0k3n")
+///     .form_data("album", "holidays")
+///     .file_name("beach.jpg")
+///     .timeout(Duration::from_secs(120));
+/// # let _ = opts;
+/// ```
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    pub(crate) url: String,
+    pub(crate) source: Source,
+    pub(crate) name: String,
+    pub(crate) header: Vec<(String, String)>,
+    pub(crate) form_data: Vec<(String, String)>,
+    pub(crate) file_name: Option<String>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) stall_timeout: Option<Duration>,
+    pub(crate) root_certificates: Vec<Vec<u8>>,
+}
+
+impl UploadOptions {
+    /// Upload the file at `file_path` to `url` as the multipart field `name`.
+    #[must_use]
+    pub fn new(
+        url: impl Into<String>,
+        file_path: impl Into<PathBuf>,
+        name: impl Into<String>,
+    ) -> Self {
+        Self::with_source(url, Source::Path(file_path.into()), name)
+    }
+
+    /// Upload bytes held in memory; the file name defaults to `blob`, as in browsers.
+    ///
+    /// ```
+    /// let opts = uptask::UploadOptions::from_bytes("http://127.0.0.1:8080/upload", b"hi".to_vec(), "file");
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn from_bytes(
+        url: impl Into<String>,
+        bytes: impl Into<Bytes>,
+        name: impl Into<String>,
+    ) -> Self {
+        Self::with_source(url, Source::Bytes(bytes.into()), name)
+    }
+
+    /// Upload from any [`Source`].
+    #[must_use]
+    pub fn with_source(url: impl Into<String>, source: Source, name: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            source,
+            name: name.into(),
+            header: Vec::new(),
+            form_data: Vec::new(),
+            file_name: None,
+            timeout: Some(DEFAULT_TIMEOUT),
+            stall_timeout: None,
+            root_certificates: Vec::new(),
+        }
+    }
+
+    /// Adds a request header. `Content-Type`, `Content-Length` and `Transfer-Encoding` are set by
+    /// uptask and refused here; a header with CR, LF or another control character is refused.
+    #[must_use]
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.header.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds a text field to the form, sent before the file (order and duplicates kept).
+    #[must_use]
+    pub fn form_data(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.form_data.push((key.into(), value.into()));
+        self
+    }
+
+    /// The file name the server sees; defaults to the path's last component (or `blob`).
+    #[must_use]
+    pub fn file_name(mut self, file_name: impl Into<String>) -> Self {
+        self.file_name = Some(file_name.into());
+        self
+    }
+
+    /// Bounds the whole request (connect, send, response). `Duration::ZERO` means no limit.
+    /// Default: [`DEFAULT_TIMEOUT`] (60 s). Ends with `uploadFile:fail timeout`.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = (!timeout.is_zero()).then_some(timeout);
+        self
+    }
+
+    /// Ends the upload with `uploadFile:fail timeout` when no byte moves in either direction for
+    /// this long. Off by default (`Duration::ZERO` turns it off again).
+    #[must_use]
+    pub fn stall_timeout(mut self, stall: Duration) -> Self {
+        self.stall_timeout = (!stall.is_zero()).then_some(stall);
+        self
+    }
+
+    /// Trusts an extra root CA for HTTPS, given as PEM (one or more certificates). The built-in
+    /// public roots stay trusted; verification is never turned off.
+    #[must_use]
+    pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// The target URL as given.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The source of the file's bytes.
+    #[must_use]
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+}

@@ -1,0 +1,412 @@
+//! `UploadTask`, its handle, and the dispatch of events to listeners.
+//!
+//! The transport runs on one task and only *queues* events; a second task, the dispatcher, calls
+//! the listeners. A slow listener therefore delays other events, never the upload itself. The
+//! queue cannot grow without bound: the progress gate lets through at most one event per whole
+//! percent plus about 20 per second.
+//!
+//! The outcome is decided in exactly one place, [`Shared::settle`], by an atomic state change.
+//! `abort()` races with completion through the same state, so the caller that wins decides the
+//! result and no listener is called once it is decided.
+
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::task::{Context, Poll};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uptask_proto::progress::ProgressGate;
+
+use crate::listeners::{Callback, ListenerId, Listeners};
+use crate::{ErrorKind, Header, HeadersReceived, ProgressUpdate, UploadError, UploadSuccess};
+
+const RUNNING: u8 = 0;
+const ABORTED: u8 = 1;
+const DONE: u8 = 2;
+
+/// What the transport reports, in order; `Done` is last.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Progress(ProgressUpdate),
+    Headers(HeadersReceived),
+    Done(Result<UploadSuccess, UploadError>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    state: AtomicU8,
+    pub(crate) cancel: CancellationToken,
+    progress: Listeners<ProgressUpdate>,
+    headers: Listeners<HeadersReceived>,
+}
+
+impl Shared {
+    fn new() -> Self {
+        Self {
+            state: AtomicU8::new(RUNNING),
+            cancel: CancellationToken::new(),
+            progress: Listeners::new(),
+            headers: Listeners::new(),
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    fn abort(&self) -> bool {
+        let won = self
+            .state
+            .compare_exchange(RUNNING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if won {
+            tracing::debug!("upload aborted by caller");
+            self.cancel.cancel();
+        }
+        won
+    }
+
+    /// Decides the outcome: the transport's result, unless an abort got there first.
+    fn settle(
+        &self,
+        result: Result<UploadSuccess, UploadError>,
+    ) -> Result<UploadSuccess, UploadError> {
+        match self.state.swap(DONE, Ordering::AcqRel) {
+            RUNNING => result,
+            _ => Err(UploadError::aborted()),
+        }
+    }
+
+    fn emit<T>(&self, listeners: &Listeners<T>, event: &T) {
+        for cb in listeners.snapshot() {
+            // A listener may have aborted the task: nothing is delivered after that.
+            if !self.running() {
+                return;
+            }
+            if catch_unwind(AssertUnwindSafe(|| cb(event))).is_err() {
+                tracing::error!("an upload listener panicked; the upload goes on");
+            }
+        }
+    }
+}
+
+/// The transport's side of the event queue: it offers byte counts and head arrival, and
+/// finishes with the result.
+#[derive(Debug)]
+pub(crate) struct EventSink {
+    tx: mpsc::UnboundedSender<Event>,
+    gate: ProgressGate,
+    headers_sent: bool,
+}
+
+impl EventSink {
+    /// `sent` body bytes have been accepted by the transport so far.
+    pub(crate) fn progress(&mut self, sent: u64) {
+        if let Some(update) = self.gate.offer(sent, crate::backend::now()) {
+            let _ = self.tx.send(Event::Progress(update));
+        }
+    }
+
+    /// The (final) response head arrived; reported at most once.
+    pub(crate) fn headers(&mut self, header: &Header) {
+        if !self.headers_sent {
+            self.headers_sent = true;
+            let _ = self.tx.send(Event::Headers(HeadersReceived {
+                header: header.clone(),
+            }));
+        }
+    }
+
+    pub(crate) fn expected(&self) -> u64 {
+        self.gate.expected()
+    }
+
+    pub(crate) fn done(self, result: Result<UploadSuccess, UploadError>) {
+        let _ = self.tx.send(Event::Done(result));
+    }
+}
+
+async fn dispatch(
+    shared: Arc<Shared>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+    tx: oneshot::Sender<Result<UploadSuccess, UploadError>>,
+) {
+    let result = loop {
+        match rx.recv().await {
+            Some(Event::Progress(p)) => shared.emit(&shared.progress, &p),
+            Some(Event::Headers(h)) => shared.emit(&shared.headers, &h),
+            Some(Event::Done(result)) => break result,
+            None => {
+                break Err(UploadError::new(
+                    ErrorKind::Internal,
+                    "the upload stopped without a result (its runtime shut down?)",
+                ));
+            }
+        }
+    };
+    let _ = tx.send(shared.settle(result));
+}
+
+/// Starts an upload and returns its task at once (JavaScript semantics: the upload runs whether or
+/// not the task is awaited; dropping the task does not cancel it, [`UploadTask::abort`] does).
+///
+/// Options are checked first: invalid input ends the task with an
+/// [`ErrorKind::InvalidInput`] error before any byte goes out.
+///
+/// On native targets the upload runs on the current tokio runtime, or on a small runtime of
+/// uptask's own when called outside one.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), uptask::UploadError> {
+/// use uptask::{upload_file, UploadOptions};
+///
+/// let task = upload_file(UploadOptions::new("http://127.0.0.1:8080/upload", "photo.jpg", "file"));
+/// task.on_progress_update(|p| eprintln!("{}% ({} of {} bytes)", p.progress, p.total_bytes_sent, p.total_bytes_expected_to_send));
+/// task.on_headers_received(|h| eprintln!("server answered with {:?}", h.header));
+/// let done = task.await?;
+/// println!("{} {}", done.status_code, done.data);
+/// # Ok(()) }
+/// ```
+#[must_use = "the upload runs anyway; keep the task to learn its outcome"]
+pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
+    let shared = Arc::new(Shared::new());
+    let (tx, rx) = oneshot::channel();
+    let task = UploadTask {
+        handle: UploadHandle {
+            shared: Arc::clone(&shared),
+        },
+        rx,
+    };
+    let plan = match crate::prepare::prepare(options) {
+        Ok(plan) => plan,
+        Err(err) => {
+            tracing::debug!(error = %err, "upload rejected before sending");
+            let _ = tx.send(shared.settle(Err(err)));
+            return task;
+        }
+    };
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let sink = EventSink {
+        tx: ev_tx,
+        gate: ProgressGate::new(plan.body.len()),
+        headers_sent: false,
+    };
+    let cancel = shared.cancel.clone();
+    let dispatcher = dispatch(Arc::clone(&shared), ev_rx, tx);
+    if let Err(err) = crate::backend::start(plan, sink, cancel, dispatcher) {
+        // The dispatcher (and its sender) went down with the failed spawn; report directly.
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(shared.settle(Err(err)));
+        return UploadTask {
+            handle: task.handle,
+            rx,
+        };
+    }
+    task
+}
+
+/// A running upload: a `Future` of its outcome, with the seed's listener and abort methods.
+///
+/// Get a [`UploadHandle`] with [`UploadTask::handle`] to keep control after moving the task into
+/// an `.await`.
+#[derive(Debug)]
+#[must_use = "the upload runs anyway; await the task to learn its outcome"]
+pub struct UploadTask {
+    handle: UploadHandle,
+    rx: oneshot::Receiver<Result<UploadSuccess, UploadError>>,
+}
+
+impl UploadTask {
+    /// A cheap, cloneable handle with the same abort and listener methods, valid after the task
+    /// is awaited (abort then returns `false`).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// // A server that accepts and never answers.
+    /// let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let url = format!("http://{}/upload", silent.local_addr().unwrap());
+    /// let task = uptask::upload_file(uptask::UploadOptions::from_bytes(url, vec![0], "f"));
+    /// let handle = task.handle();
+    /// let waiter = tokio::spawn(task);
+    /// handle.abort();
+    /// assert!(waiter.await.unwrap().unwrap_err().is_aborted());
+    /// # }
+    /// ```
+    pub fn handle(&self) -> UploadHandle {
+        self.handle.clone()
+    }
+
+    /// See [`UploadHandle::abort`].
+    pub fn abort(&self) -> bool {
+        self.handle.abort()
+    }
+
+    /// See [`UploadHandle::on_progress_update`].
+    pub fn on_progress_update(
+        &self,
+        cb: impl Fn(&ProgressUpdate) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.handle.on_progress_update(cb)
+    }
+
+    /// See [`UploadHandle::off_progress_update`].
+    pub fn off_progress_update(&self, id: ListenerId) -> bool {
+        self.handle.off_progress_update(id)
+    }
+
+    /// See [`UploadHandle::off_progress_update_all`].
+    pub fn off_progress_update_all(&self) {
+        self.handle.off_progress_update_all();
+    }
+
+    /// See [`UploadHandle::on_headers_received`].
+    pub fn on_headers_received(
+        &self,
+        cb: impl Fn(&HeadersReceived) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.handle.on_headers_received(cb)
+    }
+
+    /// See [`UploadHandle::off_headers_received`].
+    pub fn off_headers_received(&self, id: ListenerId) -> bool {
+        self.handle.off_headers_received(id)
+    }
+
+    /// See [`UploadHandle::off_headers_received_all`].
+    pub fn off_headers_received_all(&self) {
+        self.handle.off_headers_received_all();
+    }
+
+    /// Taro's chainable alias of [`on_progress_update`](Self::on_progress_update).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// task.progress(|p| println!("{}%", p.progress)).headers_received(|h| println!("{:?}", h.header));
+    /// # task.abort();
+    /// # }
+    /// ```
+    pub fn progress(&self, cb: impl Fn(&ProgressUpdate) + Send + Sync + 'static) -> &Self {
+        self.handle.on_progress_update(cb);
+        self
+    }
+
+    /// Taro's chainable alias of [`on_headers_received`](Self::on_headers_received).
+    pub fn headers_received(&self, cb: impl Fn(&HeadersReceived) + Send + Sync + 'static) -> &Self {
+        self.handle.on_headers_received(cb);
+        self
+    }
+}
+
+impl Future for UploadTask {
+    type Output = Result<UploadSuccess, UploadError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.rx).poll(cx).map(|r| {
+            r.unwrap_or_else(|_| {
+                Err(UploadError::new(
+                    ErrorKind::Internal,
+                    "the upload stopped without a result (its runtime shut down?)",
+                ))
+            })
+        })
+    }
+}
+
+/// Controls an upload from anywhere: `Clone + Send + Sync`, and valid after the task finished.
+///
+/// ```
+/// # #[tokio::main] async fn main() {
+/// let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let url = format!("http://{}/upload", silent.local_addr().unwrap());
+/// let task = uptask::upload_file(uptask::UploadOptions::from_bytes(url, vec![0], "f"));
+/// let handle = task.handle();
+/// std::thread::spawn(move || { handle.abort(); }).join().unwrap();
+/// assert!(task.await.unwrap_err().is_aborted());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct UploadHandle {
+    shared: Arc<Shared>,
+}
+
+impl UploadHandle {
+    /// Aborts the upload: the connection is closed and the outcome is `uploadFile:fail abort`.
+    ///
+    /// Returns `true` if this call aborted it; `false` if it had already finished or been aborted.
+    /// Safe to call from inside a listener.
+    pub fn abort(&self) -> bool {
+        self.shared.abort()
+    }
+
+    /// Listens to progress updates; returns an id for [`off_progress_update`](Self::off_progress_update).
+    /// A listener added late gets no replay of earlier events.
+    pub fn on_progress_update(
+        &self,
+        cb: impl Fn(&ProgressUpdate) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.shared
+            .progress
+            .add(Arc::new(cb) as Callback<ProgressUpdate>)
+    }
+
+    /// Removes one progress listener (from the next event on); `false` if it was not registered.
+    pub fn off_progress_update(&self, id: ListenerId) -> bool {
+        self.shared.progress.remove(id)
+    }
+
+    /// Removes every progress listener (WeChat's `offProgressUpdate()` with no argument).
+    pub fn off_progress_update_all(&self) {
+        self.shared.progress.clear();
+    }
+
+    /// Listens to the response head: called at most once, before the outcome, for any status.
+    pub fn on_headers_received(
+        &self,
+        cb: impl Fn(&HeadersReceived) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.shared
+            .headers
+            .add(Arc::new(cb) as Callback<HeadersReceived>)
+    }
+
+    /// Removes one headers listener; `false` if it was not registered.
+    pub fn off_headers_received(&self, id: ListenerId) -> bool {
+        self.shared.headers.remove(id)
+    }
+
+    /// Removes every headers listener.
+    pub fn off_headers_received_all(&self) {
+        self.shared.headers.clear();
+    }
+
+    /// Chainable alias of [`on_progress_update`](Self::on_progress_update).
+    pub fn progress(&self, cb: impl Fn(&ProgressUpdate) + Send + Sync + 'static) -> &Self {
+        self.on_progress_update(cb);
+        self
+    }
+
+    /// Chainable alias of [`on_headers_received`](Self::on_headers_received).
+    pub fn headers_received(&self, cb: impl Fn(&HeadersReceived) + Send + Sync + 'static) -> &Self {
+        self.on_headers_received(cb);
+        self
+    }
+
+    /// Whether the outcome is decided (completed, failed or aborted).
+    pub fn is_finished(&self) -> bool {
+        !self.shared.running()
+    }
+}
+
+#[allow(dead_code, reason = "compile-time check only")]
+fn assert_auto_traits() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<UploadHandle>();
+    send_sync::<UploadError>();
+    send_sync::<UploadSuccess>();
+    send::<UploadTask>();
+}
