@@ -52,6 +52,10 @@ impl<T> Listeners<T> {
         list.len() != before
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+
     pub(crate) fn clear(&self) {
         self.lock().clear();
     }

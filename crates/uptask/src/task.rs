@@ -1,9 +1,10 @@
 //! `UploadTask`, its handle, and the dispatch of events to listeners.
 //!
-//! The transport runs on one task and only *queues* events; a second task, the dispatcher, calls
-//! the listeners. A slow listener therefore delays other events, never the upload itself. The
-//! queue cannot grow without bound: the progress gate lets through at most one event per whole
-//! percent plus about 20 per second.
+//! The transport runs on one task and only *queues* events; a second task, the dispatcher, hands
+//! them in batches to the listeners, which run off the async runtime (on native targets, on the
+//! blocking pool). A slow or blocking listener therefore delays other events, never the upload,
+//! even on a single-threaded runtime. The queue cannot grow without bound: the progress gate lets
+//! through at most one event per whole percent plus about 20 per second.
 //!
 //! The outcome is decided in exactly one place, [`Shared::settle`], by an atomic state change.
 //! `abort()` races with completion through the same state, so the caller that wins decides the
@@ -80,6 +81,10 @@ impl Shared {
         }
     }
 
+    fn has_listeners(&self) -> bool {
+        !self.progress.is_empty() || !self.headers.is_empty()
+    }
+
     fn emit<T>(&self, listeners: &Listeners<T>, event: &T) {
         for cb in listeners.snapshot() {
             // A listener may have aborted the task: nothing is delivered after that.
@@ -134,19 +139,44 @@ async fn dispatch(
     mut rx: mpsc::UnboundedReceiver<Event>,
     tx: oneshot::Sender<Result<UploadSuccess, UploadError>>,
 ) {
-    let result = loop {
-        match rx.recv().await {
-            Some(Event::Progress(p)) => shared.emit(&shared.progress, &p),
-            Some(Event::Headers(h)) => shared.emit(&shared.headers, &h),
-            Some(Event::Done(result)) => break result,
-            None => {
-                break Err(UploadError::new(
-                    ErrorKind::Internal,
-                    "the upload stopped without a result (its runtime shut down?)",
-                ));
+    let mut outcome = None;
+    while outcome.is_none() {
+        let Some(first) = rx.recv().await else {
+            break;
+        };
+        // Everything queued so far goes to the listeners in one hop off the runtime.
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(event) = next {
+            match event {
+                Event::Done(result) => {
+                    outcome = Some(result);
+                    break;
+                }
+                other => batch.push(other),
             }
+            next = rx.try_recv().ok();
         }
-    };
+        if !batch.is_empty() && shared.has_listeners() {
+            let shared = Arc::clone(&shared);
+            crate::backend::run_listeners(move || {
+                for event in batch {
+                    match event {
+                        Event::Progress(p) => shared.emit(&shared.progress, &p),
+                        Event::Headers(h) => shared.emit(&shared.headers, &h),
+                        Event::Done(_) => {}
+                    }
+                }
+            })
+            .await;
+        }
+    }
+    let result = outcome.unwrap_or_else(|| {
+        Err(UploadError::new(
+            ErrorKind::Internal,
+            "the upload stopped without a result (its runtime shut down?)",
+        ))
+    });
     let _ = tx.send(shared.settle(result));
 }
 

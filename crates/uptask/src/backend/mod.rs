@@ -1,9 +1,10 @@
 //! The platform boundary: the only module that looks at the target.
 //!
-//! Each backend provides `start` (run a planned upload and its dispatcher) and `now` (a
-//! monotonic clock for the progress gate).
+//! Each backend provides `start` (run a planned upload and its dispatcher), `run_listeners`
+//! (call user code where it cannot stall the transport) and `now` (a monotonic clock for the
+//! progress gate).
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use native::{now, start};
+pub(crate) use native::{now, run_listeners, start};

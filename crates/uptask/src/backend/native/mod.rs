@@ -21,6 +21,14 @@ pub(crate) fn now() -> Duration {
     ORIGIN.get_or_init(Instant::now).elapsed()
 }
 
+/// Runs listener calls on the blocking pool, so a listener that sleeps or blocks cannot hold up
+/// the runtime thread the transport needs.
+pub(crate) async fn run_listeners(calls: impl FnOnce() + Send + 'static) {
+    if let Err(e) = tokio::task::spawn_blocking(calls).await {
+        tracing::error!(error = %e, "listener batch failed");
+    }
+}
+
 /// Spawns the transport and the dispatcher.
 pub(crate) fn start(
     plan: Plan,

@@ -1,0 +1,35 @@
+//! The UploadTask over real loopback sockets: one test per event rule, abort case and fault.
+
+#![allow(
+    missing_docs,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test-only helpers: a failed setup should stop the test loudly"
+)]
+
+mod abort;
+mod listeners;
+mod rules;
+mod support;
+mod tls;
+mod transport;
+
+use std::time::Duration;
+
+/// A deterministic pseudo-random payload.
+pub fn payload(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn opts(url: &str, data: Vec<u8>) -> uptask::UploadOptions {
+    uptask::UploadOptions::from_bytes(url, data, "file").timeout(Duration::from_secs(20))
+}

@@ -1,0 +1,302 @@
+//! A loopback HTTP/1.1 server whose misbehaviour each test chooses.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// How the server treats a request.
+#[derive(Debug, Clone)]
+pub enum Behavior {
+    /// Read the whole body, answer 200 with `{"bytes":N,"sha256":"..."}`.
+    Echo,
+    /// Like `Echo`, but read `chunk` bytes per `pause`.
+    SlowReader { chunk: usize, pause: Duration },
+    /// Read the head, then neither read nor answer.
+    Stall,
+    /// Read the head and `n` body bytes, then close the connection.
+    CutAfter(u64),
+    /// Read the head and `after` body bytes, answer 413, then keep reading (counting) until the
+    /// client goes away (`then_close == false`) or close at once (`then_close == true`).
+    Early413 { after: u64, then_close: bool },
+    /// Read everything, send the head, wait, then send the body.
+    PauseAfterHead(Duration),
+    /// Read everything, then answer these bytes verbatim.
+    Raw(Vec<u8>),
+}
+
+/// What the server saw of one request.
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub head: Mutex<String>,
+    pub body: Mutex<Vec<u8>>,
+    /// Body bytes read so far, live.
+    pub read: AtomicU64,
+    /// The whole declared body arrived.
+    pub complete: AtomicBool,
+    /// The connection ended before the declared body did.
+    pub aborted: AtomicBool,
+    /// The connection has been handled to its end.
+    pub closed: AtomicBool,
+    pub connections: AtomicU64,
+}
+
+impl Seen {
+    pub fn content_length(&self) -> Option<u64> {
+        let head = self.head.lock().unwrap();
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self.head.lock().unwrap();
+        head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
+    }
+
+    pub async fn wait_closed(&self) {
+        for _ in 0..500 {
+            if self.closed.load(Ordering::SeqCst) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the server never saw the connection end");
+    }
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub seen: Arc<Seen>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TestServer {
+    pub async fn start(behavior: Behavior) -> Self {
+        Self::start_with(behavior, None).await
+    }
+
+    /// Starts the server; with `tls`, connections are wrapped by that acceptor.
+    pub async fn start_with(behavior: Behavior, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Seen::default());
+        let s = Arc::clone(&seen);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                s.connections.fetch_add(1, Ordering::SeqCst);
+                let s = Arc::clone(&s);
+                let behavior = behavior.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    match tls {
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(tcp).await {
+                                serve(stream, behavior, &s).await;
+                            }
+                        }
+                        None => serve(tcp, behavior, &s).await,
+                    }
+                    s.closed.store(true, Ordering::SeqCst);
+                });
+            }
+        });
+        Self {
+            url: format!("http://{addr}/upload"),
+            seen,
+            task,
+        }
+    }
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, seen: &Seen) {
+    let mut buf = Vec::new();
+    let head_end = loop {
+        let mut tmp = [0u8; 4096];
+        let n = match s.read(&mut tmp).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&tmp[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    *seen.head.lock().unwrap() = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let declared = seen.content_length().unwrap_or(0);
+    let mut body = buf.split_off(head_end);
+    seen.read.store(body.len() as u64, Ordering::SeqCst);
+
+    let limit = match &behavior {
+        Behavior::Stall => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return;
+        }
+        Behavior::CutAfter(n) => *n,
+        Behavior::Early413 { after, .. } => *after,
+        _ => declared,
+    };
+    let (chunk, pause) = match &behavior {
+        Behavior::SlowReader { chunk, pause } => (*chunk, Some(*pause)),
+        _ => (64 * 1024, None),
+    };
+    // Small bodies are kept and hashed; big ones (memory tests) are only counted.
+    let keep = declared <= 16 * 1024 * 1024;
+    let mut hasher = Sha256::new();
+    hasher.update(&body);
+    let mut tmp = vec![0u8; chunk];
+    loop {
+        let got = seen.read.load(Ordering::SeqCst);
+        if got >= limit {
+            break;
+        }
+        let want = usize::try_from(limit - got)
+            .unwrap_or(usize::MAX)
+            .min(chunk);
+        match s.read(&mut tmp[..want]).await {
+            Ok(0) | Err(_) => {
+                seen.aborted.store(true, Ordering::SeqCst);
+                if keep {
+                    *seen.body.lock().unwrap() = body;
+                }
+                return;
+            }
+            Ok(n) => {
+                if keep {
+                    hasher.update(&tmp[..n]);
+                    body.extend_from_slice(&tmp[..n]);
+                }
+                seen.read.fetch_add(n as u64, Ordering::SeqCst);
+            }
+        }
+        if let Some(p) = pause {
+            tokio::time::sleep(p).await;
+        }
+    }
+    if seen.read.load(Ordering::SeqCst) >= declared {
+        seen.complete.store(true, Ordering::SeqCst);
+    }
+    let total = seen.read.load(Ordering::SeqCst);
+    if keep {
+        *seen.body.lock().unwrap() = body;
+    }
+    let sha = hex(&hasher.finalize());
+    match behavior {
+        Behavior::CutAfter(_) => {}
+        Behavior::Early413 { then_close, .. } => {
+            let msg = b"request entity too large";
+            let head = format!(
+                "HTTP/1.1 413 Payload Too Large\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                msg.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(msg).await;
+            let _ = s.flush().await;
+            if !then_close {
+                // Keep counting what the client still sends, until it gives up.
+                loop {
+                    match s.read(&mut tmp).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            seen.read.fetch_add(n as u64, Ordering::SeqCst);
+                        }
+                    }
+                }
+            }
+        }
+        Behavior::PauseAfterHead(pause) => {
+            let body = format!("{{\"bytes\":{total}}}");
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Test: paused\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.flush().await;
+            tokio::time::sleep(pause).await;
+            let _ = s.write_all(body.as_bytes()).await;
+            let _ = s.flush().await;
+        }
+        Behavior::Raw(bytes) => {
+            let _ = s.write_all(&bytes).await;
+            let _ = s.flush().await;
+        }
+        Behavior::Echo | Behavior::SlowReader { .. } | Behavior::Stall => {
+            let body = format!("{{\"bytes\":{total},\"sha256\":\"{sha}\"}}");
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(body.as_bytes()).await;
+            let _ = s.flush().await;
+        }
+    }
+    let _ = s.shutdown().await;
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// Records every event a task delivers, in order, as text.
+#[derive(Debug, Default, Clone)]
+pub struct Trace(pub Arc<Mutex<Vec<String>>>);
+
+impl Trace {
+    pub fn attach(&self, task: &uptask::UploadTask) {
+        let t = self.clone();
+        task.on_progress_update(move |p| {
+            t.push(format!(
+                "progress:{}:{}:{}",
+                p.progress, p.total_bytes_sent, p.total_bytes_expected_to_send
+            ));
+        });
+        let t = self.clone();
+        task.on_headers_received(move |h| t.push(format!("headers:{}", h.header.len())));
+    }
+
+    pub fn push(&self, s: String) {
+        self.0.lock().unwrap().push(s);
+    }
+
+    pub fn events(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    pub fn progress(&self) -> Vec<(u8, u64, u64)> {
+        self.events()
+            .iter()
+            .filter_map(|e| {
+                let rest = e.strip_prefix("progress:")?;
+                let mut it = rest.split(':').map(|x| x.parse::<u64>().unwrap());
+                Some((it.next()? as u8, it.next()?, it.next()?))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,90 @@
+//! HTTPS: verification on by default, an extra root CA on request.
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use uptask::{ErrorKind, upload_file};
+
+use crate::support::{Behavior, TestServer};
+use crate::{opts, payload};
+
+struct Pki {
+    ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+/// A CA made for this test, and a server certificate it signed for `names`.
+fn pki(names: &[&str]) -> Pki {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_params =
+        CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
+    let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    let chain: Vec<CertificateDer<'static>> = vec![leaf.der().clone()];
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    Pki {
+        ca_pem: ca.pem(),
+        acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+    }
+}
+
+fn https(url: &str) -> String {
+    url.replacen("http://", "https://", 1)
+}
+
+#[tokio::test]
+async fn https_with_an_extra_root_ca_round_trips() {
+    let pki = pki(&["localhost", "127.0.0.1"]);
+    let server = TestServer::start_with(Behavior::Echo, Some(pki.acceptor)).await;
+    let data = payload(500_000);
+    let done =
+        upload_file(opts(&https(&server.url), data.clone()).add_root_certificate_pem(pki.ca_pem))
+            .await
+            .unwrap();
+    assert_eq!(done.status_code, 200);
+    let body = server.seen.body.lock().unwrap().clone();
+    let v: serde_json::Value = serde_json::from_str(&done.data).unwrap();
+    assert_eq!(v["sha256"], crate::support::sha256(&body));
+    assert!(
+        body.windows(data.len().min(4096))
+            .any(|w| w == &data[..4096])
+    );
+}
+
+#[tokio::test]
+async fn https_verifies_certificates_by_default() {
+    let pki = pki(&["localhost", "127.0.0.1"]);
+    let server = TestServer::start_with(Behavior::Echo, Some(pki.acceptor)).await;
+    let err = upload_file(opts(&https(&server.url), payload(10)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err:?}");
+    assert!(err.err_msg().contains("certificate"), "{}", err.err_msg());
+    assert_eq!(server.seen.body.lock().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn https_rejects_a_certificate_for_another_host() {
+    let pki = pki(&["other.example"]);
+    let server = TestServer::start_with(Behavior::Echo, Some(pki.acceptor)).await;
+    let err =
+        upload_file(opts(&https(&server.url), payload(10)).add_root_certificate_pem(pki.ca_pem))
+            .await
+            .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err:?}");
+    assert!(
+        err.err_msg().to_lowercase().contains("not valid for name")
+            || err.err_msg().contains("NotValidForName"),
+        "{}",
+        err.err_msg()
+    );
+}
