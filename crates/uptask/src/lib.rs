@@ -46,3 +46,8 @@ pub use listeners::ListenerId;
 pub use options::{DEFAULT_TIMEOUT, Source, UploadOptions};
 pub use outcome::{Header, HeadersReceived, ProgressUpdate, UploadSuccess};
 pub use task::{UploadHandle, UploadTask, upload_file};
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

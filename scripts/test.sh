@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, runnable from a fresh clone: installs the test peers it needs, then
+# checks formatting, lints, docs and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v node >/dev/null 2>&1; then
+  echo "scripts/test.sh: node is required for the interop peers; installing it" >&2
+  apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+echo "== installing test peers (peers/package.json)"
+(cd peers && npm install --no-package-lock --no-audit --no-fund --silent)
+
+echo "== cargo fmt"
+cargo fmt --all --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+echo "== cargo test"
+UPTASK_REQUIRE_PEERS=1 cargo test --workspace --locked
