@@ -144,6 +144,21 @@ impl UploadOptions {
         self
     }
 
+    /// Checks the options as [`upload_file`](crate::upload_file) would, without sending anything:
+    /// the URL, headers, field name and that the file is a readable regular file.
+    ///
+    /// ```
+    /// let opts = uptask::UploadOptions::new("http://127.0.0.1:8080/upload", "no-such-file.txt", "file");
+    /// let err = opts.validate().unwrap_err();
+    /// assert_eq!(err.err_msg(), "uploadFile:fail file not found: no-such-file.txt");
+    /// ```
+    ///
+    /// # Errors
+    /// The first problem found, as an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error.
+    pub fn validate(&self) -> Result<(), crate::UploadError> {
+        crate::prepare::prepare(self.clone()).map(|_| ())
+    }
+
     /// The target URL as given.
     #[must_use]
     pub fn url(&self) -> &str {

@@ -1,0 +1,107 @@
+//! The command line as typed: no validation beyond what clap does.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Upload files you can watch and abort, or receive them.
+#[derive(Debug, Parser)]
+#[command(name = "uptask", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Upload FILE as multipart/form-data to URL (or to a built-in server when URL is omitted).
+    #[command(after_help = UPLOAD_EXAMPLES)]
+    Upload(UploadArgs),
+    /// Receive uploads: POST /upload stores multipart files (sha256-checked) in --dir.
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+const UPLOAD_EXAMPLES: &str = "\
+Examples:
+  uptask upload README.md
+      Start a built-in server on a free loopback port, upload there, print where the
+      file was stored and its sha256.
+  uptask upload photo.jpg https://example.com/upload --name avatar -F album=holidays \\
+      -H 'Authorization: Bearer t0k3n'
+  uptask upload big.iso http://127.0.0.1:8080/upload --json | jq -c 'select(.event==\"success\")'
+
+Exit codes: 0 completed (< 400), 22 completed (>= 400), 1 failed, 2 bad input, 130 aborted.";
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  uptask serve
+  uptask serve --addr 127.0.0.1:9000 --dir /srv/uploads --max-size 2GiB --token s3cret
+  curl -F file=@notes.txt http://127.0.0.1:8080/upload";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Protocol {
+    /// One multipart/form-data POST (WeChat-compatible).
+    Multipart,
+    /// tus 1.0 resumable upload.
+    Tus,
+    /// S3-compatible multipart upload.
+    S3,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UploadArgs {
+    /// The file to upload.
+    pub(crate) file: PathBuf,
+    /// Where to upload (http or https). Omitted: a built-in server on a free loopback port,
+    /// storing into ./uptask-uploads.
+    pub(crate) url: Option<String>,
+    /// The multipart field name of the file.
+    #[arg(long, default_value = "file")]
+    pub(crate) name: String,
+    /// The file name the server sees (default: FILE's own name).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) file_name: Option<String>,
+    /// An extra form field, sent before the file; repeatable.
+    #[arg(short = 'F', long = "form", value_name = "KEY=VALUE")]
+    pub(crate) form: Vec<String>,
+    /// An extra request header; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "'NAME: VALUE'")]
+    pub(crate) header: Vec<String>,
+    /// Bound on the whole upload, e.g. 30s or 10m; 0 means none.
+    #[arg(long, value_name = "DURATION", default_value = "0")]
+    pub(crate) timeout: String,
+    /// End the upload when no byte moves for this long; 0 means never.
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub(crate) stall_timeout: String,
+    /// Write one JSON object per event on stdout (NDJSON) instead of a progress bar.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// The upload protocol.
+    #[arg(long, value_enum, default_value = "multipart")]
+    pub(crate) protocol: Protocol,
+    /// Trust this extra root CA (PEM file) for HTTPS; verification stays on.
+    #[arg(long, value_name = "PEM")]
+    pub(crate) ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) addr: String,
+    /// Where to store uploaded files.
+    #[arg(long, default_value = "./uptask-uploads")]
+    pub(crate) dir: PathBuf,
+    /// The largest request accepted (e.g. 10GiB, 500MB, 1048576); larger ones get 413.
+    #[arg(long, default_value = "10GiB")]
+    pub(crate) max_size: String,
+    /// Require `Authorization: Bearer TOKEN` on every request.
+    #[arg(long, env = "UPTASK_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+}

@@ -1,0 +1,69 @@
+/*!
+`uptask`: upload a file with a progress bar or NDJSON events, or receive uploads.
+
+```text
+uptask upload FILE [URL]      upload FILE (to the built-in server when URL is omitted)
+uptask serve                  receive uploads into ./uptask-uploads
+uptask completions SHELL      print shell completions
+```
+
+Exit codes: 0 completed with status < 400; 22 completed with status >= 400; 1 failed
+(network, timeout, protocol); 2 bad usage or bad input; 130 aborted (Ctrl-C).
+
+Arguments are parsed in two steps: `args` is a faithful record of the command line, `plan`
+validates it into the options the library takes. `main` only maps the outcome to an exit code.
+*/
+
+mod args;
+mod exit;
+mod output;
+mod plan;
+mod serve;
+mod upload;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    init_logging();
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit::code_of(&err);
+            exit::report(&err);
+            code
+        }
+    };
+    ExitCode::from(code)
+}
+
+fn run(cli: args::Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        args::Command::Upload(a) => runtime()?.block_on(upload::run(a)),
+        args::Command::Serve(a) => runtime()?.block_on(serve::run(a)),
+        args::Command::Completions { shell } => {
+            let mut cmd = <args::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "uptask", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Logs go to stderr, filtered by `UPTASK_LOG` (e.g. `UPTASK_LOG=debug`); warnings by default.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("UPTASK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

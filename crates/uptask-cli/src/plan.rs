@@ -1,0 +1,92 @@
+//! From the command line as typed to validated library options.
+
+use std::time::Duration;
+
+use uptask::UploadOptions;
+
+use crate::args::{Protocol, UploadArgs};
+use crate::exit::bad;
+
+/// Builds the library options for uploading `args.file` to `url`.
+pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<UploadOptions> {
+    match args.protocol {
+        Protocol::Multipart => {}
+        other => {
+            return Err(bad(format!(
+                "--protocol {}: not available in this build yet; use --protocol multipart",
+                format!("{other:?}").to_lowercase()
+            )));
+        }
+    }
+    let mut opts = UploadOptions::new(url, &args.file, &args.name)
+        .timeout(duration("--timeout", &args.timeout)?)
+        .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?);
+    if let Some(name) = &args.file_name {
+        opts = opts.file_name(name);
+    }
+    for field in &args.form {
+        let (k, v) = field
+            .split_once('=')
+            .ok_or_else(|| bad(format!("invalid -F {field:?}: expected KEY=VALUE")))?;
+        opts = opts.form_data(k, v);
+    }
+    for header in &args.header {
+        let (k, v) = header
+            .split_once(':')
+            .ok_or_else(|| bad(format!("invalid -H {header:?}: expected 'Name: value'")))?;
+        opts = opts.header(k.trim(), v.trim_start());
+    }
+    if let Some(path) = &args.ca_cert {
+        let pem = std::fs::read(path)
+            .map_err(|e| bad(format!("cannot read --ca-cert {}: {e}", path.display())))?;
+        opts = opts.add_root_certificate_pem(pem);
+    }
+    Ok(opts)
+}
+
+/// `0` (none), or a human duration such as `30s`, `1m30s`, `500ms`.
+pub(crate) fn duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    if text.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text).map_err(|e| {
+        bad(format!(
+            "invalid {flag} {text:?}: {e} (use e.g. 30s, 5m or 0 for none)"
+        ))
+    })
+}
+
+/// A byte size such as `10GiB`, `500MB` or `1048576`.
+pub(crate) fn byte_size(flag: &str, text: &str) -> anyhow::Result<u64> {
+    text.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| {
+            bad(format!(
+                "invalid {flag} {text:?}: {e} (use e.g. 10GiB, 500MB or a number of bytes)"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes_parse_or_explain() {
+        assert_eq!(duration("--timeout", "0").unwrap(), Duration::ZERO);
+        assert_eq!(
+            duration("--timeout", "1m30s").unwrap(),
+            Duration::from_secs(90)
+        );
+        assert!(
+            duration("--timeout", "soon")
+                .unwrap_err()
+                .to_string()
+                .contains("--timeout")
+        );
+        assert_eq!(byte_size("--max-size", "10GiB").unwrap(), 10 << 30);
+        assert_eq!(byte_size("--max-size", "1024").unwrap(), 1024);
+        assert!(byte_size("--max-size", "lots").is_err());
+    }
+}

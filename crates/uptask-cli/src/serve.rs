@@ -1,0 +1,35 @@
+//! `uptask serve`: the receiving server until SIGINT/SIGTERM.
+
+use uptask_server::ServerConfig;
+
+use crate::args::ServeArgs;
+use crate::exit::{self, bad};
+use crate::plan;
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
+    let max_size = plan::byte_size("--max-size", &args.max_size)?;
+    let mut config = ServerConfig::new(&args.dir).max_size(max_size);
+    if let Some(token) = &args.token {
+        if token.is_empty() {
+            return Err(bad("--token is empty"));
+        }
+        config = config.token(token);
+    }
+    let listener = tokio::net::TcpListener::bind(&args.addr)
+        .await
+        .map_err(|e| bad(format!("cannot listen on --addr {}: {e}", args.addr)))?;
+    let addr = listener.local_addr()?;
+    announce(&format!(
+        "uptask serve: listening on http://{addr} (POST /upload), storing in {}",
+        args.dir.display()
+    ));
+    uptask_server::serve(listener, config, uptask_server::shutdown_signal())
+        .await
+        .map_err(|e| anyhow::anyhow!("server failed: {e}"))?;
+    Ok(exit::OK)
+}
+
+#[expect(clippy::print_stderr, reason = "the server's start-up line")]
+fn announce(line: &str) {
+    eprintln!("{line}");
+}

@@ -1,0 +1,170 @@
+//! `uptask upload`: run one upload, report it, map the outcome to an exit code.
+
+use std::path::PathBuf;
+
+use uptask::{ErrorKind, UploadError, UploadOptions, UploadSuccess, upload_file};
+use uptask_server::{ServerConfig, UploadReply};
+
+use crate::args::UploadArgs;
+use crate::exit::{self, Reported, bad};
+use crate::output::{json_event, progress_bar, stdout_text};
+use crate::plan;
+
+/// Where the built-in server stores files, as `uptask serve` does by default.
+const EMBEDDED_DIR: &str = "./uptask-uploads";
+
+pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
+    match args.url.clone() {
+        Some(url) => {
+            let opts = plan::upload_options(&args, &url)?;
+            let outcome = transfer(opts, args.json).await?;
+            conclude(outcome, args.json, |done| {
+                if !args.json {
+                    stdout_text(&done.data);
+                }
+            })
+        }
+        None => embedded(&args).await,
+    }
+}
+
+/// No URL: a built-in server on a free loopback port receives the file.
+async fn embedded(args: &UploadArgs) -> anyhow::Result<u8> {
+    // Check the input before anything is created on disk.
+    let probe = plan::upload_options(args, "http://127.0.0.1:1/upload")?;
+    check(&probe, args.json)?;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(uptask_server::serve(
+        listener,
+        ServerConfig::new(EMBEDDED_DIR),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    tracing::debug!(%addr, "built-in server started");
+
+    let opts = plan::upload_options(args, &format!("http://{addr}/upload"))?;
+    let outcome = transfer(opts, args.json).await;
+    let _ = stop.send(());
+    let _ = server.await;
+    let outcome = outcome?;
+
+    let stored = match &outcome {
+        Ok(done) if done.status_code == 200 => serde_json::from_str::<UploadReply>(&done.data)
+            .ok()
+            .and_then(|r| r.files.into_iter().next()),
+        _ => None,
+    };
+    conclude(outcome, args.json, |_| {
+        let Some(file) = &stored else { return };
+        let path = std::fs::canonicalize(&file.path).unwrap_or_else(|_| PathBuf::from(&file.path));
+        if args.json {
+            json_event(
+                "stored",
+                &serde_json::json!({ "path": path, "sha256": file.sha256, "size": file.size }),
+            );
+        } else {
+            stdout_text(&format!(
+                "stored: {}\nsha256: {}\n",
+                path.display(),
+                file.sha256
+            ));
+        }
+    })
+}
+
+/// Rejects bad options with exit 2 before anything is sent or created.
+fn check(opts: &UploadOptions, json: bool) -> anyhow::Result<()> {
+    opts.validate().map_err(|e| {
+        if json {
+            json_event("fail", &e);
+        }
+        bad(e.detail())
+    })
+}
+
+/// Runs the upload with the chosen reporting; Ctrl-C aborts it.
+async fn transfer(
+    opts: UploadOptions,
+    json: bool,
+) -> anyhow::Result<Result<UploadSuccess, UploadError>> {
+    check(&opts, json)?;
+    let task = upload_file(opts);
+    let handle = task.handle();
+    let bar = (!json).then(progress_bar);
+    if let Some(bar) = &bar {
+        let b = bar.clone();
+        task.on_progress_update(move |p| {
+            b.set_length(p.total_bytes_expected_to_send);
+            b.set_position(p.total_bytes_sent);
+        });
+    } else {
+        task.on_progress_update(|p| json_event("progressUpdate", p));
+        task.on_headers_received(|h| json_event("headersReceived", h));
+    }
+    let mut task = task;
+    let outcome = tokio::select! {
+        outcome = &mut task => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            handle.abort();
+            task.await
+        }
+    };
+    if let Some(bar) = bar {
+        match &outcome {
+            Ok(_) => bar.finish_and_clear(),
+            Err(_) => bar.abandon(),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Reports the outcome (after `on_success` for a completed upload) and picks the exit code.
+fn conclude(
+    outcome: Result<UploadSuccess, UploadError>,
+    json: bool,
+    on_success: impl FnOnce(&UploadSuccess),
+) -> anyhow::Result<u8> {
+    match outcome {
+        Ok(done) => {
+            on_success(&done);
+            if json {
+                json_event("success", &done);
+            }
+            if done.status_code >= 400 {
+                report_line(&format!(
+                    "the server answered with status {}",
+                    done.status_code
+                ));
+                Err(Reported(exit::HTTP_ERROR).into())
+            } else {
+                Ok(exit::OK)
+            }
+        }
+        Err(err) => {
+            if json {
+                json_event("fail", &err);
+            }
+            let code = match err.kind() {
+                ErrorKind::Aborted => exit::ABORTED,
+                ErrorKind::InvalidInput => exit::BAD_INPUT,
+                _ => exit::FAILED,
+            };
+            let line = if err.is_aborted() {
+                "upload aborted".to_owned()
+            } else {
+                err.detail()
+            };
+            report_line(&line);
+            Err(Reported(code).into())
+        }
+    }
+}
+
+#[expect(clippy::print_stderr, reason = "the one line a failed upload reports")]
+fn report_line(line: &str) {
+    eprintln!("uptask: {line}");
+}

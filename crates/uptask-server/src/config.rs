@@ -1,0 +1,53 @@
+//! What the server is told at start, shared by every request.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The default upper bound of one request body: 10 GiB.
+pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024 * 1024;
+
+/// Server settings.
+///
+/// ```
+/// let config = uptask_server::ServerConfig::new("./uptask-uploads")
+///     .max_size(1 << 30)
+///     .token("s3cret");
+/// assert_eq!(config.max_size, 1 << 30);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Where files are stored.
+    pub dir: PathBuf,
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    pub max_size: u64,
+    /// When set, requests need `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+impl ServerConfig {
+    /// Storage in `dir`, a 10 GiB limit, no token.
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        Self {
+            dir: dir.as_ref().to_path_buf(),
+            max_size: DEFAULT_MAX_SIZE,
+            token: None,
+        }
+    }
+
+    /// Sets the body size limit.
+    #[must_use]
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.max_size = bytes;
+        self
+    }
+
+    /// Requires this bearer token on every request.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+}
+
+pub(crate) type State = Arc<ServerConfig>;

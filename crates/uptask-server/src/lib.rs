@@ -1,0 +1,111 @@
+//! The uptask receiving server: `POST /upload` streams `multipart/form-data` parts to disk,
+//! hashing them on the way, and answers with what it stored.
+//!
+//! It is the embedded default of `uptask upload FILE` (no URL), the server of `uptask serve`,
+//! and a test peer. Build the router with [`app`] to call it without a socket:
+//!
+//! ```
+//! # #[tokio::main] async fn main() {
+//! use tower::ServiceExt; // for `oneshot`
+//! let dir = tempfile::tempdir().unwrap();
+//! let app = uptask_server::app(uptask_server::ServerConfig::new(dir.path()));
+//! let req = axum::http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+//! let res = app.oneshot(req).await.unwrap();
+//! assert_eq!(res.status(), 200);
+//! # }
+//! ```
+//!
+//! Guarantees:
+//! - parts are streamed (never whole in memory) and hashed with sha256 on the way;
+//! - stored names are generated, never taken from the client, so a filename cannot traverse;
+//! - a file appears under its final name only once complete (written as a hidden `.part`, then
+//!   renamed); an aborted or failed upload leaves nothing behind;
+//! - a body over `max_size` is answered 413 before it is read when `Content-Length` says so;
+//! - with a token, every route but CORS preflights requires `Authorization: Bearer <token>`.
+
+mod auth;
+mod config;
+mod error;
+mod storage;
+mod upload;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::cors::{Any, CorsLayer};
+
+pub use config::{DEFAULT_MAX_SIZE, ServerConfig};
+pub use storage::StoredFile;
+pub use upload::UploadReply;
+
+/// The router: `GET /` (a liveness line) and `POST /upload`, with CORS and optional auth.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let router = uptask_server::app(uptask_server::ServerConfig::new(dir.path()).token("s3cret"));
+/// # let _ = router;
+/// ```
+pub fn app(config: ServerConfig) -> Router {
+    let state: config::State = std::sync::Arc::new(config);
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers(Any)
+        .expose_headers(Any);
+    Router::new()
+        .route("/", get(|| async { "uptask server\n" }))
+        .route("/upload", post(upload::upload))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
+        .layer(cors)
+        .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in flight.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> std::io::Result<()> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// let config = uptask_server::ServerConfig::new("./uptask-uploads");
+/// uptask_server::serve(listener, config, uptask_server::shutdown_signal()).await
+/// # }
+/// ```
+///
+/// # Errors
+/// When the storage directory cannot be created or the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(&config.dir).await?;
+    axum::serve(listener, app(config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGINT or SIGTERM (Ctrl-C only, off Unix).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing uploads in flight");
+}

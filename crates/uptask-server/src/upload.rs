@@ -1,0 +1,164 @@
+//! `POST /upload`: the multipart handler.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use crate::config;
+use crate::error::ApiError;
+use crate::storage::{self, StoredFile};
+
+/// The longest a text field may be.
+const MAX_FIELD_BYTES: u64 = 1024 * 1024;
+/// The most parts one request may carry.
+const MAX_PARTS: usize = 10_000;
+/// How long to keep reading a refused body, so the client sees the 413 instead of a reset.
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The JSON answer of `POST /upload`.
+///
+/// `fields` maps each text field to its value, or to an array of values when repeated.
+///
+/// ```
+/// let reply: uptask_server::UploadReply = serde_json::from_str(r#"{"files":[],"fields":{"a":"1"}}"#).unwrap();
+/// assert_eq!(reply.fields["a"], "1");
+/// ```
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct UploadReply {
+    /// The stored files, in request order.
+    pub files: Vec<StoredFile>,
+    /// The text fields.
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "the upload is larger than this server accepts",
+    )
+}
+
+pub(crate) fn body_error(e: multer::Error) -> ApiError {
+    match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            too_large()
+        }
+        other => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("malformed multipart body: {other}"),
+        ),
+    }
+}
+
+pub(crate) async fn upload(State(state): State<config::State>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_size) {
+        tracing::info!(
+            declared,
+            max = state.max_size,
+            "refusing an upload over the size limit"
+        );
+        drain_in_background(body);
+        return too_large().into_response();
+    }
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Ok(boundary) = multer::parse_boundary(content_type) else {
+        return ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "expected a multipart/form-data body with a boundary",
+        )
+        .into_response();
+    };
+    match receive(&state, body, boundary).await {
+        Ok(reply) => Json(reply).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn receive(
+    state: &config::State,
+    body: Body,
+    boundary: String,
+) -> Result<UploadReply, ApiError> {
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(state.max_size));
+    let mut multipart =
+        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    let mut files = Vec::new();
+    let mut fields: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut count = 0usize;
+    let mut stored = 0u64;
+    while let Some(field) = multipart.next_field().await.map_err(body_error)? {
+        count += 1;
+        if count > MAX_PARTS {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("more than {MAX_PARTS} parts in one request"),
+            ));
+        }
+        if field.file_name().is_some() {
+            let file = storage::store(&state.dir, field, state.max_size - stored).await?;
+            stored += file.size;
+            files.push(file);
+        } else {
+            let name = field.name().unwrap_or_default().to_owned();
+            let value = read_text(field).await?;
+            add_field(&mut fields, name, value);
+        }
+    }
+    Ok(UploadReply { files, fields })
+}
+
+async fn read_text(mut field: multer::Field<'static>) -> Result<String, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(body_error)? {
+        buf.extend_from_slice(&chunk);
+        if buf.len() as u64 > MAX_FIELD_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a text field is longer than {MAX_FIELD_BYTES} bytes"),
+            ));
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+fn add_field(fields: &mut BTreeMap<String, serde_json::Value>, name: String, value: String) {
+    use serde_json::Value;
+    match fields.get_mut(&name) {
+        None => {
+            fields.insert(name, Value::String(value));
+        }
+        Some(Value::Array(values)) => values.push(Value::String(value)),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, Value::String(value)]);
+        }
+    }
+}
+
+/// Reads and discards a refused body for a short while, so the client reads our 413 before the
+/// connection closes (closing on unread data makes the kernel send a reset that can destroy it).
+fn drain_in_background(body: Body) {
+    tokio::spawn(async move {
+        let mut stream = body.into_data_stream();
+        let _ = tokio::time::timeout(DRAIN_FOR, async {
+            while let Some(Ok(_)) = stream.next().await {}
+        })
+        .await;
+    });
+}

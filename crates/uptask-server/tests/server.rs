@@ -1,0 +1,280 @@
+//! The receiving server, through `app()` without a socket and over a real socket.
+
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+use uptask_server::{ServerConfig, UploadReply, app};
+
+const B: &str = "XBOUNDARYX";
+
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file_name, data) in parts {
+        body.extend_from_slice(
+            format!("--{B}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+        );
+        if let Some(f) = file_name {
+            body.extend_from_slice(
+                format!("; filename=\"{f}\"\r\nContent-Type: application/octet-stream").as_bytes(),
+            );
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{B}--\r\n").as_bytes());
+    body
+}
+
+fn post(body: Vec<u8>) -> Request<Body> {
+    Request::post("/upload")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={B}"),
+        )
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap()
+}
+
+async fn call(
+    config: ServerConfig,
+    req: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let res = app(config).oneshot(req).await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+    (status, headers, body)
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn stores_files_with_generated_names_and_reports_sha256() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = vec![42u8; 100_000];
+    let body = multipart(&[
+        ("user", None, b"ann"),
+        ("tag", None, b"a"),
+        ("tag", None, b"b"),
+        ("file", Some("../../etc/passwd"), &data),
+    ]);
+    let (status, headers, body) = call(ServerConfig::new(dir.path()), post(body)).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let reply: UploadReply = serde_json::from_slice(&body).unwrap();
+    assert_eq!(reply.fields["user"], "ann");
+    assert_eq!(reply.fields["tag"], serde_json::json!(["a", "b"]));
+    let file = &reply.files[0];
+    assert_eq!(
+        (file.field.as_str(), file.file_name.as_str(), file.size),
+        ("file", "../../etc/passwd", 100_000)
+    );
+    assert_eq!(file.sha256, sha256_hex(&data));
+    assert_eq!(
+        file.path.parent().unwrap(),
+        dir.path(),
+        "stored inside --dir, whatever the client's name"
+    );
+    assert_eq!(std::fs::read(&file.path).unwrap(), data);
+    assert_eq!(
+        entries(dir.path()).len(),
+        1,
+        "no temporary file left: {:?}",
+        entries(dir.path())
+    );
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = multipart(&[("file", Some("a.bin"), &[0u8; 2000])]);
+    let (status, headers, _) = call(ServerConfig::new(dir.path()).max_size(1000), post(body)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(headers[header::CONNECTION], "close");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_without_a_length_is_refused_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = multipart(&[("file", Some("a.bin"), &[0u8; 5000])]);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        body.chunks(512).map(|c| Ok(c.to_vec())).collect();
+    let req = Request::post("/upload")
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={B}"),
+        )
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let (status, _, _) = call(ServerConfig::new(dir.path()).max_size(1000), req).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}
+
+#[tokio::test]
+async fn the_token_is_required_on_every_route_but_preflight() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || ServerConfig::new(dir.path()).token("s3cret");
+    let body = multipart(&[("file", Some("a.txt"), b"x")]);
+    let (status, headers, _) = call(config(), post(body.clone())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+    let (status, _, _) = call(config(), Request::get("/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let mut req = post(body.clone());
+    req.headers_mut()
+        .insert(header::AUTHORIZATION, "Bearer wrong".parse().unwrap());
+    assert_eq!(call(config(), req).await.0, StatusCode::UNAUTHORIZED);
+    let mut req = post(body);
+    req.headers_mut()
+        .insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+    assert_eq!(call(config(), req).await.0, StatusCode::OK);
+    let preflight = Request::options("/upload")
+        .header(header::ORIGIN, "http://page.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = call(config(), preflight).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+}
+
+#[tokio::test]
+async fn non_multipart_and_malformed_bodies_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let req = Request::post("/upload")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_eq!(
+        call(ServerConfig::new(dir.path()), req).await.0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let mut truncated = multipart(&[("file", Some("a.bin"), &[1u8; 3000])]);
+    truncated.truncate(1500);
+    let (status, _, body) = call(ServerConfig::new(dir.path()), post(truncated)).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert!(
+        entries(dir.path()).is_empty(),
+        "a half-received file must not remain: {:?}",
+        entries(dir.path())
+    );
+}
+
+async fn spawn(
+    config: ServerConfig,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(uptask_server::serve(listener, config, async {
+        let _ = rx.await;
+    }));
+    (url, tx, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_a_socket_the_client_round_trips_and_shutdown_is_graceful() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, stop, handle) = spawn(ServerConfig::new(dir.path())).await;
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let done = uptask::upload_file(
+        uptask::UploadOptions::from_bytes(&url, data.clone(), "file").form_data("k", "v"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status_code, 200);
+    let reply: UploadReply = serde_json::from_str(&done.data).unwrap();
+    assert_eq!(std::fs::read(&reply.files[0].path).unwrap(), data);
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), handle)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_a_socket_an_oversized_upload_gets_an_early_413() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop, _handle) = spawn(ServerConfig::new(dir.path()).max_size(1 << 20)).await;
+    for _ in 0..5 {
+        let task = uptask::upload_file(uptask::UploadOptions::from_bytes(
+            &url,
+            vec![0u8; 64 << 20],
+            "file",
+        ));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let s = std::sync::Arc::clone(&sent);
+        task.on_progress_update(move |p| {
+            s.store(p.total_bytes_sent, std::sync::atomic::Ordering::SeqCst);
+        });
+        let done = task.await.unwrap();
+        assert_eq!(done.status_code, 413);
+        assert!(
+            sent.load(std::sync::atomic::Ordering::SeqCst) < 32 << 20,
+            "the body should stop early"
+        );
+    }
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_a_socket_an_aborted_upload_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop, _handle) = spawn(ServerConfig::new(dir.path())).await;
+    let task = uptask::upload_file(uptask::UploadOptions::from_bytes(
+        &url,
+        vec![1u8; 256 << 20],
+        "file",
+    ));
+    let handle = task.handle();
+    task.on_progress_update(move |p| {
+        if p.total_bytes_sent > 8 << 20 {
+            handle.abort();
+        }
+    });
+    assert!(task.await.unwrap_err().is_aborted());
+    // The server notices the cut connection and removes its temporary file.
+    for _ in 0..200 {
+        if entries(dir.path()).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("left behind: {:?}", entries(dir.path()));
+}
