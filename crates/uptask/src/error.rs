@@ -50,6 +50,11 @@ pub struct UploadError {
 
 impl UploadError {
     /// An error of `kind` with a message for people.
+    ///
+    /// ```
+    /// let err = uptask::UploadError::new(uptask::ErrorKind::Protocol, "bad response");
+    /// assert_eq!(err.to_string(), "bad response");
+    /// ```
     #[must_use]
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
@@ -60,6 +65,12 @@ impl UploadError {
     }
 
     /// Attaches the underlying cause.
+    ///
+    /// ```
+    /// let io = std::io::Error::other("disk on fire");
+    /// let err = uptask::UploadError::new(uptask::ErrorKind::Io, "cannot read a.bin").with_source(io);
+    /// assert_eq!(err.detail(), "cannot read a.bin: disk on fire");
+    /// ```
     #[must_use]
     pub fn with_source(mut self, source: impl StdError + Send + Sync + 'static) -> Self {
         self.source = Some(Box::new(source));
@@ -75,24 +86,42 @@ impl UploadError {
     }
 
     /// The class of the error.
+    ///
+    /// ```
+    /// let err = uptask::UploadError::new(uptask::ErrorKind::Connect, "refused");
+    /// assert_eq!(err.kind(), uptask::ErrorKind::Connect);
+    /// ```
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
     /// Whether the upload ended because `abort()` was called.
+    ///
+    /// ```
+    /// assert!(uptask::UploadError::new(uptask::ErrorKind::Aborted, "abort").is_aborted());
+    /// ```
     #[must_use]
     pub fn is_aborted(&self) -> bool {
         self.kind == ErrorKind::Aborted
     }
 
     /// Whether a timeout ended the upload.
+    ///
+    /// ```
+    /// assert!(uptask::UploadError::new(uptask::ErrorKind::Timeout, "60s").is_timeout());
+    /// ```
     #[must_use]
     pub fn is_timeout(&self) -> bool {
         self.kind == ErrorKind::Timeout
     }
 
     /// The message without the `uploadFile:fail` prefix.
+    ///
+    /// ```
+    /// let err = uptask::UploadError::new(uptask::ErrorKind::Io, "lost");
+    /// assert_eq!(err.message(), "lost");
+    /// ```
     #[must_use]
     pub fn message(&self) -> &str {
         &self.message
@@ -100,6 +129,11 @@ impl UploadError {
 
     /// The WeChat-style `errMsg`: `uploadFile:fail abort`, `uploadFile:fail timeout`, or
     /// `uploadFile:fail <detail>`, where the detail includes the causes.
+    ///
+    /// ```
+    /// let err = uptask::UploadError::new(uptask::ErrorKind::Timeout, "no response within 60s");
+    /// assert_eq!(err.err_msg(), "uploadFile:fail timeout");
+    /// ```
     #[must_use]
     pub fn err_msg(&self) -> String {
         match self.kind {
@@ -110,6 +144,11 @@ impl UploadError {
     }
 
     /// The message followed by every cause in the chain, separated by `: `.
+    ///
+    /// ```
+    /// let err = uptask::UploadError::new(uptask::ErrorKind::Io, "upload failed");
+    /// assert_eq!(err.detail(), "upload failed");
+    /// ```
     #[must_use]
     pub fn detail(&self) -> String {
         let mut out = self.message.clone();

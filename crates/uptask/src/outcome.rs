@@ -5,6 +5,11 @@ use std::collections::BTreeMap;
 pub use uptask_proto::progress::ProgressUpdate;
 
 /// Response headers: names lower-cased, repeated values joined by `", "`.
+///
+/// ```
+/// let mut header = uptask::Header::new();
+/// header.insert("set-cookie".into(), "a=1, b=2".into());
+/// ```
 pub type Header = BTreeMap<String, String>;
 
 /// The payload of a headers-received event (the seed's `OnHeadersReceivedCallbackResult`).
@@ -56,6 +61,10 @@ impl UploadSuccess {
     }
 
     /// Always `uploadFile:ok`.
+    ///
+    /// ```
+    /// assert_eq!(uptask::UploadSuccess::new(200, Default::default(), String::new()).err_msg(), "uploadFile:ok");
+    /// ```
     #[must_use]
     pub fn err_msg(&self) -> &'static str {
         "uploadFile:ok"

@@ -368,12 +368,31 @@ impl UploadHandle {
     ///
     /// Returns `true` if this call aborted it; `false` if it had already finished or been aborted.
     /// Safe to call from inside a listener.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let url = format!("http://{}/", silent.local_addr().unwrap());
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes(url, vec![0], "f"));
+    /// let handle = task.handle();
+    /// assert!(handle.abort());
+    /// assert!(!handle.abort()); // idempotent
+    /// # }
+    /// ```
     pub fn abort(&self) -> bool {
         self.shared.abort()
     }
 
     /// Listens to progress updates; returns an id for [`off_progress_update`](Self::off_progress_update).
     /// A listener added late gets no replay of earlier events.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// let id = handle.on_progress_update(|p| println!("{}% of {} bytes", p.progress, p.total_bytes_expected_to_send));
+    /// # let _ = id; handle.abort(); }
+    /// ```
     pub fn on_progress_update(
         &self,
         cb: impl Fn(&ProgressUpdate) + Send + Sync + 'static,
@@ -384,16 +403,43 @@ impl UploadHandle {
     }
 
     /// Removes one progress listener (from the next event on); `false` if it was not registered.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// let id = handle.on_progress_update(|_| {});
+    /// assert!(handle.off_progress_update(id));
+    /// # handle.abort(); }
+    /// ```
     pub fn off_progress_update(&self, id: ListenerId) -> bool {
         self.shared.progress.remove(id)
     }
 
     /// Removes every progress listener (WeChat's `offProgressUpdate()` with no argument).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// handle.on_progress_update(|_| {});
+    /// handle.on_progress_update(|_| {});
+    /// handle.off_progress_update_all();
+    /// # handle.abort(); }
+    /// ```
     pub fn off_progress_update_all(&self) {
         self.shared.progress.clear();
     }
 
     /// Listens to the response head: called at most once, before the outcome, for any status.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// handle.on_headers_received(|h| println!("etag: {:?}", h.header.get("etag")));
+    /// # handle.abort(); }
+    /// ```
     pub fn on_headers_received(
         &self,
         cb: impl Fn(&HeadersReceived) + Send + Sync + 'static,
@@ -404,16 +450,43 @@ impl UploadHandle {
     }
 
     /// Removes one headers listener; `false` if it was not registered.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// let id = handle.on_headers_received(|_| {});
+    /// assert!(handle.off_headers_received(id));
+    /// assert!(!handle.off_headers_received(id));
+    /// # handle.abort(); }
+    /// ```
     pub fn off_headers_received(&self, id: ListenerId) -> bool {
         self.shared.headers.remove(id)
     }
 
     /// Removes every headers listener.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// handle.on_headers_received(|_| {});
+    /// handle.off_headers_received_all();
+    /// # handle.abort(); }
+    /// ```
     pub fn off_headers_received_all(&self) {
         self.shared.headers.clear();
     }
 
     /// Chainable alias of [`on_progress_update`](Self::on_progress_update).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// handle.progress(|p| println!("{}%", p.progress)).headers_received(|_| println!("head"));
+    /// # handle.abort(); }
+    /// ```
     pub fn progress(&self, cb: impl Fn(&ProgressUpdate) + Send + Sync + 'static) -> &Self {
         self.on_progress_update(cb);
         self
@@ -426,6 +499,15 @@ impl UploadHandle {
     }
 
     /// Whether the outcome is decided (completed, failed or aborted).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// handle.abort();
+    /// assert!(handle.is_finished());
+    /// # }
+    /// ```
     pub fn is_finished(&self) -> bool {
         !self.shared.running()
     }
