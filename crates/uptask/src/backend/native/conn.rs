@@ -15,7 +15,13 @@ use crate::{ErrorKind, UploadError};
 pub(super) trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
-pub(super) async fn connect(plan: &Plan) -> Result<Box<dyn Io>, UploadError> {
+/// An open connection. Plain TCP stays concrete so the body can be sent with `sendfile`.
+pub(super) enum Connected {
+    Plain(TcpStream),
+    Tls(Box<dyn Io>),
+}
+
+pub(super) async fn connect(plan: &Plan) -> Result<Connected, UploadError> {
     let target = format!("{}:{}", plan.host, plan.port);
     let addrs = tokio::net::lookup_host((plan.host.as_str(), plan.port))
         .await
@@ -62,7 +68,7 @@ pub(super) async fn connect(plan: &Plan) -> Result<Box<dyn Io>, UploadError> {
         .with_source(e)
     })?;
     if !plan.tls {
-        return Ok(Box::new(tcp));
+        return Ok(Connected::Plain(tcp));
     }
     let config = tls_config(&plan.roots)?;
     let name = ServerName::try_from(plan.host.clone()).map_err(|e| {
@@ -79,7 +85,7 @@ pub(super) async fn connect(plan: &Plan) -> Result<Box<dyn Io>, UploadError> {
             )
             .with_source(e)
         })?;
-    Ok(Box::new(tls))
+    Ok(Connected::Tls(Box::new(tls)))
 }
 
 /// The client TLS configuration: the public web roots plus any roots the caller added.

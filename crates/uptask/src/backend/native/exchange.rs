@@ -2,21 +2,21 @@
 //!
 //! The request body is written while the read side is watched, so a response that arrives early
 //! (a 413 before the body is done) stops the body at once. Progress counts the bytes each socket
-//! write accepted: there is no buffer between the chunk and the socket that could make the count
-//! run ahead of the transport.
+//! write (or `sendfile`) accepted: there is no buffer between the source and the socket that
+//! could make the count run ahead of the transport.
 
 use std::future::Future;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use uptask_proto::http1::{
     BodyFraming, ChunkedDecoder, ResponseHead, header_map, parse_response_head,
 };
 use uptask_proto::multipart::Piece;
 
-use super::conn::{self, Io};
-use super::source::Chunks;
-use crate::prepare::Plan;
+use super::conn;
+use super::source::{Chunks, SendFile};
+use super::transport::{Out, Step, Transport};
+use crate::prepare::{Plan, PlannedSource};
 use crate::task::EventSink;
 use crate::{ErrorKind, UploadError, UploadSuccess};
 
@@ -43,11 +43,9 @@ pub(super) async fn run(plan: Plan, sink: &mut EventSink) -> Result<UploadSucces
 }
 
 async fn exchange(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
-    let io = guard(plan.stall, conn::connect(plan)).await??;
-    let (rd, wr) = tokio::io::split(io);
+    let connected = guard(plan.stall, conn::connect(plan)).await??;
     let mut conn = Conn {
-        rd,
-        wr,
+        io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
         stall: plan.stall,
     };
@@ -82,15 +80,27 @@ async fn exchange(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, Up
 }
 
 struct Conn {
-    rd: ReadHalf<Box<dyn Io>>,
-    wr: WriteHalf<Box<dyn Io>>,
+    io: Transport,
     inbuf: Vec<u8>,
     stall: Option<Duration>,
 }
 
-enum Step {
-    Read(std::io::Result<usize>),
-    Wrote(std::io::Result<usize>),
+/// The stretch of the request being written now.
+enum Pending<'a> {
+    /// Bytes held by the plan: the head and the multipart framing.
+    Slice {
+        data: &'a [u8],
+        pos: usize,
+        body: bool,
+    },
+    /// The file through a buffer, chunk by chunk (TLS, or bytes from memory).
+    Chunked {
+        chunks: Chunks,
+        buf: Vec<u8>,
+        pos: usize,
+    },
+    /// The file straight from the page cache to the socket.
+    SendFile(SendFile),
 }
 
 /// Writes the head and body. Returns the final response head if it arrived before the body
@@ -102,43 +112,53 @@ async fn send_body(
 ) -> Result<Option<ResponseHead>, UploadError> {
     let expected = plan.body.len();
     let mut pieces = plan.body.pieces_from(0);
-    let mut out: Vec<u8> = plan.head.clone();
-    let mut pos = 0usize;
-    let mut in_head = true;
+    let mut pending = Pending::Slice {
+        data: &plan.head,
+        pos: 0,
+        body: false,
+    };
     let mut sent = 0u64;
-    let mut file: Option<Chunks> = None;
+    if expected == 0 {
+        sink.progress(0);
+    }
     loop {
-        if pos == out.len() {
-            if in_head {
-                in_head = false;
-                if expected == 0 {
-                    sink.progress(0);
-                }
-            }
-            pos = 0;
-            if !refill(plan, &mut pieces, &mut file, &mut out).await? {
-                guard(conn.stall, conn.wr.flush())
-                    .await?
-                    .map_err(|e| lost(e, sent, expected))?;
-                return Ok(None);
-            }
+        if !ready(&mut pending).await? {
+            pending = match pieces.next() {
+                None => break,
+                Some(piece) => start_piece(plan, &conn.io, piece)?,
+            };
+            continue;
         }
+        let out = match &pending {
+            Pending::Slice { data, pos, .. } => Out::Bytes(&data[*pos..]),
+            Pending::Chunked { buf, pos, .. } => Out::Bytes(&buf[*pos..]),
+            Pending::SendFile(f) => f.out(),
+        };
         conn.inbuf.reserve(READ_RESERVE);
-        let step = guard(conn.stall, async {
-            tokio::select! {
-                biased;
-                r = conn.rd.read_buf(&mut conn.inbuf) => Step::Read(r),
-                r = conn.wr.write(&out[pos..]) => Step::Wrote(r),
-            }
-        })
-        .await?;
+        let step = guard(conn.stall, conn.io.step(&mut conn.inbuf, out)).await?;
         match step {
             Step::Wrote(Ok(0)) => {
-                return Err(lost(std::io::ErrorKind::WriteZero.into(), sent, expected));
+                return Err(match &pending {
+                    Pending::SendFile(f) => f.shrank(),
+                    _ => lost(std::io::ErrorKind::WriteZero.into(), sent, expected),
+                });
             }
             Step::Wrote(Ok(n)) => {
-                pos += n;
-                if !in_head {
+                let is_body = match &mut pending {
+                    Pending::Slice { pos, body, .. } => {
+                        *pos += n;
+                        *body
+                    }
+                    Pending::Chunked { pos, .. } => {
+                        *pos += n;
+                        true
+                    }
+                    Pending::SendFile(f) => {
+                        f.advance(n as u64);
+                        true
+                    }
+                };
+                if is_body {
                     sent += n as u64;
                     sink.progress(sent);
                 }
@@ -172,39 +192,50 @@ async fn send_body(
             Step::Read(Err(e)) => return Err(lost(e, sent, expected)),
         }
     }
+    guard(conn.stall, conn.io.flush())
+        .await?
+        .map_err(|e| lost(e, sent, expected))?;
+    Ok(None)
 }
 
-/// Loads the next stretch of the body into `out`; `false` when the body is complete.
-async fn refill<'a>(
-    plan: &Plan,
-    pieces: &mut impl Iterator<Item = Piece<'a>>,
-    file: &mut Option<Chunks>,
-    out: &mut Vec<u8>,
-) -> Result<bool, UploadError> {
-    loop {
-        if let Some(chunks) = file {
-            if chunks.next(out).await? {
+/// Whether `pending` has bytes to send, loading the next chunk when its buffer is used up.
+async fn ready(pending: &mut Pending<'_>) -> Result<bool, UploadError> {
+    match pending {
+        Pending::Slice { data, pos, .. } => Ok(*pos < data.len()),
+        Pending::Chunked { chunks, buf, pos } => {
+            if *pos < buf.len() {
                 return Ok(true);
             }
-            *file = None;
+            *pos = 0;
+            chunks.next(buf).await
         }
-        match pieces.next() {
-            None => return Ok(false),
-            Some(Piece::Bytes(b)) => {
-                out.clear();
-                out.extend_from_slice(b);
-                if !out.is_empty() {
-                    return Ok(true);
-                }
-            }
-            Some(Piece::File { offset, len }) => {
-                *file = Some(Chunks::open(&plan.source, offset, len)?);
-            }
-            Some(_) => {
-                return Err(UploadError::new(ErrorKind::Internal, "unknown body piece"));
-            }
-        }
+        Pending::SendFile(f) => f.ready(),
     }
+}
+
+fn start_piece<'a>(
+    plan: &Plan,
+    io: &Transport,
+    piece: Piece<'a>,
+) -> Result<Pending<'a>, UploadError> {
+    Ok(match piece {
+        Piece::Bytes(data) => Pending::Slice {
+            data,
+            pos: 0,
+            body: true,
+        },
+        Piece::File { offset, len } => match &plan.source {
+            PlannedSource::Path { path, len: planned } if io.can_sendfile() => {
+                Pending::SendFile(SendFile::open(path, *planned, offset, len)?)
+            }
+            source => Pending::Chunked {
+                chunks: Chunks::open(source, offset, len)?,
+                buf: Vec::new(),
+                pos: 0,
+            },
+        },
+        _ => return Err(UploadError::new(ErrorKind::Internal, "unknown body piece")),
+    })
 }
 
 impl Conn {
@@ -231,7 +262,7 @@ impl Conn {
 
     async fn read_some(&mut self) -> Result<usize, UploadError> {
         self.inbuf.reserve(READ_RESERVE);
-        guard(self.stall, self.rd.read_buf(&mut self.inbuf))
+        guard(self.stall, self.io.read_buf(&mut self.inbuf))
             .await?
             .map_err(|e| {
                 UploadError::new(
@@ -266,7 +297,7 @@ impl Conn {
                     return Some(head);
                 }
                 self.inbuf.reserve(READ_RESERVE);
-                match self.rd.read_buf(&mut self.inbuf).await {
+                match self.io.read_buf(&mut self.inbuf).await {
                     Ok(n) if n > 0 => {}
                     _ => return None,
                 }
@@ -382,6 +413,3 @@ async fn guard<F: Future>(stall: Option<Duration>, fut: F) -> Result<F::Output, 
         }),
     }
 }
-
-#[allow(dead_code, reason = "keeps the IO bounds in one place for readers")]
-fn _bounds<T: AsyncRead + AsyncWrite>() {}

@@ -4,6 +4,7 @@ mod conn;
 mod exchange;
 mod runtime;
 mod source;
+mod transport;
 
 use std::future::Future;
 use std::sync::OnceLock;

@@ -168,3 +168,65 @@ fn changed(path: &std::path::Path, planned: u64) -> UploadError {
         ),
     )
 }
+
+/// A file range handed to the socket by the kernel (`sendfile`), with no buffer in between.
+#[derive(Debug)]
+pub(super) struct SendFile {
+    file: File,
+    path: PathBuf,
+    planned: u64,
+    offset: u64,
+    end: u64,
+}
+
+impl SendFile {
+    pub(super) fn open(
+        path: &std::path::Path,
+        planned: u64,
+        offset: u64,
+        len: u64,
+    ) -> Result<Self, UploadError> {
+        let file = File::open(path).map_err(|e| {
+            UploadError::new(ErrorKind::Io, format!("cannot open {}", path.display()))
+                .with_source(e)
+        })?;
+        Ok(Self {
+            file,
+            path: path.to_path_buf(),
+            planned,
+            offset,
+            end: offset.saturating_add(len),
+        })
+    }
+
+    pub(super) fn out(&self) -> super::transport::Out<'_> {
+        super::transport::Out::File {
+            file: &self.file,
+            offset: self.offset,
+            len: self.end - self.offset,
+        }
+    }
+
+    pub(super) fn advance(&mut self, n: u64) {
+        self.offset = (self.offset + n).min(self.end);
+    }
+
+    /// Whether bytes remain; at the end, checks that the file still has the size announced in
+    /// `Content-Length` (a file that grew would make the upload a mix of old and new contents).
+    pub(super) fn ready(&self) -> Result<bool, UploadError> {
+        if self.offset < self.end {
+            return Ok(true);
+        }
+        let now = self.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        if now == self.planned {
+            Ok(false)
+        } else {
+            Err(changed(&self.path, self.planned))
+        }
+    }
+
+    /// The error for a `sendfile` that found no more bytes: the file shrank.
+    pub(super) fn shrank(&self) -> UploadError {
+        changed(&self.path, self.planned)
+    }
+}
