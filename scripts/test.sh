@@ -19,3 +19,11 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== cargo test"
 UPTASK_REQUIRE_PEERS=1 cargo test --workspace --locked
+
+# The benchmark in smoke mode (tiny sizes, one run): it must keep working; numbers are not judged.
+if [ ! -x /usr/bin/time ]; then
+  echo "scripts/test.sh: GNU time is required by the benchmark; installing it" >&2
+  apt-get update -qq && apt-get install -y -qq time >/dev/null
+fi
+echo "== cargo xtask bench --smoke"
+cargo xtask bench --smoke

@@ -104,4 +104,7 @@ pub(crate) struct ServeArgs {
     /// Require `Authorization: Bearer TOKEN` on every request.
     #[arg(long, env = "UPTASK_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
+    /// Parse uploads but store nothing (a benchmark sink).
+    #[arg(long)]
+    pub(crate) discard: bool,
 }

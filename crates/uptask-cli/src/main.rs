@@ -41,8 +41,8 @@ fn main() -> ExitCode {
 
 fn run(cli: args::Cli) -> anyhow::Result<u8> {
     match cli.command {
-        args::Command::Upload(a) => runtime()?.block_on(upload::run(a)),
-        args::Command::Serve(a) => runtime()?.block_on(serve::run(a)),
+        args::Command::Upload(a) => upload_runtime()?.block_on(upload::run(a)),
+        args::Command::Serve(a) => serve_runtime()?.block_on(serve::run(a)),
         args::Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "uptask", &mut std::io::stdout());
@@ -51,9 +51,17 @@ fn run(cli: args::Cli) -> anyhow::Result<u8> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// A server handles many connections: one worker per core.
+fn serve_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn upload_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // One upload needs one thread: a second worker only adds cross-core wake-ups. Listener
+    // calls and file reads still run on tokio's blocking pool.
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }

@@ -8,7 +8,9 @@ use crate::plan;
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let max_size = plan::byte_size("--max-size", &args.max_size)?;
-    let mut config = ServerConfig::new(&args.dir).max_size(max_size);
+    let mut config = ServerConfig::new(&args.dir)
+        .max_size(max_size)
+        .discard(args.discard);
     if let Some(token) = &args.token {
         if token.is_empty() {
             return Err(bad("--token is empty"));
@@ -19,9 +21,13 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .await
         .map_err(|e| bad(format!("cannot listen on --addr {}: {e}", args.addr)))?;
     let addr = listener.local_addr()?;
+    let storing = if args.discard {
+        "discarding uploads".to_owned()
+    } else {
+        format!("storing in {}", args.dir.display())
+    };
     announce(&format!(
-        "uptask serve: listening on http://{addr} (POST /upload), storing in {}",
-        args.dir.display()
+        "uptask serve: listening on http://{addr} (POST /upload), {storing}"
     ));
     uptask_server::serve(listener, config, uptask_server::shutdown_signal())
         .await

@@ -94,14 +94,15 @@ async fn transfer(
     check(&opts, json)?;
     let task = upload_file(opts);
     let handle = task.handle();
-    let bar = (!json).then(progress_bar);
+    // A hidden bar (stderr is not a terminal) needs no listener at all.
+    let bar = (!json).then(progress_bar).filter(|b| !b.is_hidden());
     if let Some(bar) = &bar {
         let b = bar.clone();
         task.on_progress_update(move |p| {
             b.set_length(p.total_bytes_expected_to_send);
             b.set_position(p.total_bytes_sent);
         });
-    } else {
+    } else if json {
         task.on_progress_update(|p| json_event("progressUpdate", p));
         task.on_headers_received(|h| json_event("headersReceived", h));
     }

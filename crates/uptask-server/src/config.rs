@@ -23,6 +23,8 @@ pub struct ServerConfig {
     pub max_size: u64,
     /// When set, requests need `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// Parse uploads but store nothing (no disk writes, no hashing): a benchmark sink.
+    pub discard: bool,
 }
 
 impl ServerConfig {
@@ -32,6 +34,7 @@ impl ServerConfig {
             dir: dir.as_ref().to_path_buf(),
             max_size: DEFAULT_MAX_SIZE,
             token: None,
+            discard: false,
         }
     }
 
@@ -39,6 +42,19 @@ impl ServerConfig {
     #[must_use]
     pub fn max_size(mut self, bytes: u64) -> Self {
         self.max_size = bytes;
+        self
+    }
+
+    /// Parses uploads but stores nothing: files are counted, not written or hashed (their
+    /// `sha256` is empty and `path` is empty in the answer).
+    ///
+    /// ```
+    /// let sink = uptask_server::ServerConfig::new("/unused").discard(true);
+    /// assert!(sink.discard);
+    /// ```
+    #[must_use]
+    pub fn discard(mut self, discard: bool) -> Self {
+        self.discard = discard;
         self
     }
 

@@ -96,6 +96,29 @@ pub(crate) async fn store(
     })
 }
 
+/// Counts `field` without storing it (discard mode).
+pub(crate) async fn discard(
+    mut field: multer::Field<'static>,
+    budget: u64,
+) -> Result<StoredFile, ApiError> {
+    let field_name = field.name().unwrap_or_default().to_owned();
+    let file_name = field.file_name().unwrap_or_default().to_owned();
+    let mut size = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(crate::upload::body_error)? {
+        size += chunk.len() as u64;
+        if size > budget {
+            return Err(crate::upload::too_large());
+        }
+    }
+    Ok(StoredFile {
+        field: field_name,
+        file_name,
+        size,
+        sha256: String::new(),
+        path: PathBuf::new(),
+    })
+}
+
 /// `<unix ms>-<16 random hex>[.ext]`: unique, sortable, and free of anything the client chose
 /// except a short alphanumeric extension.
 fn generate_name(client_name: &str) -> Result<String, ApiError> {

@@ -111,7 +111,12 @@ async fn receive(
             ));
         }
         if field.file_name().is_some() {
-            let file = storage::store(&state.dir, field, state.max_size - stored).await?;
+            let budget = state.max_size - stored;
+            let file = if state.discard {
+                storage::discard(field, budget).await?
+            } else {
+                storage::store(&state.dir, field, budget).await?
+            };
             stored += file.size;
             files.push(file);
         } else {

@@ -278,3 +278,14 @@ async fn over_a_socket_an_aborted_upload_leaves_no_file() {
     }
     panic!("left behind: {:?}", entries(dir.path()));
 }
+
+#[tokio::test]
+async fn discard_mode_counts_parts_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = multipart(&[("file", Some("a.bin"), &[7u8; 12345])]);
+    let (status, _, body) = call(ServerConfig::new(dir.path()).discard(true), post(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let reply: UploadReply = serde_json::from_slice(&body).unwrap();
+    assert_eq!(reply.files[0].size, 12345);
+    assert!(entries(dir.path()).is_empty());
+}
