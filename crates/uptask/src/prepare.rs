@@ -35,16 +35,43 @@ pub(crate) struct Plan {
 /// The file's bytes, with the length fixed at planning time.
 #[derive(Debug, Clone)]
 pub(crate) enum PlannedSource {
-    Path { path: PathBuf, len: u64 },
+    Path {
+        path: PathBuf,
+        fingerprint: Fingerprint,
+    },
     Bytes(Bytes),
 }
 
 impl PlannedSource {
     pub(crate) fn len(&self) -> u64 {
         match self {
-            PlannedSource::Path { len, .. } => *len,
+            PlannedSource::Path { fingerprint, .. } => fingerprint.len,
             PlannedSource::Bytes(b) => b.len() as u64,
         }
+    }
+}
+
+/// What a file looked like when the upload was planned. A file whose length or modification
+/// time differs by the end of the upload changed under it: the bytes sent may mix two versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fingerprint {
+    pub(crate) len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Fingerprint {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// Checks both the open file and whatever the path names now (a file renamed over it).
+    pub(crate) fn unchanged(&self, path: &Path, open: &std::fs::File) -> bool {
+        let same =
+            |m: std::io::Result<std::fs::Metadata>| m.is_ok_and(|m| Fingerprint::of(&m) == *self);
+        same(open.metadata()) && same(std::fs::metadata(path))
     }
 }
 
@@ -129,7 +156,7 @@ fn plan_source(source: &Source) -> Result<(PlannedSource, String), UploadError> 
     match source {
         Source::Bytes(b) => Ok((PlannedSource::Bytes(b.clone()), "blob".to_owned())),
         Source::Path(path) => {
-            let len = check_file(path)?;
+            let fingerprint = check_file(path)?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -137,7 +164,7 @@ fn plan_source(source: &Source) -> Result<(PlannedSource, String), UploadError> 
             Ok((
                 PlannedSource::Path {
                     path: path.clone(),
-                    len,
+                    fingerprint,
                 },
                 name,
             ))
@@ -145,8 +172,8 @@ fn plan_source(source: &Source) -> Result<(PlannedSource, String), UploadError> 
     }
 }
 
-/// The file's length, after making sure it is a readable regular file.
-fn check_file(path: &Path) -> Result<u64, UploadError> {
+/// The file's fingerprint, after making sure it is a readable regular file.
+fn check_file(path: &Path) -> Result<Fingerprint, UploadError> {
     if path.as_os_str().is_empty() {
         return Err(UploadError::invalid("the file path is empty"));
     }
@@ -171,7 +198,7 @@ fn check_file(path: &Path) -> Result<u64, UploadError> {
     }
     std::fs::File::open(path)
         .map_err(|e| UploadError::invalid(format!("cannot read file: {shown}")).with_source(e))?;
-    Ok(meta.len())
+    Ok(Fingerprint::of(&meta))
 }
 
 fn parse_roots(pems: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, UploadError> {

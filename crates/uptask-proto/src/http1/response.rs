@@ -53,6 +53,9 @@ pub fn parse_response_head(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, 
     let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut storage);
     match resp.parse(buf) {
+        Ok(httparse::Status::Complete(used)) if used > MAX_HEAD_BYTES => {
+            Err(ProtoError::ResponseHeadTooLarge(MAX_HEAD_BYTES))
+        }
         Ok(httparse::Status::Complete(used)) => {
             let head = ResponseHead {
                 status: resp.code.unwrap_or(0),
@@ -223,6 +226,12 @@ mod tests {
         let big = format!("HTTP/1.1 200 OK\r\nX: {}", "a".repeat(MAX_HEAD_BYTES + 1));
         assert_eq!(
             parse_response_head(big.as_bytes()),
+            Err(ProtoError::ResponseHeadTooLarge(MAX_HEAD_BYTES))
+        );
+        // Also when the whole oversized head arrived at once.
+        let complete = format!("{big}\r\n\r\n");
+        assert_eq!(
+            parse_response_head(complete.as_bytes()),
             Err(ProtoError::ResponseHeadTooLarge(MAX_HEAD_BYTES))
         );
     }

@@ -9,6 +9,7 @@
 )]
 
 mod abort;
+mod faults;
 mod listeners;
 mod rules;
 mod support;

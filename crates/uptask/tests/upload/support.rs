@@ -147,7 +147,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
     *seen.head.lock().unwrap() = String::from_utf8_lossy(&buf[..head_end]).into_owned();
     let declared = seen.content_length().unwrap_or(0);
     let mut body = buf.split_off(head_end);
-    seen.read.store(body.len() as u64, Ordering::SeqCst);
+    // `got` drives this connection; `seen.read` mirrors it for tests that watch one connection.
+    let mut got = body.len() as u64;
+    seen.read.store(got, Ordering::SeqCst);
 
     let limit = match &behavior {
         Behavior::Stall => {
@@ -168,7 +170,6 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
     hasher.update(&body);
     let mut tmp = vec![0u8; chunk];
     loop {
-        let got = seen.read.load(Ordering::SeqCst);
         if got >= limit {
             break;
         }
@@ -188,6 +189,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
                     hasher.update(&tmp[..n]);
                     body.extend_from_slice(&tmp[..n]);
                 }
+                got += n as u64;
                 seen.read.fetch_add(n as u64, Ordering::SeqCst);
             }
         }
@@ -195,10 +197,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
             tokio::time::sleep(p).await;
         }
     }
-    if seen.read.load(Ordering::SeqCst) >= declared {
+    if got >= declared {
         seen.complete.store(true, Ordering::SeqCst);
     }
-    let total = seen.read.load(Ordering::SeqCst);
+    let total = got;
     if keep {
         *seen.body.lock().unwrap() = body;
     }

@@ -218,7 +218,7 @@ async fn a_file_that_shrinks_mid_upload_is_an_error() {
     let err = task.await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
     assert!(
-        err.to_string().contains("changed size during the upload"),
+        err.to_string().contains("changed during the upload"),
         "{err}"
     );
     server.seen.wait_closed().await;

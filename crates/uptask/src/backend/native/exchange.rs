@@ -225,8 +225,8 @@ fn start_piece<'a>(
             body: true,
         },
         Piece::File { offset, len } => match &plan.source {
-            PlannedSource::Path { path, len: planned } if io.can_sendfile() => {
-                Pending::SendFile(SendFile::open(path, *planned, offset, len)?)
+            PlannedSource::Path { path, fingerprint } if io.can_sendfile() => {
+                Pending::SendFile(SendFile::open(path, *fingerprint, offset, len)?)
             }
             source => Pending::Chunked {
                 chunks: Chunks::open(source, offset, len)?,

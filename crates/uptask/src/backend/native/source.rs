@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use crate::prepare::PlannedSource;
+use crate::prepare::{Fingerprint, PlannedSource};
 use crate::{ErrorKind, UploadError};
 
 /// Bytes per chunk read from the source and handed to the socket.
@@ -23,7 +23,7 @@ type ReadDone = (File, Vec<u8>, std::io::Result<usize>);
 pub(super) enum Chunks {
     File {
         path: PathBuf,
-        planned: u64,
+        planned: Fingerprint,
         remaining: u64,
         file: Option<File>,
         inflight: Option<JoinHandle<ReadDone>>,
@@ -47,7 +47,7 @@ impl Chunks {
                     data: b.slice(start..end),
                 })
             }
-            PlannedSource::Path { path, len: planned } => {
+            PlannedSource::Path { path, fingerprint } => {
                 let io_err = |what: &str, e: std::io::Error| {
                     UploadError::new(ErrorKind::Io, format!("cannot {what} {}", path.display()))
                         .with_source(e)
@@ -57,7 +57,7 @@ impl Chunks {
                     .map_err(|e| io_err("seek in", e))?;
                 Ok(Chunks::File {
                     path: path.clone(),
-                    planned: *planned,
+                    planned: *fingerprint,
                     remaining: len,
                     file: Some(file),
                     inflight: None,
@@ -102,17 +102,14 @@ impl Chunks {
                         .with_source(e)
                 })?;
                 if n == 0 {
-                    return Err(changed(path, *planned));
+                    return Err(changed(path, planned.len));
                 }
                 data.truncate(n);
                 *remaining -= n as u64;
-                if *remaining == 0 {
-                    // The bytes promised in Content-Length are all read; a file that grew meanwhile
-                    // would make the upload a mix of old and new contents.
-                    let now = f.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-                    if now != *planned {
-                        return Err(changed(path, *planned));
-                    }
+                if *remaining == 0 && !planned.unchanged(path, &f) {
+                    // Every byte promised in Content-Length is read, but the file changed meanwhile:
+                    // what went out may mix two versions.
+                    return Err(changed(path, planned.len));
                 }
                 *file = Some(f);
                 std::mem::swap(buf, &mut data);
@@ -163,7 +160,8 @@ fn changed(path: &std::path::Path, planned: u64) -> UploadError {
     UploadError::new(
         ErrorKind::Io,
         format!(
-            "{} changed size during the upload (it had {planned} bytes when the upload started)",
+            "{} changed during the upload (it had {planned} bytes when the upload started); \
+             the server did not get a complete body",
             path.display()
         ),
     )
@@ -174,7 +172,7 @@ fn changed(path: &std::path::Path, planned: u64) -> UploadError {
 pub(super) struct SendFile {
     file: File,
     path: PathBuf,
-    planned: u64,
+    planned: Fingerprint,
     offset: u64,
     end: u64,
 }
@@ -182,7 +180,7 @@ pub(super) struct SendFile {
 impl SendFile {
     pub(super) fn open(
         path: &std::path::Path,
-        planned: u64,
+        planned: Fingerprint,
         offset: u64,
         len: u64,
     ) -> Result<Self, UploadError> {
@@ -211,22 +209,20 @@ impl SendFile {
         self.offset = (self.offset + n).min(self.end);
     }
 
-    /// Whether bytes remain; at the end, checks that the file still has the size announced in
-    /// `Content-Length` (a file that grew would make the upload a mix of old and new contents).
+    /// Whether bytes remain; at the end, checks that the file did not change while it was sent
+    /// (what went out could otherwise mix two versions).
     pub(super) fn ready(&self) -> Result<bool, UploadError> {
         if self.offset < self.end {
-            return Ok(true);
-        }
-        let now = self.file.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
-        if now == self.planned {
+            Ok(true)
+        } else if self.planned.unchanged(&self.path, &self.file) {
             Ok(false)
         } else {
-            Err(changed(&self.path, self.planned))
+            Err(changed(&self.path, self.planned.len))
         }
     }
 
     /// The error for a `sendfile` that found no more bytes: the file shrank.
     pub(super) fn shrank(&self) -> UploadError {
-        changed(&self.path, self.planned)
+        changed(&self.path, self.planned.len)
     }
 }
