@@ -30,6 +30,10 @@
 //!   that, never two identical in a row, and the final one is never dropped.
 //! - The headers event fires at most once, before the outcome, for any status. A server that
 //!   answers early (a 413 mid-body) stops the body, and the outcome is a success with that status.
+//! - A 307 or 308 to the same origin re-sends the whole body there (at most 5 times); to another
+//!   origin, and for other 3xx, nothing is followed and the redirect is the outcome, so neither
+//!   the body nor headers such as `Authorization` ever reach another origin. Progress does not
+//!   step back when a body is re-sent.
 //! - Exactly one outcome; no event after it. `abort()` is idempotent and may be called from a
 //!   listener. Listeners run on a task of their own, so a slow listener never slows the upload.
 

@@ -21,6 +21,8 @@ const RESERVED: &[&str] = &["content-type", "content-length", "transfer-encoding
 /// A checked upload: where to connect, the head and the planned body.
 #[derive(Debug)]
 pub(crate) struct Plan {
+    /// Where the request goes first; redirects are followed only within its origin.
+    pub(crate) url: Url,
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) tls: bool,
@@ -30,6 +32,32 @@ pub(crate) struct Plan {
     pub(crate) timeout: Option<Duration>,
     pub(crate) stall: Option<Duration>,
     pub(crate) roots: Vec<CertificateDer<'static>>,
+}
+
+impl Plan {
+    /// The request head for another URL of the same origin: only the request target changes
+    /// (`Host`, the headers and the body stay the same).
+    pub(crate) fn head_for(&self, url: &Url) -> Vec<u8> {
+        let fields = self
+            .head
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .map_or(&self.head[..], |i| &self.head[i..]);
+        let mut head = format!("POST {} HTTP/1.1", request_target(url)).into_bytes();
+        head.extend_from_slice(fields);
+        head
+    }
+}
+
+/// Path and query, the origin-form request target. `url` serializes both percent-encoded, so
+/// neither can hold a space or a line break.
+fn request_target(url: &Url) -> String {
+    let mut target = url.path().to_owned();
+    if let Some(q) = url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    target
 }
 
 /// The file's bytes, with the length fixed at planning time.
@@ -108,10 +136,12 @@ pub(crate) fn prepare(opts: UploadOptions) -> Result<Plan, UploadError> {
     let port = url
         .port_or_known_default()
         .ok_or_else(|| UploadError::invalid(format!("URL has no port: {}", opts.url)))?;
+    let tls = url.scheme() == "https";
     Ok(Plan {
+        url,
         host,
         port,
-        tls: url.scheme() == "https",
+        tls,
         head,
         body,
         source,
@@ -236,12 +266,7 @@ fn build_head(
     user: &[(String, String)],
     body: &MultipartBody,
 ) -> Result<Vec<u8>, UploadError> {
-    let mut target = url.path().to_owned();
-    if let Some(q) = url.query() {
-        target.push('?');
-        target.push_str(q);
-    }
-    let mut head = RequestHead::new("POST", &target);
+    let mut head = RequestHead::new("POST", &request_target(url));
     let host = match url.port() {
         Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
         None => url.host_str().unwrap_or_default().to_owned(),

@@ -11,6 +11,7 @@
 mod abort;
 mod faults;
 mod listeners;
+mod redirects;
 mod rules;
 mod support;
 mod tls;

@@ -28,6 +28,13 @@ pub enum Behavior {
     PauseAfterHead(Duration),
     /// Read everything, then answer these bytes verbatim.
     Raw(Vec<u8>),
+    /// Read everything; answer `status` with `Location: location`, unless the request's path is
+    /// `final_path`, which is answered like `Echo`.
+    Redirect {
+        status: u16,
+        location: String,
+        final_path: String,
+    },
 }
 
 /// What the server saw of one request.
@@ -44,6 +51,10 @@ pub struct Seen {
     /// The connection has been handled to its end.
     pub closed: AtomicBool,
     pub connections: AtomicU64,
+    /// The request path of every request that was read to the end, in order.
+    pub paths: Mutex<Vec<String>>,
+    /// Every request head seen, in order.
+    pub heads: Mutex<Vec<String>>,
 }
 
 impl Seen {
@@ -145,6 +156,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
         }
     };
     *seen.head.lock().unwrap() = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    seen.heads
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&buf[..head_end]).into_owned());
     let declared = seen.content_length().unwrap_or(0);
     let mut body = buf.split_off(head_end);
     // `got` drives this connection; `seen.read` mirrors it for tests that watch one connection.
@@ -205,7 +220,29 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
         *seen.body.lock().unwrap() = body;
     }
     let sha = hex(&hasher.finalize());
+    let path = seen
+        .head
+        .lock()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    seen.paths.lock().unwrap().push(path.clone());
+    let behavior = match behavior {
+        Behavior::Redirect { final_path, .. } if final_path == path => Behavior::Echo,
+        other => other,
+    };
     match behavior {
+        Behavior::Redirect {
+            status, location, ..
+        } => {
+            let head = format!(
+                "HTTP/1.1 {status} Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n"
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.flush().await;
+        }
         Behavior::CutAfter(_) => {}
         Behavior::Early413 { then_close, .. } => {
             let msg = b"request entity too large";

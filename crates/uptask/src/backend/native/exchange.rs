@@ -28,9 +28,12 @@ const SALVAGE_WINDOW: Duration = Duration::from_secs(1);
 
 const READ_RESERVE: usize = 16 * 1024;
 
+/// Redirects followed at most, per upload.
+const MAX_REDIRECTS: usize = 5;
+
 pub(super) async fn run(plan: Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
     match plan.timeout {
-        Some(limit) => tokio::time::timeout(limit, exchange(&plan, sink))
+        Some(limit) => tokio::time::timeout(limit, follow(&plan, sink))
             .await
             .unwrap_or_else(|_| {
                 Err(UploadError::new(
@@ -38,18 +41,71 @@ pub(super) async fn run(plan: Plan, sink: &mut EventSink) -> Result<UploadSucces
                     format!("no complete response within {limit:?}"),
                 ))
             }),
-        None => exchange(&plan, sink).await,
+        None => follow(&plan, sink).await,
     }
 }
 
-async fn exchange(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
+/// Sends the request, and again for each 307/308 within the origin (the body is restartable, so
+/// it can be re-sent; to another origin it never is, and nothing else goes there either).
+async fn follow(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
+    let mut url = plan.url.clone();
+    let mut head = plan.head.clone();
+    for hop in 0..=MAX_REDIRECTS {
+        let done = exchange(plan, &url, &head, sink).await?;
+        let Some(next) = done.redirect else {
+            return Ok(UploadSuccess::new(done.status, done.header, done.data));
+        };
+        if hop == MAX_REDIRECTS {
+            break;
+        }
+        tracing::debug!(from = %url, to = %next, status = done.status, "following a redirect");
+        head = plan.head_for(&next);
+        url = next;
+    }
+    Err(UploadError::new(
+        ErrorKind::Protocol,
+        format!("too many redirects (more than {MAX_REDIRECTS}), last at {url}"),
+    ))
+}
+
+/// One response: its status, headers, body, and where to re-send if it is a redirect to follow.
+struct Exchanged {
+    status: u16,
+    header: crate::Header,
+    data: String,
+    redirect: Option<url::Url>,
+}
+
+/// Where a 307/308 points, if uptask follows it: only within the origin of the upload.
+fn redirect_target(plan: &Plan, current: &url::Url, head: &ResponseHead) -> Option<url::Url> {
+    if head.status != 307 && head.status != 308 {
+        return None;
+    }
+    let location = head.values("location").next()?;
+    let next = current
+        .join(std::str::from_utf8(location).ok()?.trim())
+        .ok()?;
+    if next.origin() == plan.url.origin() {
+        Some(next)
+    } else {
+        tracing::warn!(to = %next, "not following a redirect to another origin");
+        None
+    }
+}
+
+async fn exchange(
+    plan: &Plan,
+    url: &url::Url,
+    request_head: &[u8],
+    sink: &mut EventSink,
+) -> Result<Exchanged, UploadError> {
     let connected = guard(plan.stall, conn::connect(plan)).await??;
     let mut conn = Conn {
         io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
         stall: plan.stall,
     };
-    let early = send_body(plan, sink, &mut conn).await?;
+    let early = send_body(plan, request_head, sink, &mut conn).await?;
     let was_early = early.is_some();
     let head = match early {
         Some(head) => head,
@@ -61,7 +117,10 @@ async fn exchange(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, Up
         "response head received"
     );
     let header = header_map(&head);
-    sink.headers(&header);
+    let redirect = redirect_target(plan, url, &head);
+    if redirect.is_none() {
+        sink.headers(&header);
+    }
     let data = match conn.read_body(&head).await {
         Ok(data) => data,
         // A server that answered early often resets the connection right after (it stopped
@@ -72,11 +131,12 @@ async fn exchange(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, Up
         }
         Err((_, err)) => return Err(err),
     };
-    Ok(UploadSuccess::new(
-        head.status,
+    Ok(Exchanged {
+        status: head.status,
         header,
-        String::from_utf8_lossy(&data).into_owned(),
-    ))
+        data: String::from_utf8_lossy(&data).into_owned(),
+        redirect,
+    })
 }
 
 struct Conn {
@@ -107,13 +167,14 @@ enum Pending<'a> {
 /// was done, in which case the rest of the body is not sent.
 async fn send_body(
     plan: &Plan,
+    request_head: &[u8],
     sink: &mut EventSink,
     conn: &mut Conn,
 ) -> Result<Option<ResponseHead>, UploadError> {
     let expected = plan.body.len();
     let mut pieces = plan.body.pieces_from(0);
     let mut pending = Pending::Slice {
-        data: &plan.head,
+        data: request_head,
         pos: 0,
         body: false,
     };
