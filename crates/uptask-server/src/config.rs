@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The default time a client gets to send a request head.
+pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The default upper bound of one request body: 10 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024 * 1024;
 
@@ -25,6 +28,9 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// Parse uploads but store nothing (no disk writes, no hashing): a benchmark sink.
     pub discard: bool,
+    /// How long a client may take to send a request head; slower ones are disconnected, so
+    /// idle half-open requests (slowloris) cannot pile up.
+    pub header_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -35,7 +41,21 @@ impl ServerConfig {
             max_size: DEFAULT_MAX_SIZE,
             token: None,
             discard: false,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
         }
+    }
+
+    /// Sets how long a client may take to send a request head (default 30 s).
+    ///
+    /// ```
+    /// let config = uptask_server::ServerConfig::new("./uptask-uploads")
+    ///     .header_timeout(std::time::Duration::from_secs(5));
+    /// assert_eq!(config.header_timeout.as_secs(), 5);
+    /// ```
+    #[must_use]
+    pub fn header_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.header_timeout = timeout;
+        self
     }
 
     /// Sets the body size limit.

@@ -35,7 +35,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
-pub use config::{DEFAULT_MAX_SIZE, ServerConfig};
+pub use config::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, ServerConfig};
 pub use storage::StoredFile;
 pub use upload::UploadReply;
 
@@ -66,6 +66,9 @@ pub fn app(config: ServerConfig) -> Router {
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in flight.
 ///
+/// Each connection is HTTP/1.1 with a deadline for the request head
+/// ([`ServerConfig::header_timeout`]).
+///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
@@ -75,16 +78,47 @@ pub fn app(config: ServerConfig) -> Router {
 /// ```
 ///
 /// # Errors
-/// When the storage directory cannot be created or the listener fails.
+/// When the storage directory cannot be created.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::fs::create_dir_all(&config.dir).await?;
-    axum::serve(listener, app(config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let header_timeout = config.header_timeout;
+    let router = app(config);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors or a connection reset before accept: wait, go on.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(header_timeout)
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM (Ctrl-C only, off Unix).

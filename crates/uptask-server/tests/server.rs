@@ -289,3 +289,38 @@ async fn discard_mode_counts_parts_and_stores_nothing() {
     assert_eq!(reply.files[0].size, 12345);
     assert!(entries(dir.path()).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_head_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop, _handle) =
+        spawn(ServerConfig::new(dir.path()).header_timeout(Duration::from_millis(300))).await;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/upload")
+        .to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf))
+        .await
+        .expect("the server must drop a client stuck in its head");
+    // Closed (0 bytes), a reset, or a 408 answer: any is fine, as long as it ends.
+    if let Ok(n) = read {
+        assert!(n == 0 || String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"));
+    }
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // A well-behaved client still gets through afterwards.
+    let done = uptask::upload_file(uptask::UploadOptions::from_bytes(
+        &url,
+        vec![1u8; 10],
+        "file",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(done.status_code, 200);
+}
