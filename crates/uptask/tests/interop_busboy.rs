@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use uptask::{UploadOptions, upload_file};
+use uptask::{ErrorKind, UploadOptions, upload_file};
 
 struct Peer {
     child: Child,
@@ -210,4 +210,242 @@ async fn reqwest_free_get(url: &str) -> String {
     let (_, body) = text.split_once("\r\n\r\n").unwrap();
     // Node answers small bodies with Content-Length, without chunking.
     body.to_owned()
+}
+
+/// What one bad-input case must produce.
+enum Expect {
+    /// An `InvalidInput` error (or `Connect` for an address nothing listens on) whose message
+    /// contains this text, before any byte goes out.
+    Error(ErrorKind, &'static str),
+    /// A request busboy parses; the check gets busboy's JSON.
+    Parsed(fn(&Value)),
+}
+
+#[tokio::test]
+async fn bad_input_table_each_case_is_a_clear_error_or_an_escaped_request() {
+    let Some(peer) = start_peer() else { return };
+    let url = format!("{}/upload", peer.base);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.txt");
+    std::fs::write(&file, "abc").unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let long = dir.path().join("x".repeat(5000));
+    let with_name = |name: &str| UploadOptions::new(&url, &file, "file").file_name(name);
+    let many_fields = (0..10_000).fold(UploadOptions::new(&url, &file, "file"), |o, i| {
+        o.form_data(format!("k{i}"), "v")
+    });
+    use ErrorKind::{Connect, InvalidInput};
+    let cases: Vec<(&str, UploadOptions, Expect)> = vec![
+        (
+            "empty path",
+            UploadOptions::new(&url, "", "file"),
+            Expect::Error(InvalidInput, "file path is empty"),
+        ),
+        (
+            "missing file",
+            UploadOptions::new(&url, dir.path().join("nope"), "file"),
+            Expect::Error(InvalidInput, "file not found"),
+        ),
+        (
+            "directory",
+            UploadOptions::new(&url, dir.path(), "file"),
+            Expect::Error(InvalidInput, "is a directory"),
+        ),
+        (
+            "FIFO",
+            UploadOptions::new(&url, &fifo, "file"),
+            Expect::Error(InvalidInput, "not a regular file"),
+        ),
+        (
+            "very long path",
+            UploadOptions::new(&url, &long, "file"),
+            Expect::Error(InvalidInput, "cannot access file"),
+        ),
+        (
+            "empty field name",
+            UploadOptions::new(&url, &file, ""),
+            Expect::Error(InvalidInput, "field name"),
+        ),
+        (
+            "URL with userinfo",
+            UploadOptions::new(url.replace("http://", "http://u:pw@"), &file, "file"),
+            Expect::Error(InvalidInput, "credentials in the URL"),
+        ),
+        (
+            "ftp URL",
+            UploadOptions::new("ftp://127.0.0.1/x", &file, "file"),
+            Expect::Error(InvalidInput, "unsupported URL scheme \"ftp\""),
+        ),
+        (
+            "file URL",
+            UploadOptions::new("file:///etc/passwd", &file, "file"),
+            Expect::Error(InvalidInput, "unsupported URL scheme \"file\""),
+        ),
+        (
+            "ws URL",
+            UploadOptions::new("ws://127.0.0.1/x", &file, "file"),
+            Expect::Error(InvalidInput, "unsupported URL scheme \"ws\""),
+        ),
+        (
+            "URL without host",
+            UploadOptions::new("http://", &file, "file"),
+            Expect::Error(InvalidInput, "invalid URL"),
+        ),
+        (
+            "not a URL",
+            UploadOptions::new("upload here", &file, "file"),
+            Expect::Error(InvalidInput, "invalid URL"),
+        ),
+        (
+            "IPv6 literal, nothing listening",
+            UploadOptions::new("http://[::1]:9/upload", &file, "file"),
+            Expect::Error(Connect, "cannot connect to ::1:9"),
+        ),
+        (
+            "header name with CRLF",
+            UploadOptions::new(&url, &file, "file").header("X-A\r\nX-B", "1"),
+            Expect::Error(InvalidInput, "invalid header name"),
+        ),
+        (
+            "header value with CRLF",
+            UploadOptions::new(&url, &file, "file").header("X-A", "1\r\nX-B: 2"),
+            Expect::Error(InvalidInput, "control characters"),
+        ),
+        (
+            "header value with LF",
+            UploadOptions::new(&url, &file, "file").header("X-A", "1\nX-B: 2"),
+            Expect::Error(InvalidInput, "control characters"),
+        ),
+        (
+            "header value with NUL",
+            UploadOptions::new(&url, &file, "file").header("X-A", "a\0b"),
+            Expect::Error(InvalidInput, "control characters"),
+        ),
+        (
+            "non-ASCII header name",
+            UploadOptions::new(&url, &file, "file").header("X-Ünï", "1"),
+            Expect::Error(InvalidInput, "invalid header name"),
+        ),
+        (
+            "empty header name",
+            UploadOptions::new(&url, &file, "file").header("", "1"),
+            Expect::Error(InvalidInput, "invalid header name"),
+        ),
+        (
+            "Content-Type header",
+            UploadOptions::new(&url, &file, "file").header("content-type", "text/plain"),
+            Expect::Error(InvalidInput, "cannot be set"),
+        ),
+        (
+            "Content-Length header",
+            UploadOptions::new(&url, &file, "file").header("Content-Length", "1"),
+            Expect::Error(InvalidInput, "cannot be set"),
+        ),
+        (
+            "Transfer-Encoding header",
+            UploadOptions::new(&url, &file, "file").header("Transfer-Encoding", "chunked"),
+            Expect::Error(InvalidInput, "cannot be set"),
+        ),
+        (
+            "garbage root CA",
+            UploadOptions::new(url.replace("http:", "https:"), &file, "file")
+                .add_root_certificate_pem(b"x".to_vec()),
+            Expect::Error(InvalidInput, "PEM"),
+        ),
+        (
+            "relative path",
+            UploadOptions::new(&url, "Cargo.toml", "file"),
+            Expect::Parsed(|v| assert_eq!(v["files"][0]["filename"], "Cargo.toml")),
+        ),
+        (
+            "URL with fragment",
+            UploadOptions::new(format!("{url}?q=1#frag"), &file, "file"),
+            Expect::Parsed(|v| assert_eq!(v["path"], "/upload")),
+        ),
+        (
+            "non-ASCII header value",
+            UploadOptions::new(&url, &file, "file").header("X-Note", "naïve"),
+            Expect::Parsed(|v| assert!(v["headers"]["x-note"].is_string())),
+        ),
+        (
+            "form key with quotes",
+            UploadOptions::new(&url, &file, "file").form_data("a\"b", "v"),
+            Expect::Parsed(|v| assert_eq!(v["fields"][0]["name"], "a%22b")),
+        ),
+        (
+            "form key with newline",
+            UploadOptions::new(&url, &file, "file").form_data("a\nb", "v"),
+            Expect::Parsed(|v| assert_eq!(v["fields"][0]["name"], "a%0Ab")),
+        ),
+        (
+            "form value with newlines",
+            UploadOptions::new(&url, &file, "file").form_data("k", "line1\r\nline2"),
+            Expect::Parsed(|v| assert_eq!(v["fields"][0]["value"], "line1\r\nline2")),
+        ),
+        (
+            "10,000 form fields",
+            many_fields,
+            Expect::Parsed(|v| assert_eq!(v["fields"].as_array().unwrap().len(), 10_000)),
+        ),
+        (
+            "filename with quotes",
+            with_name("say \"hi\".txt"),
+            Expect::Parsed(|v| assert_eq!(v["files"][0]["filename"], "say %22hi%22.txt")),
+        ),
+        (
+            "filename with backslashes",
+            with_name("C:\\dir\\a.txt"),
+            Expect::Parsed(|v| assert_eq!(v["files"][0]["filename"], "C:%5Cdir%5Ca.txt")),
+        ),
+        (
+            "filename with slashes",
+            with_name("../../etc/passwd"),
+            Expect::Parsed(|v| assert_eq!(v["files"][0]["filename"], "../../etc/passwd")),
+        ),
+        (
+            "filename with CR LF",
+            with_name("a\r\nContent-Type: evil"),
+            Expect::Parsed(|v| assert_eq!(v["files"][0]["filename"], "a%0D%0AContent-Type: evil")),
+        ),
+        (
+            "filename with a tab",
+            with_name("a\tb.txt"),
+            Expect::Parsed(|v| assert_eq!(v["files"][0]["filename"], "a\tb.txt")),
+        ),
+        (
+            "UTF-8 filename",
+            with_name("文件 ü.txt"),
+            Expect::Parsed(|v| assert_eq!(v["files"][0]["filename"], "文件 ü.txt")),
+        ),
+    ];
+    assert!(cases.len() >= 30);
+    for (what, opts, expect) in cases {
+        let result = upload_file(opts).await;
+        match (expect, result) {
+            (Expect::Error(kind, text), Err(e)) => {
+                assert_eq!(e.kind(), kind, "{what}: {e:?}");
+                assert!(
+                    e.err_msg().contains(text),
+                    "{what}: {:?} should contain {text:?}",
+                    e.err_msg()
+                );
+            }
+            (Expect::Parsed(check), Ok(done)) => {
+                assert_eq!(done.status_code, 200, "{what}: {}", done.data);
+                let v: Value = serde_json::from_str(&done.data).unwrap();
+                check(&v);
+            }
+            (Expect::Error(..), Ok(done)) => {
+                panic!("{what}: expected an error, got status {}", done.status_code)
+            }
+            (Expect::Parsed(_), Err(e)) => panic!("{what}: expected a request, got {e:?}"),
+        }
+    }
 }
