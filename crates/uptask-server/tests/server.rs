@@ -1,6 +1,11 @@
 //! The receiving server, through `app()` without a socket and over a real socket.
 
-#![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "test code; a skipped test says so loudly"
+)]
 
 use std::path::Path;
 use std::time::Duration;
@@ -323,4 +328,107 @@ async fn a_client_that_never_finishes_its_head_is_disconnected() {
     .await
     .unwrap();
     assert_eq!(done.status_code, 200);
+}
+
+#[tokio::test]
+async fn too_many_parts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fields: Vec<(String, Option<&str>, &[u8])> = (0..10_001)
+        .map(|i| (format!("k{i}"), None, &b"v"[..]))
+        .collect();
+    let parts: Vec<(&str, Option<&str>, &[u8])> = fields
+        .iter()
+        .map(|(k, f, v)| (k.as_str(), *f, *v))
+        .collect();
+    let (status, _, body) = call(ServerConfig::new(dir.path()), post(multipart(&parts))).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(String::from_utf8_lossy(&body).contains("more than 10000 parts"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_of_the_same_name_never_collide() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop, _handle) = spawn(ServerConfig::new(dir.path())).await;
+    let tasks: Vec<_> = (0..20u8)
+        .map(|i| {
+            let opts = uptask::UploadOptions::from_bytes(&url, vec![i; 50_000], "file")
+                .file_name("same.bin");
+            tokio::spawn(uptask::upload_file(opts))
+        })
+        .collect();
+    let mut paths = std::collections::BTreeSet::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let done = t.await.unwrap().unwrap();
+        let reply: UploadReply = serde_json::from_str(&done.data).unwrap();
+        let path = reply.files[0].path.clone();
+        assert_eq!(std::fs::read(&path).unwrap(), vec![i as u8; 50_000]);
+        paths.insert(path);
+    }
+    assert_eq!(paths.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_request_heads_are_refused_and_the_server_carries_on() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop, _handle) = spawn(ServerConfig::new(dir.path())).await;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/upload")
+        .to_owned();
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let _ = s.write_all(head.as_bytes()).await; // the server may close before it is all written
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(n == 0 || answer.starts_with("HTTP/1.1 431"), "{answer}");
+    let done = uptask::upload_file(uptask::UploadOptions::from_bytes(
+        &url,
+        vec![1u8; 10],
+        "file",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(done.status_code, 200);
+}
+
+/// Disk full: a 1 MiB tmpfs (needs root to mount; skipped loudly otherwise, unless
+/// `UPTASK_REQUIRE_ROOT_TESTS=1`).
+#[tokio::test]
+async fn a_full_disk_is_507_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        let why = "SKIPPED: cannot mount a small tmpfs (needs root) to fill a disk";
+        assert!(
+            std::env::var("UPTASK_REQUIRE_ROOT_TESTS").as_deref() != Ok("1"),
+            "{why}"
+        );
+        eprintln!("{why}");
+        return;
+    }
+    let body = multipart(&[("file", Some("big.bin"), &vec![7u8; 3 << 20])]);
+    let (status, _, answer) = call(ServerConfig::new(dir.path()), post(body)).await;
+    let left = entries(dir.path());
+    let _ = std::process::Command::new("umount")
+        .arg(dir.path())
+        .status();
+    assert_eq!(
+        status,
+        StatusCode::INSUFFICIENT_STORAGE,
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(left.is_empty(), "a partial file was kept: {left:?}");
 }
