@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use uptask::{UploadOptions, upload_file};
 
+/// The tests here count the whole process's descriptors, so they must not overlap.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[cfg(target_os = "linux")]
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
@@ -24,6 +27,7 @@ fn open_fds() -> usize {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_upload_abort_cycles_leak_nothing() {
+    let _serial = SERIAL.lock().await;
     let server = support::TestServer::start(support::Behavior::Echo).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.bin");
@@ -121,4 +125,80 @@ async fn ten_thousand_upload_abort_cycles_leak_nothing() {
 
 fn bytes_source() -> bytes::Bytes {
     bytes::Bytes::from(vec![9u8; 256 * 1024])
+}
+
+/// Every failing cell of the fault matrix, many times over: no descriptor or task may outlive
+/// its upload, whatever way it failed.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_uploads_leak_nothing_either() {
+    let _serial = SERIAL.lock().await;
+    use support::Behavior;
+    let servers = [
+        support::TestServer::start(Behavior::CutAfter(50_000)).await,
+        // Times out after the head (a server that stalls for good would hold its own side open).
+        support::TestServer::start(Behavior::PauseAfterHead(Duration::from_millis(1000))).await,
+        support::TestServer::start(Behavior::Early413 {
+            after: 10_000,
+            then_close: true,
+        })
+        .await,
+        support::TestServer::start(Behavior::Raw(b"garbage\r\n\r\n".to_vec())).await,
+        support::TestServer::start(Behavior::Raw(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort".to_vec(),
+        ))
+        .await,
+    ];
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/upload", l.local_addr().unwrap())
+    };
+    let body = bytes::Bytes::from(vec![1u8; 1 << 20]);
+    let run_all = |n: usize| {
+        let mut futs = Vec::new();
+        for _ in 0..n {
+            for url in servers
+                .iter()
+                .map(|s| s.url.as_str())
+                .chain([refused.as_str()])
+            {
+                let opts = UploadOptions::from_bytes(url, body.clone(), "file")
+                    .timeout(Duration::from_millis(300));
+                futs.push(tokio::spawn(upload_file(opts)));
+            }
+        }
+        futs
+    };
+    for w in run_all(2) {
+        let _ = w.await.unwrap();
+    }
+    // Let the warm-up's server-side connections (one pauses a second) finish first.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let (fds_before, tasks_before) = (open_fds(), metrics.num_alive_tasks());
+    let mut failures = 0;
+    for _ in 0..10 {
+        for w in run_all(20) {
+            if w.await.unwrap().is_err() {
+                failures += 1;
+            }
+        }
+    }
+    let (mut fds_after, mut tasks_after) = (open_fds(), metrics.num_alive_tasks());
+    for _ in 0..200 {
+        if fds_after <= fds_before && tasks_after <= tasks_before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+        (fds_after, tasks_after) = (open_fds(), metrics.num_alive_tasks());
+    }
+    eprintln!(
+        "1,200 failing uploads ({failures} failed); fds {fds_before} -> {fds_after}; tasks {tasks_before} -> {tasks_after}"
+    );
+    assert!(
+        failures >= 1000,
+        "the faults should fail most uploads ({failures})"
+    );
+    assert_eq!(fds_after, fds_before, "file descriptors leaked");
+    assert_eq!(tasks_after, tasks_before, "tasks leaked");
 }
