@@ -13,10 +13,13 @@ echo "== installing test peers (peers/package.json)"
 
 echo "== cargo fmt"
 cargo fmt --all --check
+cargo fmt --manifest-path fuzz/Cargo.toml --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+echo "== fuzz targets build (scripts/fuzz.sh runs them)"
+cargo build --manifest-path fuzz/Cargo.toml --locked --quiet
 echo "== cargo test"
 # As root (CI), tests that mount a small tmpfs to fill a disk must run, not skip.
 if [ "$(id -u)" = 0 ]; then export UPTASK_REQUIRE_ROOT_TESTS=1; fi

@@ -9,7 +9,8 @@
 //! server parsers (busboy, multer, Go, PHP, ...) are written against. A backslash is the one
 //! addition, sent as `%5C`: parsers disagree on it (some read it as a quoted-pair escape that
 //! swallows the next character, some end the string early at `\"`), while a percent-escape
-//! reads the same everywhere.
+//! reads the same everywhere. Other control characters (NUL, ESC, DEL, ...) are percent-escaped
+//! too: raw, they make the part header malformed.
 //!
 //! ```
 //! use uptask_proto::multipart::{Boundary, FilePart, MultipartBody, Piece};
@@ -146,6 +147,7 @@ pub fn content_type_for(file_name: &str) -> String {
 /// ```
 /// use uptask_proto::multipart::escape_quoted;
 /// assert_eq!(escape_quoted("a\"b\r\nc"), "a%22b%0D%0Ac");
+/// assert_eq!(escape_quoted("nul\0 del\x7f tab\t"), "nul%00 del%7F tab\t");
 /// assert_eq!(escape_quoted("C:\\dir\\文件.txt"), "C:%5Cdir%5C文件.txt");
 /// ```
 #[must_use]
@@ -155,8 +157,11 @@ pub fn escape_quoted(text: &str) -> String {
         match c {
             '"' => out.push_str("%22"),
             '\\' => out.push_str("%5C"),
-            '\r' => out.push_str("%0D"),
-            '\n' => out.push_str("%0A"),
+            // A tab is legal in a header value; every other control would make the part's
+            // header malformed (parsers reject NUL and friends outright).
+            c if c.is_ascii_control() && c != '\t' => {
+                out.push_str(&format!("%{:02X}", u32::from(c)));
+            }
             c => out.push(c),
         }
     }

@@ -105,6 +105,20 @@ fn quotes_and_newlines_are_percent_escaped_in_names() {
     );
 }
 
+/// Found by fuzzing: a NUL in a field name made multer reject the whole body.
+#[test]
+fn control_characters_in_names_are_percent_escaped() {
+    let body = MultipartBody::new(
+        Boundary::new("b").unwrap(),
+        &[("k\u{1b}[31m".to_owned(), "v".to_owned())],
+        &FilePart::new("\0\0", "a\u{7f}.txt", 1),
+    );
+    let parsed = parse_with_multer("b", render(&body, b"x", 0));
+    assert_eq!(parsed.fields, [("k%1B[31m".to_owned(), "v".to_owned())]);
+    let (field, file_name, _, data) = parsed.file.unwrap();
+    assert_eq!((field.as_str(), file_name.as_str(), data.as_slice()), ("%00%00", "a%7F.txt", &b"x"[..]));
+}
+
 #[test]
 fn utf8_file_names_survive_a_parser() {
     let name = "报告 – résumé.pdf";
@@ -140,7 +154,7 @@ fn boundaries_are_random_and_valid() {
 
 fn text() -> impl Strategy<Value = String> {
     // Printable text including quotes, backslashes, semicolons, UTF-8 and the odd newline.
-    proptest::string::string_regex("[a-zA-Z0-9 _.;=\\\\\"'/\r\n报é€-]{1,24}").unwrap()
+    proptest::string::string_regex("[a-zA-Z0-9 _.;=\\\\\"'/\r\n\t\x00\x1b\x7f报é€-]{1,24}").unwrap()
 }
 
 /// What a standard parser reads back for a name we escaped: the escaped text itself, since
