@@ -116,7 +116,10 @@ fn control_characters_in_names_are_percent_escaped() {
     let parsed = parse_with_multer("b", render(&body, b"x", 0));
     assert_eq!(parsed.fields, [("k%1B[31m".to_owned(), "v".to_owned())]);
     let (field, file_name, _, data) = parsed.file.unwrap();
-    assert_eq!((field.as_str(), file_name.as_str(), data.as_slice()), ("%00%00", "a%7F.txt", &b"x"[..]));
+    assert_eq!(
+        (field.as_str(), file_name.as_str(), data.as_slice()),
+        ("%00%00", "a%7F.txt", &b"x"[..])
+    );
 }
 
 #[test]

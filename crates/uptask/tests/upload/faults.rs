@@ -24,10 +24,9 @@ async fn a_host_that_does_not_resolve_is_a_connect_error() {
     );
 }
 
-/// Starts a 16 MiB upload from a file to a slow reader and calls `change` once 512 KiB arrived.
-async fn change_mid_upload(
-    change: impl FnOnce(&std::path::Path),
-) -> (uptask::UploadError, TestServer) {
+/// Starts a 16 MiB upload from a file to a slow reader, calls `change` once 512 KiB arrived, and
+/// checks the outcome: one clear error, and the server never got a complete body.
+async fn changed_mid_upload_fails_clearly(change: impl FnOnce(&std::path::Path)) {
     let server = TestServer::start(Behavior::SlowReader {
         chunk: 64 * 1024,
         pause: Duration::from_millis(2),
@@ -43,45 +42,48 @@ async fn change_mid_upload(
     change(&path);
     let err = task.await.unwrap_err();
     server.seen.wait_closed().await;
-    (err, server)
+    assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
+    assert!(
+        err.to_string().contains("changed during the upload"),
+        "{err}"
+    );
+    assert!(
+        !server.seen.complete.load(Ordering::SeqCst),
+        "the server must not get a complete body"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_shrinks_mid_upload_is_an_error() {
+    changed_mid_upload_fails_clearly(|path| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(1024)
+            .unwrap();
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_grows_mid_upload_is_an_error() {
-    let (err, server) = change_mid_upload(|path| {
+    changed_mid_upload_fails_clearly(|path| {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
         f.write_all(b"late bytes").unwrap();
     })
     .await;
-    assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
-    assert!(
-        err.to_string().contains("changed during the upload"),
-        "{err}"
-    );
-    assert!(
-        !server.seen.complete.load(Ordering::SeqCst),
-        "the server must not get a complete body"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_replaced_mid_upload_is_an_error() {
-    let (err, server) = change_mid_upload(|path| {
+    changed_mid_upload_fails_clearly(|path| {
         let other = path.with_extension("new");
         std::fs::write(&other, payload(16 << 20)).unwrap();
         std::fs::rename(&other, path).unwrap();
     })
     .await;
-    assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
-    assert!(
-        err.to_string().contains("changed during the upload"),
-        "{err}"
-    );
-    assert!(
-        !server.seen.complete.load(Ordering::SeqCst),
-        "the server must not get a complete body"
-    );
 }
 
 async fn raw(response: Vec<u8>) -> Result<uptask::UploadSuccess, uptask::UploadError> {

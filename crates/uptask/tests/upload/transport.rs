@@ -195,39 +195,6 @@ async fn a_fifo_is_rejected() {
     assert!(err.to_string().contains("not a regular file"), "{err}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_that_shrinks_mid_upload_is_an_error() {
-    let server = TestServer::start(Behavior::SlowReader {
-        chunk: 64 * 1024,
-        pause: Duration::from_millis(2),
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shrinking.bin");
-    std::fs::write(&path, payload(16 << 20)).unwrap();
-    let task = upload_file(UploadOptions::new(&server.url, &path, "file"));
-    while server.seen.read.load(Ordering::SeqCst) < 512 * 1024 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .unwrap()
-        .set_len(1024)
-        .unwrap();
-    let err = task.await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Io, "{err:?}");
-    assert!(
-        err.to_string().contains("changed during the upload"),
-        "{err}"
-    );
-    server.seen.wait_closed().await;
-    assert!(
-        !server.seen.complete.load(Ordering::SeqCst),
-        "the server must not get a complete body"
-    );
-}
-
 #[test]
 fn works_outside_any_runtime() {
     // The server lives on a runtime of its own; the upload is started from a plain thread.
