@@ -295,17 +295,21 @@ async fn discard_mode_counts_parts_and_stores_nothing() {
     assert!(entries(dir.path()).is_empty());
 }
 
+/// A bare TCP connection to the server behind `url`, for speaking broken HTTP to it.
+async fn raw_connection(url: &str) -> tokio::net::TcpStream {
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/upload");
+    tokio::net::TcpStream::connect(addr).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_finishes_its_head_is_disconnected() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let (url, _stop, _handle) =
         spawn(ServerConfig::new(dir.path()).header_timeout(Duration::from_millis(300))).await;
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/upload")
-        .to_owned();
-    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut slow = raw_connection(&url).await;
     slow.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
@@ -372,11 +376,7 @@ async fn oversized_request_heads_are_refused_and_the_server_carries_on() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let (url, _stop, _handle) = spawn(ServerConfig::new(dir.path())).await;
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/upload")
-        .to_owned();
-    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut s = raw_connection(&url).await;
     let head = format!(
         "POST /upload HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
         "a".repeat(1 << 20)
