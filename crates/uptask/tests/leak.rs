@@ -59,9 +59,17 @@ async fn ten_thousand_upload_abort_cycles_leak_nothing() {
             } else {
                 UploadOptions::from_bytes(&server.url, bytes.clone(), "file")
             };
-            let task = upload_file(opts);
+            let task = upload_file(opts.timeout(Duration::from_secs(5)));
             let handle = task.handle();
-            match next() % 4 {
+            let case = next() % 4;
+            let trace = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+            let t = std::sync::Arc::clone(&trace);
+            task.on_progress_update(move |p| {
+                t.lock().unwrap().push(format!("p{}", p.total_bytes_sent));
+            });
+            let t = std::sync::Arc::clone(&trace);
+            task.on_headers_received(move |_| t.lock().unwrap().push("h".into()));
+            match case {
                 // before the first byte
                 0 => {
                     handle.abort();
@@ -92,13 +100,16 @@ async fn ten_thousand_upload_abort_cycles_leak_nothing() {
                     });
                 }
             }
-            waiters.push(tokio::spawn(task));
+            waiters.push((case, (batch + i) % 2, trace, tokio::spawn(task)));
         }
-        for w in waiters {
+        for (case, src, trace, w) in waiters {
             match w.await.unwrap() {
                 Err(e) if e.is_aborted() => aborted += 1,
                 Ok(done) if done.status_code == 200 => completed += 1,
-                other => panic!("unexpected outcome {other:?}"),
+                other => panic!(
+                    "unexpected outcome {other:?} case {case} source {src} events {:?}",
+                    trace.lock().unwrap()
+                ),
             }
         }
     }

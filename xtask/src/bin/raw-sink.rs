@@ -12,7 +12,12 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     println!("listening on {}", listener.local_addr()?.port());
     loop {
-        let (mut s, _) = listener.accept().await?;
+        // Accept can fail for one connection (aborted before accept, out of descriptors);
+        // the sink must outlive that.
+        let Ok((mut s, _)) = listener.accept().await else {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            continue;
+        };
         tokio::spawn(async move {
             let _ = serve(&mut s).await;
         });

@@ -58,14 +58,9 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// The Content-Length of the last request head seen.
     pub fn content_length(&self) -> Option<u64> {
-        let head = self.head.lock().unwrap();
-        head.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.trim()
-                .eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
+        content_length(&self.head.lock().unwrap())
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
@@ -114,8 +109,11 @@ impl TestServer {
         let s = Arc::clone(&seen);
         let task = tokio::spawn(async move {
             loop {
+                // A client that aborts before its connection is accepted can make accept fail
+                // (ECONNABORTED); the server must go on accepting the others.
                 let Ok((tcp, _)) = listener.accept().await else {
-                    return;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    continue;
                 };
                 s.connections.fetch_add(1, Ordering::SeqCst);
                 let s = Arc::clone(&s);
@@ -142,6 +140,15 @@ impl TestServer {
     }
 }
 
+fn content_length(head: &str) -> Option<u64> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim()
+            .eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse().ok())?
+    })
+}
+
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, seen: &Seen) {
     let mut buf = Vec::new();
     let head_end = loop {
@@ -160,7 +167,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
         .lock()
         .unwrap()
         .push(String::from_utf8_lossy(&buf[..head_end]).into_owned());
-    let declared = seen.content_length().unwrap_or(0);
+    // This connection's own head: `seen.head` is shared and may already hold another's.
+    let head_text = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let declared = content_length(&head_text).unwrap_or(0);
     let mut body = buf.split_off(head_end);
     // `got` drives this connection; `seen.read` mirrors it for tests that watch one connection.
     let mut got = body.len() as u64;
@@ -220,14 +229,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, behavior: Behavior, 
         *seen.body.lock().unwrap() = body;
     }
     let sha = hex(&hasher.finalize());
-    let path = seen
-        .head
-        .lock()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
+    let path = head_text.split(' ').nth(1).unwrap_or_default().to_owned();
     seen.paths.lock().unwrap().push(path.clone());
     let behavior = match behavior {
         Behavior::Redirect { final_path, .. } if final_path == path => Behavior::Echo,
