@@ -35,3 +35,11 @@ pub fn payload(len: usize) -> Vec<u8> {
 pub fn opts(url: &str, data: Vec<u8>) -> uptask::UploadOptions {
     uptask::UploadOptions::from_bytes(url, data, "file").timeout(Duration::from_secs(20))
 }
+
+/// Uploads 1,000 bytes to a server that answers `response` verbatim.
+pub async fn raw_response(
+    response: impl Into<Vec<u8>>,
+) -> Result<uptask::UploadSuccess, uptask::UploadError> {
+    let server = support::TestServer::start(support::Behavior::Raw(response.into())).await;
+    uptask::upload_file(opts(&server.url, payload(1000))).await
+}
