@@ -14,7 +14,7 @@ use uptask_proto::http1::{
 use uptask_proto::multipart::Piece;
 
 use super::conn;
-use super::source::{Chunks, SendFile};
+use super::source::{CHUNK, Chunks, SendFile};
 use super::transport::{Out, Step, Transport};
 use crate::prepare::{Plan, PlannedSource};
 use crate::task::EventSink;
@@ -147,13 +147,13 @@ struct Conn {
 
 /// The stretch of the request being written now.
 enum Pending<'a> {
-    /// Bytes held by the plan: the head and the multipart framing.
+    /// Bytes held by the plan: the head, the multipart framing, or an in-memory source.
     Slice {
         data: &'a [u8],
         pos: usize,
         body: bool,
     },
-    /// The file through a buffer, chunk by chunk (TLS, or bytes from memory).
+    /// The file through a buffer, chunk by chunk (TLS, or no `sendfile` on this platform).
     Chunked {
         chunks: Chunks,
         buf: Vec<u8>,
@@ -191,7 +191,10 @@ async fn send_body(
             continue;
         }
         let out = match &pending {
-            Pending::Slice { data, pos, .. } => Out::Bytes(&data[*pos..]),
+            // One chunk per write keeps progress as fine-grained as for files read in chunks.
+            Pending::Slice { data, pos, .. } => {
+                Out::Bytes(&data[*pos..data.len().min(*pos + CHUNK)])
+            }
             Pending::Chunked { buf, pos, .. } => Out::Bytes(&buf[*pos..]),
             Pending::SendFile(f) => f.out(),
         };
@@ -274,8 +277,20 @@ async fn ready(pending: &mut Pending<'_>) -> Result<bool, UploadError> {
     }
 }
 
+/// `len` bytes of `bytes` from `offset`; the plan sized the body from these very bytes.
+fn slice_of(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8], UploadError> {
+    let start = usize::try_from(offset).ok();
+    let end = offset
+        .checked_add(len)
+        .and_then(|e| usize::try_from(e).ok());
+    start
+        .zip(end)
+        .and_then(|(start, end)| bytes.get(start..end))
+        .ok_or_else(|| UploadError::new(ErrorKind::Internal, "the body plan outgrew its bytes"))
+}
+
 fn start_piece<'a>(
-    plan: &Plan,
+    plan: &'a Plan,
     io: &Transport,
     piece: Piece<'a>,
 ) -> Result<Pending<'a>, UploadError> {
@@ -286,11 +301,17 @@ fn start_piece<'a>(
             body: true,
         },
         Piece::File { offset, len } => match &plan.source {
+            // Bytes already in memory are written from where they are, like the framing.
+            PlannedSource::Bytes(bytes) => Pending::Slice {
+                data: slice_of(bytes, offset, len)?,
+                pos: 0,
+                body: true,
+            },
             PlannedSource::Path { path, fingerprint } if io.can_sendfile() => {
                 Pending::SendFile(SendFile::open(path, *fingerprint, offset, len)?)
             }
-            source => Pending::Chunked {
-                chunks: Chunks::open(source, offset, len)?,
+            PlannedSource::Path { path, fingerprint } => Pending::Chunked {
+                chunks: Chunks::open(path, *fingerprint, offset, len)?,
                 buf: Vec::new(),
                 pos: 0,
             },
@@ -357,8 +378,7 @@ impl Conn {
                 if let Ok(Some(head)) = self.take_final_head() {
                     return Some(head);
                 }
-                self.inbuf.reserve(READ_RESERVE);
-                match self.io.read_buf(&mut self.inbuf).await {
+                match self.read_some().await {
                     Ok(n) if n > 0 => {}
                     _ => return None,
                 }

@@ -1,4 +1,5 @@
-//! Reading the file's bytes in chunks, one chunk ahead of the socket.
+//! Reading a file's bytes in chunks, one chunk ahead of the socket (used where `sendfile`
+//! cannot be: TLS, and platforms without it).
 //!
 //! Disk reads run on the blocking pool while the previous chunk is being written, so a slow
 //! disk and a fast socket overlap. Memory is two chunk buffers per upload, whatever the size.
@@ -7,10 +8,9 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
-use bytes::Bytes;
 use tokio::task::JoinHandle;
 
-use crate::prepare::{Fingerprint, PlannedSource};
+use crate::prepare::Fingerprint;
 use crate::{ErrorKind, UploadError};
 
 /// Bytes per chunk read from the source and handed to the socket.
@@ -18,108 +18,83 @@ pub(super) const CHUNK: usize = 256 * 1024;
 
 type ReadDone = (File, Vec<u8>, std::io::Result<usize>);
 
-/// The source's bytes from an offset on, as a sequence of chunks.
+/// A file's bytes from an offset on, as a sequence of chunks.
 #[derive(Debug)]
-pub(super) enum Chunks {
-    File {
-        path: PathBuf,
-        planned: Fingerprint,
-        remaining: u64,
-        file: Option<File>,
-        inflight: Option<JoinHandle<ReadDone>>,
-        spare: Vec<u8>,
-    },
-    Bytes {
-        data: Bytes,
-    },
+pub(super) struct Chunks {
+    path: PathBuf,
+    planned: Fingerprint,
+    remaining: u64,
+    file: Option<File>,
+    inflight: Option<JoinHandle<ReadDone>>,
+    spare: Vec<u8>,
 }
 
 impl Chunks {
-    /// The source from `offset`, for `len` bytes.
-    pub(super) fn open(source: &PlannedSource, offset: u64, len: u64) -> Result<Self, UploadError> {
-        match source {
-            PlannedSource::Bytes(b) => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
-                let end = usize::try_from(offset.saturating_add(len))
-                    .unwrap_or(usize::MAX)
-                    .min(b.len());
-                Ok(Chunks::Bytes {
-                    data: b.slice(start..end),
-                })
-            }
-            PlannedSource::Path { path, fingerprint } => {
-                let io_err = |what: &str, e: std::io::Error| {
-                    UploadError::new(ErrorKind::Io, format!("cannot {what} {}", path.display()))
-                        .with_source(e)
-                };
-                let mut file = File::open(path).map_err(|e| io_err("open", e))?;
-                file.seek(SeekFrom::Start(offset))
-                    .map_err(|e| io_err("seek in", e))?;
-                Ok(Chunks::File {
-                    path: path.clone(),
-                    planned: *fingerprint,
-                    remaining: len,
-                    file: Some(file),
-                    inflight: None,
-                    spare: Vec::with_capacity(CHUNK),
-                })
-            }
-        }
+    /// The file at `path` from `offset`, for `len` bytes.
+    pub(super) fn open(
+        path: &std::path::Path,
+        planned: Fingerprint,
+        offset: u64,
+        len: u64,
+    ) -> Result<Self, UploadError> {
+        let io_err = |what: &str, e: std::io::Error| {
+            UploadError::new(ErrorKind::Io, format!("cannot {what} {}", path.display()))
+                .with_source(e)
+        };
+        let mut file = File::open(path).map_err(|e| io_err("open", e))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(|e| io_err("seek in", e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            planned,
+            remaining: len,
+            file: Some(file),
+            inflight: None,
+            spare: Vec::with_capacity(CHUNK),
+        })
     }
 
-    /// Replaces `buf`'s contents with the next chunk; `false` when the source is exhausted.
+    /// Replaces `buf`'s contents with the next chunk; `false` when the file range is exhausted.
     pub(super) async fn next(&mut self, buf: &mut Vec<u8>) -> Result<bool, UploadError> {
-        match self {
-            Chunks::Bytes { data } => {
-                if data.is_empty() {
-                    return Ok(false);
-                }
-                let take = data.len().min(CHUNK);
-                buf.clear();
-                buf.extend_from_slice(&data.split_to(take));
-                Ok(true)
-            }
-            Chunks::File {
-                path,
-                planned,
-                remaining,
-                file,
-                inflight,
-                spare,
-            } => {
-                if *remaining == 0 && inflight.is_none() {
-                    return Ok(false);
-                }
-                if inflight.is_none() {
-                    *inflight = start_read(file, std::mem::take(spare), *remaining);
-                }
-                let Some(job) = inflight.take() else {
-                    return Err(lost(path));
-                };
-                let (f, mut data, res) = job.await.map_err(|_| lost(path))?;
-                let n = res.map_err(|e| {
-                    UploadError::new(ErrorKind::Io, format!("cannot read {}", path.display()))
-                        .with_source(e)
-                })?;
-                if n == 0 {
-                    return Err(changed(path, planned.len));
-                }
-                data.truncate(n);
-                *remaining -= n as u64;
-                if *remaining == 0 && !planned.unchanged(path, &f) {
-                    // Every byte promised in Content-Length is read, but the file changed meanwhile:
-                    // what went out may mix two versions.
-                    return Err(changed(path, planned.len));
-                }
-                *file = Some(f);
-                std::mem::swap(buf, &mut data);
-                *spare = data;
-                if *remaining > 0 {
-                    *inflight = start_read(file, std::mem::take(spare), *remaining);
-                }
-                Ok(true)
-            }
+        let Self {
+            path,
+            planned,
+            remaining,
+            file,
+            inflight,
+            spare,
+        } = self;
+        if *remaining == 0 && inflight.is_none() {
+            return Ok(false);
         }
+        if inflight.is_none() {
+            *inflight = start_read(file, std::mem::take(spare), *remaining);
+        }
+        let Some(job) = inflight.take() else {
+            return Err(lost(path));
+        };
+        let (f, mut data, res) = job.await.map_err(|_| lost(path))?;
+        let n = res.map_err(|e| {
+            UploadError::new(ErrorKind::Io, format!("cannot read {}", path.display()))
+                .with_source(e)
+        })?;
+        if n == 0 {
+            return Err(changed(path, planned.len));
+        }
+        data.truncate(n);
+        *remaining -= n as u64;
+        if *remaining == 0 && !planned.unchanged(path, &f) {
+            // Every byte promised in Content-Length is read, but the file changed meanwhile:
+            // what went out may mix two versions.
+            return Err(changed(path, planned.len));
+        }
+        *file = Some(f);
+        std::mem::swap(buf, &mut data);
+        *spare = data;
+        if *remaining > 0 {
+            *inflight = start_read(file, std::mem::take(spare), *remaining);
+        }
+        Ok(true)
     }
 }
 
