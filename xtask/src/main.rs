@@ -177,21 +177,13 @@ fn start_sink(argv: &[OsString], announce_on_stderr: bool) -> anyhow::Result<Sin
     } else {
         BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
     }
-    let port: String = line
-        .rsplit(|c: char| !c.is_ascii_digit())
-        .find(|s| !s.is_empty())
-        .map(str::to_owned)
+    // Both sinks announce "... listening on http://127.0.0.1:PORT ...".
+    let port = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .filter(|p| !p.is_empty())
         .with_context(|| format!("no port in {line:?}"))?;
-    let port = if announce_on_stderr {
-        // "listening on http://127.0.0.1:PORT (POST /upload), ..."
-        line.split("127.0.0.1:")
-            .nth(1)
-            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-            .unwrap_or(&port)
-            .to_owned()
-    } else {
-        port
-    };
     Ok(Sink {
         child,
         url: format!("http://127.0.0.1:{port}/upload"),

@@ -1,7 +1,7 @@
 //! A minimal HTTP/1.1 sink: reads each request's head and `Content-Length` body, discards it,
 //! answers `200 ok`. Its cost is as close to zero as a server gets, so client differences show.
 //!
-//! `raw-sink` prints `listening on PORT` and serves until killed.
+//! `raw-sink` prints `listening on http://127.0.0.1:PORT` and serves until killed.
 
 #![allow(clippy::print_stdout, reason = "a tool that reports its port")]
 
@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    println!("listening on {}", listener.local_addr()?.port());
+    println!("listening on http://{}", listener.local_addr()?);
     loop {
         // Accept can fail for one connection (aborted before accept, out of descriptors);
         // the sink must outlive that.
