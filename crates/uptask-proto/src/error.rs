@@ -39,4 +39,15 @@ pub enum ProtoError {
     /// The chunked response body is malformed.
     #[error("malformed chunked response body: {0}")]
     Chunked(&'static str),
+    /// A tus header value is missing or malformed.
+    #[error("invalid tus header {name}: {value:?}")]
+    TusHeader {
+        /// The header, in lower case.
+        name: String,
+        /// The value received.
+        value: String,
+    },
+    /// `Upload-Metadata` cannot be encoded or decoded.
+    #[error("invalid tus Upload-Metadata: {0}")]
+    TusMetadata(String),
 }

@@ -10,6 +10,7 @@
 //! - [`http1`]: HTTP/1.1 request heads, response head parsing and response body framing.
 //! - [`progress`]: the progress event value and the coalescing rules that decide which samples
 //!   become events.
+//! - [`tus`]: tus 1.0 header values and the decisions of a resumable upload.
 //! - [`header`]: validation of user-supplied header names and values.
 //!
 //! Out of scope: connecting, TLS, timers, reading files. Those belong to the IO layer.
@@ -31,5 +32,6 @@ pub mod header;
 pub mod http1;
 pub mod multipart;
 pub mod progress;
+pub mod tus;
 
 pub use error::ProtoError;

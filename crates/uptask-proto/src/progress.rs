@@ -104,6 +104,22 @@ impl ProgressGate {
         self.last.map(|(p, _)| p)
     }
 
+    /// Lets the next sample through even if it is lower than the last event: a resumable upload
+    /// that restarts from the server's offset may step back to it (and only then).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uptask_proto::progress::ProgressGate;
+    /// let mut gate = ProgressGate::new(100);
+    /// assert!(gate.offer(60, Duration::ZERO).is_some());
+    /// assert!(gate.offer(40, Duration::ZERO).is_none()); // never backwards within a request
+    /// gate.rewind();
+    /// assert_eq!(gate.offer(40, Duration::ZERO).map(|p| p.progress), Some(40));
+    /// ```
+    pub fn rewind(&mut self) {
+        self.last = None;
+    }
+
     /// Offers a sample: `sent` bytes accepted so far, at time `now`. Returns the event to emit,
     /// or `None` when the sample is coalesced away.
     ///
