@@ -14,7 +14,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Upload FILE as multipart/form-data to URL (or to a built-in server when URL is omitted).
+    /// Upload FILE to URL as multipart/form-data or with tus (to a built-in server when URL is
+    /// omitted).
     #[command(after_help = UPLOAD_EXAMPLES)]
     Upload(UploadArgs),
     /// Receive uploads: POST /upload stores multipart files (sha256-checked) in --dir.
@@ -35,6 +36,10 @@ Examples:
   uptask upload photo.jpg https://example.com/upload --name avatar -F album=holidays \\
       -H 'Authorization: Bearer t0k3n'
   uptask upload big.iso http://127.0.0.1:8080/upload --json | jq -c 'select(.event==\"success\")'
+  uptask upload big.iso http://127.0.0.1:8080/files/ --protocol tus
+      Resumable: if interrupted (even killed), the same command continues from the
+      server's offset. Upload URLs are remembered in $XDG_CACHE_HOME/uptask/tus
+      (or $UPTASK_CACHE_DIR/tus); --fresh starts over.
 
 Exit codes: 0 completed (< 400), 22 completed (>= 400), 1 failed, 2 bad input, 130 aborted.";
 
@@ -88,6 +93,24 @@ pub(crate) struct UploadArgs {
     /// Trust this extra root CA (PEM file) for HTTPS; verification stays on.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,
+    /// tus: start a new upload even if an earlier run of the same file to the same URL can be
+    /// continued (runs otherwise resume from the server's offset).
+    #[arg(long, help_heading = "tus")]
+    pub(crate) fresh: bool,
+    /// tus: at most this many bytes per PATCH (e.g. 8MiB); 0 sends the rest in one.
+    #[arg(long, value_name = "SIZE", default_value = "0", help_heading = "tus")]
+    pub(crate) chunk_size: String,
+    /// tus: upload this many parts at once and join them (needs the concatenation extension).
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = "tus")]
+    pub(crate) parallel: usize,
+    /// tus: waits before each retry, comma-separated (e.g. 0,1s,3s,5s); empty for no retries.
+    #[arg(
+        long,
+        value_name = "LIST",
+        default_value = "0,1s,3s,5s",
+        help_heading = "tus"
+    )]
+    pub(crate) retry_delays: String,
 }
 
 #[derive(Debug, Args)]

@@ -15,9 +15,14 @@ struct Tagged<'a, T: Serialize> {
 
 /// Writes one event line to stdout and flushes it, so consumers see it at once.
 pub(crate) fn json_event<T: Serialize>(event: &str, body: &T) {
+    json_line(&Tagged { event, body });
+}
+
+/// Writes a value that names its own event (a notice) as one line.
+pub(crate) fn json_line<T: Serialize>(value: &T) {
     let mut out = std::io::stdout().lock();
     // A closed stdout (e.g. `| head`) must not kill the upload; the outcome still sets the exit code.
-    if serde_json::to_writer(&mut out, &Tagged { event, body }).is_ok() {
+    if serde_json::to_writer(&mut out, value).is_ok() {
         let _ = out.write_all(b"\n");
         let _ = out.flush();
     }

@@ -1,26 +1,27 @@
 //! From the command line as typed to validated library options.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use uptask::UploadOptions;
+use uptask::{TusOptions, UploadOptions};
 
 use crate::args::{Protocol, UploadArgs};
 use crate::exit::bad;
 
 /// Builds the library options for uploading `args.file` to `url`.
 pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<UploadOptions> {
-    match args.protocol {
-        Protocol::Multipart => {}
-        other => {
-            return Err(bad(format!(
-                "--protocol {}: not available in this build yet; use --protocol multipart",
-                format!("{other:?}").to_lowercase()
-            )));
-        }
-    }
     let mut opts = UploadOptions::new(url, &args.file, &args.name)
         .timeout(duration("--timeout", &args.timeout)?)
         .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?);
+    match args.protocol {
+        Protocol::Multipart => {}
+        Protocol::Tus => opts = opts.tus(tus_options(args)?),
+        Protocol::S3 => {
+            return Err(bad(
+                "--protocol s3: not available in this build yet; use multipart or tus",
+            ));
+        }
+    }
     if let Some(name) = &args.file_name {
         opts = opts.file_name(name);
     }
@@ -42,6 +43,39 @@ pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<Upl
         opts = opts.add_root_certificate_pem(pem);
     }
     Ok(opts)
+}
+
+fn tus_options(args: &UploadArgs) -> anyhow::Result<TusOptions> {
+    if args.parallel == 0 {
+        return Err(bad("invalid --parallel 0: use 1 or more"));
+    }
+    let delays = args
+        .retry_delays
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| duration("--retry-delays", d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(TusOptions::new()
+        .chunk_size(byte_size("--chunk-size", &args.chunk_size)?)
+        .parallel(args.parallel)
+        .retry_delays(delays)
+        .fresh(args.fresh)
+        .resume_store(cache_dir().join("tus")))
+}
+
+/// Where uptask keeps state between runs: `$UPTASK_CACHE_DIR`, else the user's cache directory.
+pub(crate) fn cache_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("UPTASK_CACHE_DIR")
+        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("uptask")))
+        .or_else(|| env("HOME").map(|h| h.join(".cache").join("uptask")))
+        .or_else(|| env("LOCALAPPDATA").map(|d| d.join("uptask")))
+        .unwrap_or_else(|| std::env::temp_dir().join("uptask-cache"))
 }
 
 /// `0` (none), or a human duration such as `30s`, `1m30s`, `500ms`.

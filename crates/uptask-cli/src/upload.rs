@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use uptask::{ErrorKind, UploadError, UploadOptions, UploadSuccess, upload_file};
+use uptask::{ErrorKind, Notice, UploadError, UploadOptions, UploadSuccess, upload_file};
 use uptask_server::{ServerConfig, UploadReply};
 
 use crate::args::UploadArgs;
 use crate::exit::{self, Reported, bad};
-use crate::output::{json_event, progress_bar, stdout_text};
+use crate::output::{json_event, json_line, progress_bar, stdout_text};
 use crate::plan;
 
 /// Where the built-in server stores files, as `uptask serve` does by default.
@@ -30,6 +30,11 @@ pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
 
 /// No URL: a built-in server on a free loopback port receives the file.
 async fn embedded(args: &UploadArgs) -> anyhow::Result<u8> {
+    if args.protocol != crate::args::Protocol::Multipart {
+        return Err(bad(
+            "the built-in server takes multipart uploads: give a URL for --protocol tus or s3",
+        ));
+    }
     // Check the input before anything is created on disk.
     let probe = plan::upload_options(args, "http://127.0.0.1:1/upload")?;
     check(&probe, args.json)?;
@@ -105,6 +110,23 @@ async fn transfer(
     } else if json {
         task.on_progress_update(|p| json_event("progressUpdate", p));
         task.on_headers_received(|h| json_event("headersReceived", h));
+        task.on_notice(json_line);
+    }
+    if !json {
+        task.on_notice(|n| match n {
+            Notice::Resumed { offset } if *offset > 0 => {
+                report_line(&format!("resuming at byte {offset}"));
+            }
+            Notice::Retrying {
+                attempt,
+                delay_ms,
+                error,
+            } => report_line(&format!(
+                "{error}; retry {attempt} in {:.1}s",
+                *delay_ms as f64 / 1000.0
+            )),
+            _ => {}
+        });
     }
     let mut task = task;
     let outcome = tokio::select! {

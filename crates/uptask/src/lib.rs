@@ -39,17 +39,22 @@
 
 mod backend;
 mod error;
+mod http;
 mod listeners;
+mod notice;
 mod options;
 mod outcome;
 mod prepare;
 mod task;
+mod tus;
 
 pub use error::{ErrorKind, UploadError};
 pub use listeners::ListenerId;
-pub use options::{DEFAULT_TIMEOUT, Source, UploadOptions};
+pub use notice::Notice;
+pub use options::{DEFAULT_TIMEOUT, Protocol, Source, UploadOptions};
 pub use outcome::{Header, HeadersReceived, ProgressUpdate, UploadSuccess};
 pub use task::{UploadHandle, UploadTask, upload_file};
+pub use tus::TusOptions;
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[doc = include_str!("../../../README.md")]

@@ -25,6 +25,26 @@ pub enum Source {
     Bytes(Bytes),
 }
 
+/// How the file travels to the server.
+///
+/// ```
+/// use uptask::{Protocol, TusOptions};
+/// let multipart = Protocol::Multipart; // the default: one multipart/form-data POST
+/// let tus = Protocol::Tus(TusOptions::new()); // tus 1.0: resumable, retried
+/// # let _ = (multipart, tus);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// One `multipart/form-data` POST, as WeChat's `uploadFile`.
+    #[default]
+    Multipart,
+    /// A tus 1.0 resumable upload to a creation endpoint (the URL), e.g. `http://host/files/`.
+    /// `form_data` entries become `Upload-Metadata` next to `filename` and `filetype`; the
+    /// field `name` is not used.
+    Tus(crate::TusOptions),
+}
+
 /// The options of one upload (WeChat's `url`, `filePath`, `name`, `header`, `formData`,
 /// `timeout`, `fileName`).
 ///
@@ -54,6 +74,7 @@ pub struct UploadOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) stall_timeout: Option<Duration>,
     pub(crate) root_certificates: Vec<Vec<u8>>,
+    pub(crate) protocol: Protocol,
 }
 
 impl UploadOptions {
@@ -105,6 +126,7 @@ impl UploadOptions {
             timeout: Some(DEFAULT_TIMEOUT),
             stall_timeout: None,
             root_certificates: Vec::new(),
+            protocol: Protocol::Multipart,
         }
     }
 
@@ -194,6 +216,33 @@ impl UploadOptions {
         self
     }
 
+    /// Uploads with this protocol instead of a multipart POST.
+    ///
+    /// ```
+    /// use uptask::{Protocol, TusOptions, UploadOptions};
+    /// let opts = UploadOptions::new("http://127.0.0.1:8080/files/", "a.bin", "file")
+    ///     .protocol(Protocol::Tus(TusOptions::new()));
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Shorthand for `.protocol(Protocol::Tus(tus))`: a resumable tus 1.0 upload.
+    ///
+    /// ```
+    /// use uptask::{TusOptions, UploadOptions};
+    /// let opts = UploadOptions::new("http://127.0.0.1:8080/files/", "a.bin", "file")
+    ///     .tus(TusOptions::new().parallel(4));
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn tus(self, tus: crate::TusOptions) -> Self {
+        self.protocol(Protocol::Tus(tus))
+    }
+
     /// Checks the options as [`upload_file`](crate::upload_file) would, without sending anything:
     /// the URL, headers, field name and that the file is a readable regular file.
     ///
@@ -206,7 +255,7 @@ impl UploadOptions {
     /// # Errors
     /// The first problem found, as an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error.
     pub fn validate(&self) -> Result<(), crate::UploadError> {
-        crate::prepare::prepare(self.clone()).map(|_| ())
+        crate::prepare::prepare(self).map(|_| ())
     }
 
     /// The target URL as given.

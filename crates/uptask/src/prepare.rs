@@ -4,6 +4,7 @@
 //! that starts is a request whose every byte is known to be valid.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,40 +14,136 @@ use uptask_proto::http1::RequestHead;
 use uptask_proto::multipart::{Boundary, FilePart, MultipartBody};
 use url::Url;
 
-use crate::{Source, UploadError, UploadOptions};
+use crate::{Protocol, Source, UploadError, UploadOptions};
 
 /// Headers that uptask owns: setting them would contradict the body it sends.
-const RESERVED: &[&str] = &["content-type", "content-length", "transfer-encoding"];
+const MULTIPART_OWNED: &[&str] = &["content-type", "content-length", "transfer-encoding"];
 
-/// A checked upload: where to connect, the head and the planned body.
+/// The same for tus, plus the protocol's own headers.
+const TUS_OWNED: &[&str] = &[
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "tus-resumable",
+    "upload-offset",
+    "upload-length",
+    "upload-defer-length",
+    "upload-metadata",
+    "upload-checksum",
+    "upload-concat",
+];
+
+/// A checked upload: where to connect, what to send and how.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    /// Where the request goes first; redirects are followed only within its origin.
+    /// Where the request goes first; multipart redirects are followed only within its origin.
     pub(crate) url: Url,
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) tls: bool,
-    pub(crate) head: Vec<u8>,
-    pub(crate) body: MultipartBody,
+    pub(crate) origin: Origin,
     pub(crate) source: PlannedSource,
     pub(crate) timeout: Option<Duration>,
     pub(crate) stall: Option<Duration>,
-    pub(crate) roots: Vec<CertificateDer<'static>>,
+    pub(crate) roots: Arc<Vec<CertificateDer<'static>>>,
+    pub(crate) kind: Kind,
+}
+
+/// The protocol-specific part of a plan.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Multipart { head: Vec<u8>, body: MultipartBody },
+    Tus(TusPlan),
+}
+
+/// A tus upload: the user's headers (checked), the encoded metadata and the options.
+#[derive(Debug)]
+pub(crate) struct TusPlan {
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) metadata: String,
+    pub(crate) options: crate::TusOptions,
+    /// The resume-store key of this file and endpoint, when the source is a file.
+    pub(crate) resume_key: Option<String>,
 }
 
 impl Plan {
-    /// The request head for another URL of the same origin: only the request target changes
-    /// (`Host`, the headers and the body stay the same).
-    pub(crate) fn head_for(&self, url: &Url) -> Vec<u8> {
-        let fields = self
-            .head
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(&self.head[..], |i| &self.head[i..]);
-        let mut head = format!("POST {} HTTP/1.1", request_target(url)).into_bytes();
-        head.extend_from_slice(fields);
-        head
+    /// The number of bytes the progress events count to.
+    pub(crate) fn expected(&self) -> u64 {
+        match &self.kind {
+            Kind::Multipart { body, .. } => body.len(),
+            Kind::Tus(_) => self.source.len(),
+        }
     }
+}
+
+/// Host, port and scheme of a URL: what a connection is opened to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Origin {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) tls: bool,
+}
+
+impl Origin {
+    pub(crate) fn of(url: &Url) -> Result<Self, UploadError> {
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(UploadError::invalid(format!("URL has no host: {url}"))),
+        };
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| UploadError::invalid(format!("URL has no port: {url}")))?;
+        Ok(Self {
+            host,
+            port,
+            tls: url.scheme() == "https",
+        })
+    }
+}
+
+/// A request head: the method and target of `url`, `Host`, the user's headers, defaults for
+/// `User-Agent` and `Accept`, then the protocol's own headers.
+pub(crate) fn encode_head(
+    method: &str,
+    url: &Url,
+    user: &[(String, String)],
+    own: &[(&str, String)],
+) -> Result<Vec<u8>, UploadError> {
+    let proto = |e: uptask_proto::ProtoError| UploadError::invalid(e.to_string()).with_source(e);
+    let mut head = RequestHead::new(method, &request_target(url));
+    let user_has = |n: &str| user.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    if !user_has("host") {
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        head.header("Host", &host).map_err(proto)?;
+    }
+    for (name, value) in user {
+        head.header(name, value).map_err(proto)?;
+    }
+    if !user_has("user-agent") {
+        head.header("User-Agent", concat!("uptask/", env!("CARGO_PKG_VERSION")))
+            .map_err(proto)?;
+    }
+    if !user_has("accept") {
+        head.header("Accept", "*/*").map_err(proto)?;
+    }
+    for (name, value) in own {
+        head.header(name, value).map_err(proto)?;
+    }
+    Ok(head.encode())
+}
+
+/// The same request head aimed at another URL of the same origin: only the request target
+/// changes (`Host`, the headers and the body stay the same).
+pub(crate) fn retarget(head: &[u8], method: &str, url: &Url) -> Vec<u8> {
+    let fields = head
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(head, |i| &head[i..]);
+    let mut out = format!("{method} {} HTTP/1.1", request_target(url)).into_bytes();
+    out.extend_from_slice(fields);
+    out
 }
 
 /// Path and query, the origin-form request target. `url` serializes both percent-encoded, so
@@ -95,6 +192,15 @@ impl Fingerprint {
         }
     }
 
+    /// Size and modification time as text, for keys that must change when the file does.
+    pub(crate) fn stamp(&self) -> String {
+        let mtime = self
+            .modified
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("{}:{mtime}", self.len)
+    }
+
     /// Checks both the open file and whatever the path names now (a file renamed over it).
     pub(crate) fn unchanged(&self, path: &Path, open: &std::fs::File) -> bool {
         let same =
@@ -103,52 +209,116 @@ impl Fingerprint {
     }
 }
 
-pub(crate) fn prepare(opts: UploadOptions) -> Result<Plan, UploadError> {
+pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     let url = parse_url(&opts.url)?;
+    let (source, default_name) = plan_source(&opts.source)?;
+    let file_name = opts.file_name.clone().unwrap_or(default_name);
+    let roots = Arc::new(parse_roots(&opts.root_certificates)?);
+    let origin = Origin::of(&url)?;
+    let kind = match &opts.protocol {
+        Protocol::Multipart => plan_multipart(opts, &url, &file_name, &source)?,
+        Protocol::Tus(tus) => Kind::Tus(plan_tus(opts, tus, &url, &file_name, &source)?),
+    };
+    Ok(Plan {
+        url,
+        origin,
+        source,
+        timeout: opts.timeout,
+        stall: opts.stall_timeout,
+        roots,
+        kind,
+    })
+}
+
+fn plan_multipart(
+    opts: &UploadOptions,
+    url: &Url,
+    file_name: &str,
+    source: &PlannedSource,
+) -> Result<Kind, UploadError> {
     if opts.name.is_empty() {
         return Err(UploadError::invalid(
             "the form field name (`name`) is empty",
         ));
     }
-    let (source, default_name) = plan_source(&opts.source)?;
-    let file_name = opts.file_name.unwrap_or(default_name);
-    let roots = parse_roots(&opts.root_certificates)?;
-
-    let file = FilePart::new(&opts.name, &file_name, source.len());
+    check_user_headers(&opts.header, MULTIPART_OWNED, "a multipart upload")?;
+    let file = FilePart::new(&opts.name, file_name, source.len());
     let body = MultipartBody::new(
         Boundary::from_random(random_bytes()?),
         &opts.form_data,
         &file,
     );
-    let head = build_head(&url, &opts.header, &body)?;
+    let head = encode_head(
+        "POST",
+        url,
+        &opts.header,
+        &[
+            ("Content-Type", body.content_type()),
+            ("Content-Length", body.len().to_string()),
+        ],
+    )?;
+    Ok(Kind::Multipart { head, body })
+}
 
-    let host = match url.host() {
-        Some(url::Host::Domain(d)) => d.to_owned(),
-        Some(url::Host::Ipv4(ip)) => ip.to_string(),
-        Some(url::Host::Ipv6(ip)) => ip.to_string(),
-        None => {
+fn plan_tus(
+    opts: &UploadOptions,
+    tus: &crate::TusOptions,
+    url: &Url,
+    file_name: &str,
+    source: &PlannedSource,
+) -> Result<TusPlan, UploadError> {
+    check_user_headers(&opts.header, TUS_OWNED, "a tus upload")?;
+    let mut pairs = vec![
+        ("filename".to_owned(), file_name.to_owned()),
+        (
+            "filetype".to_owned(),
+            uptask_proto::multipart::content_type_for(file_name),
+        ),
+    ];
+    for (k, v) in &opts.form_data {
+        if pairs.iter().any(|(p, _)| p == k) {
             return Err(UploadError::invalid(format!(
-                "URL has no host: {}",
-                opts.url
+                "form_data key {k:?} is given twice (tus metadata keys are unique; filename and filetype come from the file)"
             )));
         }
+        pairs.push((k.clone(), v.clone()));
+    }
+    let metadata = uptask_proto::tus::encode_metadata(&pairs)
+        .map_err(|e| UploadError::invalid(e.to_string()).with_source(e))?;
+    if let Some(u) = &tus.upload_url {
+        parse_url(u)?;
+    }
+    let resume_key = match source {
+        PlannedSource::Path { path, fingerprint } => {
+            Some(crate::tus::store::key(path, fingerprint, url.as_str()))
+        }
+        PlannedSource::Bytes(_) => None,
     };
-    let port = url
-        .port_or_known_default()
-        .ok_or_else(|| UploadError::invalid(format!("URL has no port: {}", opts.url)))?;
-    let tls = url.scheme() == "https";
-    Ok(Plan {
-        url,
-        host,
-        port,
-        tls,
-        head,
-        body,
-        source,
-        timeout: opts.timeout,
-        stall: opts.stall_timeout,
-        roots,
+    Ok(TusPlan {
+        headers: opts.header.clone(),
+        metadata,
+        options: tus.clone(),
+        resume_key,
     })
+}
+
+/// Refuses headers the protocol sets itself, and unsafe names or values.
+fn check_user_headers(
+    user: &[(String, String)],
+    owned: &[&str],
+    what: &str,
+) -> Result<(), UploadError> {
+    let proto = |e: uptask_proto::ProtoError| UploadError::invalid(e.to_string()).with_source(e);
+    for (name, value) in user {
+        if let Some(reserved) = owned.iter().find(|r| name.eq_ignore_ascii_case(r)) {
+            return Err(UploadError::invalid(format!(
+                "header {name:?} cannot be set: uptask sets {reserved} itself for {what}"
+            )));
+        }
+        uptask_proto::header::validate_name(name).map_err(proto)?;
+        uptask_proto::header::validate_value(name, value).map_err(proto)?;
+    }
+    Ok(())
 }
 
 fn parse_url(text: &str) -> Result<Url, UploadError> {
@@ -261,47 +431,6 @@ fn random_bytes() -> Result<[u8; 16], UploadError> {
     Ok(bytes)
 }
 
-fn build_head(
-    url: &Url,
-    user: &[(String, String)],
-    body: &MultipartBody,
-) -> Result<Vec<u8>, UploadError> {
-    let mut head = RequestHead::new("POST", &request_target(url));
-    let host = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-        None => url.host_str().unwrap_or_default().to_owned(),
-    };
-    let proto = |e: uptask_proto::ProtoError| UploadError::invalid(e.to_string()).with_source(e);
-    for (name, value) in user {
-        if let Some(reserved) = RESERVED.iter().find(|r| name.eq_ignore_ascii_case(r)) {
-            return Err(UploadError::invalid(format!(
-                "header {name:?} cannot be set: uptask sets {reserved} itself for a multipart upload"
-            )));
-        }
-        uptask_proto::header::validate_name(name).map_err(proto)?;
-        uptask_proto::header::validate_value(name, value).map_err(proto)?;
-    }
-    let user_has = |n: &str| user.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
-    if !user_has("host") {
-        head.header("Host", &host).map_err(proto)?;
-    }
-    for (name, value) in user {
-        head.header(name, value).map_err(proto)?;
-    }
-    if !user_has("user-agent") {
-        head.header("User-Agent", concat!("uptask/", env!("CARGO_PKG_VERSION")))
-            .map_err(proto)?;
-    }
-    if !user_has("accept") {
-        head.header("Accept", "*/*").map_err(proto)?;
-    }
-    head.header("Content-Type", &body.content_type())
-        .map_err(proto)?;
-    head.header("Content-Length", &body.len().to_string())
-        .map_err(proto)?;
-    Ok(head.encode())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,8 +439,16 @@ mod tests {
         UploadOptions::from_bytes(url, b"x".to_vec(), "file")
     }
 
+    fn multipart_head(plan: &Plan) -> Vec<u8> {
+        match &plan.kind {
+            Kind::Multipart { head, .. } => head.clone(),
+            Kind::Tus(_) => panic!("not multipart"),
+        }
+    }
+
+    #[expect(clippy::needless_pass_by_value, reason = "reads better at the call sites")]
     fn err(o: UploadOptions) -> String {
-        let e = prepare(o).unwrap_err();
+        let e = prepare(&o).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
         e.to_string()
     }
@@ -327,14 +464,14 @@ mod tests {
 
     #[test]
     fn fragments_are_not_sent_and_ipv6_hosts_keep_brackets() {
-        let plan = prepare(opts("http://[::1]:8080/up?a=1#frag")).unwrap();
-        let head = String::from_utf8(plan.head).unwrap();
+        let plan = prepare(&opts("http://[::1]:8080/up?a=1#frag")).unwrap();
+        let head = String::from_utf8(multipart_head(&plan)).unwrap();
         assert!(
             head.starts_with("POST /up?a=1 HTTP/1.1\r\nHost: [::1]:8080\r\n"),
             "{head}"
         );
-        assert_eq!(plan.host, "::1");
-        assert_eq!(plan.port, 8080);
+        assert_eq!(plan.origin.host, "::1");
+        assert_eq!(plan.origin.port, 8080);
     }
 
     #[test]
@@ -349,9 +486,9 @@ mod tests {
 
     #[test]
     fn content_length_is_in_the_head() {
-        let plan = prepare(opts("http://h/")).unwrap();
-        let head = String::from_utf8(plan.head).unwrap();
-        assert!(head.contains(&format!("Content-Length: {}\r\n", plan.body.len())));
+        let plan = prepare(&opts("http://h/")).unwrap();
+        let head = String::from_utf8(multipart_head(&plan)).unwrap();
+        assert!(head.contains(&format!("Content-Length: {}\r\n", plan.expected())));
         assert!(!head.to_ascii_lowercase().contains("transfer-encoding"));
     }
 

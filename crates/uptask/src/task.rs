@@ -14,7 +14,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::sync::{mpsc, oneshot};
@@ -22,7 +22,9 @@ use tokio_util::sync::CancellationToken;
 use uptask_proto::progress::ProgressGate;
 
 use crate::listeners::{Callback, ListenerId, Listeners};
-use crate::{ErrorKind, Header, HeadersReceived, ProgressUpdate, UploadError, UploadSuccess};
+use crate::{
+    ErrorKind, Header, HeadersReceived, Notice, ProgressUpdate, UploadError, UploadSuccess,
+};
 
 const RUNNING: u8 = 0;
 const ABORTED: u8 = 1;
@@ -33,6 +35,7 @@ const DONE: u8 = 2;
 pub(crate) enum Event {
     Progress(ProgressUpdate),
     Headers(HeadersReceived),
+    Notice(Notice),
     Done(Result<UploadSuccess, UploadError>),
 }
 
@@ -40,8 +43,12 @@ pub(crate) enum Event {
 pub(crate) struct Shared {
     state: AtomicU8,
     pub(crate) cancel: CancellationToken,
+    /// `true` while paused; only resumable protocols watch it.
+    pause: tokio::sync::watch::Sender<bool>,
+    resumable: AtomicBool,
     progress: Listeners<ProgressUpdate>,
     headers: Listeners<HeadersReceived>,
+    notices: Listeners<Notice>,
 }
 
 impl Shared {
@@ -49,8 +56,11 @@ impl Shared {
         Self {
             state: AtomicU8::new(RUNNING),
             cancel: CancellationToken::new(),
+            pause: tokio::sync::watch::Sender::new(false),
+            resumable: AtomicBool::new(false),
             progress: Listeners::new(),
             headers: Listeners::new(),
+            notices: Listeners::new(),
         }
     }
 
@@ -82,7 +92,19 @@ impl Shared {
     }
 
     fn has_listeners(&self) -> bool {
-        !self.progress.is_empty() || !self.headers.is_empty()
+        !self.progress.is_empty() || !self.headers.is_empty() || !self.notices.is_empty()
+    }
+
+    /// Sets the pause flag; `true` if that changed it on a running, resumable upload.
+    fn set_paused(&self, paused: bool) -> bool {
+        if !self.running() || !self.resumable.load(Ordering::Acquire) {
+            return false;
+        }
+        self.pause.send_if_modified(|p| {
+            let changed = *p != paused;
+            *p = paused;
+            changed
+        })
     }
 
     fn emit<T>(&self, listeners: &Listeners<T>, event: &T) {
@@ -125,13 +147,25 @@ impl EventSink {
         }
     }
 
-    pub(crate) fn expected(&self) -> u64 {
-        self.gate.expected()
+    /// A resumable upload restarts from the server's offset: the next count may be lower.
+    pub(crate) fn rewind(&mut self) {
+        self.gate.rewind();
+    }
+
+    pub(crate) fn notice(&mut self, notice: Notice) {
+        let _ = self.tx.send(Event::Notice(notice));
     }
 
     pub(crate) fn done(self, result: Result<UploadSuccess, UploadError>) {
         let _ = self.tx.send(Event::Done(result));
     }
+}
+
+/// What the caller can do to a running upload besides listening: abort and pause.
+#[derive(Debug, Clone)]
+pub(crate) struct Control {
+    pub(crate) cancel: CancellationToken,
+    pub(crate) paused: tokio::sync::watch::Receiver<bool>,
 }
 
 async fn dispatch(
@@ -164,6 +198,7 @@ async fn dispatch(
                     match event {
                         Event::Progress(p) => shared.emit(&shared.progress, &p),
                         Event::Headers(h) => shared.emit(&shared.headers, &h),
+                        Event::Notice(n) => shared.emit(&shared.notices, &n),
                         Event::Done(_) => {}
                     }
                 }
@@ -201,6 +236,10 @@ async fn dispatch(
 /// # Ok(()) }
 /// ```
 #[must_use = "the upload runs anyway; keep the task to learn its outcome"]
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the options are the upload's: a builder value handed over, as in WeChat's call"
+)]
 pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
     let shared = Arc::new(Shared::new());
     let (tx, rx) = oneshot::channel();
@@ -210,7 +249,7 @@ pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
         },
         rx,
     };
-    let plan = match crate::prepare::prepare(options) {
+    let plan = match crate::prepare::prepare(&options) {
         Ok(plan) => plan,
         Err(err) => {
             tracing::debug!(error = %err, "upload rejected before sending");
@@ -221,12 +260,19 @@ pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
     let (ev_tx, ev_rx) = mpsc::unbounded_channel();
     let sink = EventSink {
         tx: ev_tx,
-        gate: ProgressGate::new(plan.body.len()),
+        gate: ProgressGate::new(plan.expected()),
         headers_sent: false,
     };
-    let cancel = shared.cancel.clone();
+    shared.resumable.store(
+        matches!(plan.kind, crate::prepare::Kind::Tus(_)),
+        Ordering::Release,
+    );
+    let control = Control {
+        cancel: shared.cancel.clone(),
+        paused: shared.pause.subscribe(),
+    };
     let dispatcher = dispatch(Arc::clone(&shared), ev_rx, tx);
-    if let Err(err) = crate::backend::start(plan, sink, cancel, dispatcher) {
+    if let Err(err) = crate::backend::start(plan, sink, control, dispatcher) {
         // The dispatcher (and its sender) went down with the failed spawn; report directly.
         let (tx, rx) = oneshot::channel();
         let _ = tx.send(shared.settle(Err(err)));
@@ -308,6 +354,26 @@ impl UploadTask {
     /// See [`UploadHandle::off_headers_received_all`].
     pub fn off_headers_received_all(&self) {
         self.handle.off_headers_received_all();
+    }
+
+    /// See [`UploadHandle::pause`].
+    pub fn pause(&self) -> bool {
+        self.handle.pause()
+    }
+
+    /// See [`UploadHandle::resume`].
+    pub fn resume(&self) -> bool {
+        self.handle.resume()
+    }
+
+    /// See [`UploadHandle::on_notice`].
+    pub fn on_notice(&self, cb: impl Fn(&Notice) + Send + Sync + 'static) -> ListenerId {
+        self.handle.on_notice(cb)
+    }
+
+    /// See [`UploadHandle::off_notice`].
+    pub fn off_notice(&self, id: ListenerId) -> bool {
+        self.handle.off_notice(id)
     }
 
     /// Taro's chainable alias of [`on_progress_update`](Self::on_progress_update).
@@ -496,6 +562,69 @@ impl UploadHandle {
     pub fn headers_received(&self, cb: impl Fn(&HeadersReceived) + Send + Sync + 'static) -> &Self {
         self.on_headers_received(cb);
         self
+    }
+
+    /// Pauses a resumable (tus) upload: the request in flight is dropped and its connection
+    /// closed; nothing is sent until [`resume`](Self::resume). Returns `false` when there is
+    /// nothing to pause: a multipart upload (it cannot continue where it stopped), an upload
+    /// already paused, or one that has finished. The `timeout` does not run while paused.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// # let url = format!("http://{}/files/", silent.local_addr().unwrap());
+    /// let opts = uptask::UploadOptions::from_bytes(url, vec![0; 10], "f").tus(uptask::TusOptions::new());
+    /// let task = uptask::upload_file(opts);
+    /// assert!(task.pause());
+    /// assert!(!task.pause()); // already paused
+    /// assert!(task.resume());
+    /// # task.abort();
+    /// # }
+    /// ```
+    pub fn pause(&self) -> bool {
+        self.shared.set_paused(true)
+    }
+
+    /// Resumes a paused upload from the server's offset (asked with `HEAD`). Progress may step
+    /// back to that offset. Returns `false` if it was not paused.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// assert!(!task.resume()); // a multipart upload is never paused
+    /// # task.abort();
+    /// # }
+    /// ```
+    pub fn resume(&self) -> bool {
+        self.shared.set_paused(false)
+    }
+
+    /// Listens to [`Notice`]s (upload created, resumed, retrying); returns an id for
+    /// [`off_notice`](Self::off_notice).
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// handle.on_notice(|n| if let uptask::Notice::Retrying { attempt, .. } = n { eprintln!("retry {attempt}") });
+    /// # handle.abort(); }
+    /// ```
+    pub fn on_notice(&self, cb: impl Fn(&Notice) + Send + Sync + 'static) -> ListenerId {
+        self.shared.notices.add(Arc::new(cb) as Callback<Notice>)
+    }
+
+    /// Removes one notice listener; `false` if it was not registered.
+    ///
+    /// ```
+    /// # #[tokio::main] async fn main() {
+    /// # let task = uptask::upload_file(uptask::UploadOptions::from_bytes("http://127.0.0.1:9/", vec![0], "f"));
+    /// let handle = task.handle();
+    /// let id = handle.on_notice(|_| {});
+    /// assert!(handle.off_notice(id));
+    /// # handle.abort(); }
+    /// ```
+    pub fn off_notice(&self, id: ListenerId) -> bool {
+        self.shared.notices.remove(id)
     }
 
     /// Whether the outcome is decided (completed, failed or aborted).

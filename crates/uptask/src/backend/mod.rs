@@ -7,4 +7,4 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
-pub(crate) use native::{now, run_listeners, start};
+pub(crate) use native::{now, run_listeners, sleep, start};

@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::prepare::Plan;
+use crate::prepare::Origin;
 use crate::{ErrorKind, UploadError};
 
 /// A byte stream to the server, plain or TLS.
@@ -21,14 +21,17 @@ pub(super) enum Connected {
     Tls(Box<dyn Io>),
 }
 
-pub(super) async fn connect(plan: &Plan) -> Result<Connected, UploadError> {
-    let target = format!("{}:{}", plan.host, plan.port);
-    let addrs = tokio::net::lookup_host((plan.host.as_str(), plan.port))
+pub(super) async fn connect(
+    origin: &Origin,
+    roots: &[CertificateDer<'static>],
+) -> Result<Connected, UploadError> {
+    let target = format!("{}:{}", origin.host, origin.port);
+    let addrs = tokio::net::lookup_host((origin.host.as_str(), origin.port))
         .await
         .map_err(|e| {
             UploadError::new(
                 ErrorKind::Connect,
-                format!("cannot resolve host {:?}", plan.host),
+                format!("cannot resolve host {:?}", origin.host),
             )
             .with_source(e)
         })?;
@@ -55,7 +58,7 @@ pub(super) async fn connect(plan: &Plan) -> Result<Connected, UploadError> {
         (None, None) => {
             return Err(UploadError::new(
                 ErrorKind::Connect,
-                format!("host {:?} resolved to no address", plan.host),
+                format!("host {:?} resolved to no address", origin.host),
             ));
         }
     };
@@ -67,12 +70,12 @@ pub(super) async fn connect(plan: &Plan) -> Result<Connected, UploadError> {
         )
         .with_source(e)
     })?;
-    if !plan.tls {
+    if !origin.tls {
         return Ok(Connected::Plain(tcp));
     }
-    let config = tls_config(&plan.roots)?;
-    let name = ServerName::try_from(plan.host.clone()).map_err(|e| {
-        UploadError::invalid(format!("{:?} is not a valid TLS server name", plan.host))
+    let config = tls_config(roots)?;
+    let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
+        UploadError::invalid(format!("{:?} is not a valid TLS server name", origin.host))
             .with_source(e)
     })?;
     let tls = TlsConnector::from(config)

@@ -8,15 +8,16 @@
 use std::future::Future;
 use std::time::Duration;
 
+use rustls_pki_types::CertificateDer;
 use uptask_proto::http1::{
     BodyFraming, ChunkedDecoder, ResponseHead, header_map, parse_response_head,
 };
-use uptask_proto::multipart::Piece;
+use uptask_proto::multipart::{MultipartBody, Piece};
 
 use super::conn;
 use super::source::{CHUNK, Chunks, SendFile};
 use super::transport::{Out, Step, Transport};
-use crate::prepare::{Plan, PlannedSource};
+use crate::prepare::{Kind, Origin, Plan, PlannedSource};
 use crate::task::EventSink;
 use crate::{ErrorKind, UploadError, UploadSuccess};
 
@@ -31,9 +32,16 @@ const READ_RESERVE: usize = 16 * 1024;
 /// Redirects followed at most, per upload.
 const MAX_REDIRECTS: usize = 5;
 
-pub(super) async fn run(plan: Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
+pub(super) async fn run(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
+    let Kind::Multipart { head, body } = &plan.kind else {
+        return Err(UploadError::new(
+            ErrorKind::Internal,
+            "a multipart exchange was asked for another protocol",
+        ));
+    };
+    let follow = follow(plan, head, body, sink);
     match plan.timeout {
-        Some(limit) => tokio::time::timeout(limit, follow(&plan, sink))
+        Some(limit) => tokio::time::timeout(limit, follow)
             .await
             .unwrap_or_else(|_| {
                 Err(UploadError::new(
@@ -41,25 +49,42 @@ pub(super) async fn run(plan: Plan, sink: &mut EventSink) -> Result<UploadSucces
                     format!("no complete response within {limit:?}"),
                 ))
             }),
-        None => follow(&plan, sink).await,
+        None => follow.await,
     }
 }
 
 /// Sends the request, and again for each 307/308 within the origin (the body is restartable, so
 /// it can be re-sent; to another origin it never is, and nothing else goes there either).
-async fn follow(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
+async fn follow(
+    plan: &Plan,
+    first_head: &[u8],
+    body: &MultipartBody,
+    sink: &mut EventSink,
+) -> Result<UploadSuccess, UploadError> {
+    let link = Link::of(plan);
     let mut url = plan.url.clone();
-    let mut head = plan.head.clone();
+    let mut head = first_head.to_vec();
     for hop in 0..=MAX_REDIRECTS {
-        let done = exchange(plan, &url, &head, sink).await?;
-        let Some(next) = done.redirect else {
-            return Ok(UploadSuccess::new(done.status, done.header, done.data));
+        let out = Outgoing {
+            method: "POST",
+            head: &head,
+            pieces: Box::new(body.pieces_from(0)),
+            len: body.len(),
+        };
+        let mut watch = MultipartWatch {
+            plan,
+            url: &url,
+            sink: &mut *sink,
+        };
+        let done = roundtrip(&link, out, &mut watch).await?;
+        let Some(next) = redirect_target(plan, &url, &done.head) else {
+            return Ok(UploadSuccess::new(done.head.status, done.header, done.data));
         };
         if hop == MAX_REDIRECTS {
             break;
         }
-        tracing::debug!(from = %url, to = %next, status = done.status, "following a redirect");
-        head = plan.head_for(&next);
+        tracing::debug!(from = %url, to = %next, status = done.head.status, "following a redirect");
+        head = crate::prepare::retarget(first_head, "POST", &next);
         url = next;
     }
     Err(UploadError::new(
@@ -68,12 +93,72 @@ async fn follow(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, Uplo
     ))
 }
 
-/// One response: its status, headers, body, and where to re-send if it is a redirect to follow.
-struct Exchanged {
-    status: u16,
-    header: crate::Header,
-    data: String,
-    redirect: Option<url::Url>,
+/// What a caller of [`roundtrip`] hears while it runs.
+pub(super) trait Watch: Send {
+    /// `sent` body bytes have been accepted by the transport so far.
+    fn sent(&mut self, sent: u64);
+    /// The final response head arrived (before its body is read).
+    fn head(&mut self, _head: &ResponseHead, _header: &crate::Header) {}
+}
+
+/// Progress only.
+impl<F: FnMut(u64) + Send> Watch for F {
+    fn sent(&mut self, sent: u64) {
+        self(sent);
+    }
+}
+
+/// A multipart upload reports progress, and the head unless it is a redirect to follow.
+struct MultipartWatch<'a> {
+    plan: &'a Plan,
+    url: &'a url::Url,
+    sink: &'a mut EventSink,
+}
+
+impl Watch for MultipartWatch<'_> {
+    fn sent(&mut self, sent: u64) {
+        self.sink.progress(sent);
+    }
+
+    fn head(&mut self, head: &ResponseHead, header: &crate::Header) {
+        if redirect_target(self.plan, self.url, head).is_none() {
+            self.sink.headers(header);
+        }
+    }
+}
+
+/// Where requests go and where their bodies come from.
+pub(super) struct Link<'a> {
+    pub(super) origin: &'a Origin,
+    pub(super) roots: &'a [CertificateDer<'static>],
+    pub(super) stall: Option<Duration>,
+    pub(super) source: &'a PlannedSource,
+}
+
+impl<'a> Link<'a> {
+    pub(super) fn of(plan: &'a Plan) -> Self {
+        Self {
+            origin: &plan.origin,
+            roots: &plan.roots,
+            stall: plan.stall,
+            source: &plan.source,
+        }
+    }
+}
+
+/// One request to write: its method, encoded head and body pieces.
+pub(super) struct Outgoing<'a> {
+    pub(super) method: &'a str,
+    pub(super) head: &'a [u8],
+    pub(super) pieces: Box<dyn Iterator<Item = Piece<'a>> + Send + 'a>,
+    pub(super) len: u64,
+}
+
+/// One response: its head, headers as a map, and body.
+pub(super) struct Exchanged {
+    pub(super) head: ResponseHead,
+    pub(super) header: crate::Header,
+    pub(super) data: String,
 }
 
 /// Where a 307/308 points, if uptask follows it: only within the origin of the upload.
@@ -93,23 +178,26 @@ fn redirect_target(plan: &Plan, current: &url::Url, head: &ResponseHead) -> Opti
     }
 }
 
-async fn exchange(
-    plan: &Plan,
-    url: &url::Url,
-    request_head: &[u8],
-    sink: &mut EventSink,
+/// Sends one request on a new connection and reads its response. `progress` hears the body
+/// bytes accepted so far.
+pub(super) async fn roundtrip<'a>(
+    link: &Link<'a>,
+    out: Outgoing<'a>,
+    watch: &mut dyn Watch,
 ) -> Result<Exchanged, UploadError> {
-    let connected = guard(plan.stall, conn::connect(plan)).await??;
+    let connected = guard(link.stall, conn::connect(link.origin, link.roots)).await??;
     let mut conn = Conn {
         io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
-        stall: plan.stall,
+        stall: link.stall,
     };
-    let early = send_body(plan, request_head, sink, &mut conn).await?;
+    let method = out.method;
+    let expected = out.len;
+    let early = send_body(link, out, watch, &mut conn).await?;
     let was_early = early.is_some();
     let head = match early {
         Some(head) => head,
-        None => conn.read_final_head(sink.expected()).await?,
+        None => conn.read_final_head(expected).await?,
     };
     tracing::debug!(
         status = head.status,
@@ -117,11 +205,8 @@ async fn exchange(
         "response head received"
     );
     let header = header_map(&head);
-    let redirect = redirect_target(plan, url, &head);
-    if redirect.is_none() {
-        sink.headers(&header);
-    }
-    let data = match conn.read_body(&head).await {
+    watch.head(&head, &header);
+    let data = match conn.read_body(&head, method).await {
         Ok(data) => data,
         // A server that answered early often resets the connection right after (it stopped
         // reading our body). The status is what matters; keep what arrived of the body.
@@ -132,10 +217,9 @@ async fn exchange(
         Err((_, err)) => return Err(err),
     };
     Ok(Exchanged {
-        status: head.status,
+        head,
         header,
         data: String::from_utf8_lossy(&data).into_owned(),
-        redirect,
     })
 }
 
@@ -165,28 +249,28 @@ enum Pending<'a> {
 
 /// Writes the head and body. Returns the final response head if it arrived before the body
 /// was done, in which case the rest of the body is not sent.
-async fn send_body(
-    plan: &Plan,
-    request_head: &[u8],
-    sink: &mut EventSink,
+async fn send_body<'a>(
+    link: &Link<'a>,
+    out: Outgoing<'a>,
+    watch: &mut dyn Watch,
     conn: &mut Conn,
 ) -> Result<Option<ResponseHead>, UploadError> {
-    let expected = plan.body.len();
-    let mut pieces = plan.body.pieces_from(0);
+    let expected = out.len;
+    let mut pieces = out.pieces;
     let mut pending = Pending::Slice {
-        data: request_head,
+        data: out.head,
         pos: 0,
         body: false,
     };
     let mut sent = 0u64;
     if expected == 0 {
-        sink.progress(0);
+        watch.sent(0);
     }
     loop {
         if !ready(&mut pending).await? {
             pending = match pieces.next() {
                 None => break,
-                Some(piece) => start_piece(plan, &conn.io, piece)?,
+                Some(piece) => start_piece(link.source, &conn.io, piece)?,
             };
             continue;
         }
@@ -224,7 +308,7 @@ async fn send_body(
                 };
                 if is_body {
                     sent += n as u64;
-                    sink.progress(sent);
+                    watch.sent(sent);
                 }
             }
             Step::Wrote(Err(e)) => {
@@ -290,7 +374,7 @@ fn slice_of(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8], UploadError> {
 }
 
 fn start_piece<'a>(
-    plan: &'a Plan,
+    source: &'a PlannedSource,
     io: &Transport,
     piece: Piece<'a>,
 ) -> Result<Pending<'a>, UploadError> {
@@ -300,7 +384,7 @@ fn start_piece<'a>(
             pos: 0,
             body: true,
         },
-        Piece::File { offset, len } => match &plan.source {
+        Piece::File { offset, len } => match source {
             // Bytes already in memory are written from where they are, like the framing.
             PlannedSource::Bytes(bytes) => Pending::Slice {
                 data: slice_of(bytes, offset, len)?,
@@ -391,8 +475,12 @@ impl Conn {
     }
 
     /// Reads the response body; on failure, also returns what arrived before it.
-    async fn read_body(&mut self, head: &ResponseHead) -> Result<Vec<u8>, (Vec<u8>, UploadError)> {
-        let framing = head.framing("POST").map_err(|e| {
+    async fn read_body(
+        &mut self,
+        head: &ResponseHead,
+        method: &str,
+    ) -> Result<Vec<u8>, (Vec<u8>, UploadError)> {
+        let framing = head.framing(method).map_err(|e| {
             (
                 Vec::new(),
                 UploadError::new(ErrorKind::Protocol, "the server sent an invalid response")

@@ -1,5 +1,6 @@
 //! Native backend: tokio sockets, rustls, one connection per upload.
 
+mod client;
 mod conn;
 mod exchange;
 mod runtime;
@@ -10,11 +11,9 @@ use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use tokio_util::sync::CancellationToken;
-
 use crate::UploadError;
-use crate::prepare::Plan;
-use crate::task::EventSink;
+use crate::prepare::{Kind, Plan};
+use crate::task::{Control, EventSink};
 
 /// Time since the first call, on a monotonic clock.
 pub(crate) fn now() -> Duration {
@@ -30,22 +29,34 @@ pub(crate) async fn run_listeners(calls: impl FnOnce() + Send + 'static) {
     }
 }
 
+/// Waits for `delay` on the runtime's clock.
+pub(crate) async fn sleep(delay: Duration) {
+    tokio::time::sleep(delay).await;
+}
+
 /// Spawns the transport and the dispatcher.
 pub(crate) fn start(
     plan: Plan,
     sink: EventSink,
-    cancel: CancellationToken,
+    control: Control,
     dispatcher: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), UploadError> {
     let driver = async move {
         let mut sink = sink;
-        let result = {
-            let run = exchange::run(plan, &mut sink);
-            // Dropping `run` closes the socket at once: that is the abort.
-            tokio::select! {
-                biased;
-                () = cancel.cancelled() => Err(UploadError::aborted()),
-                result = run => result,
+        let result = match &plan.kind {
+            Kind::Multipart { .. } => {
+                let run = exchange::run(&plan, &mut sink);
+                // Dropping `run` closes the socket at once: that is the abort.
+                tokio::select! {
+                    biased;
+                    () = control.cancel.cancelled() => Err(UploadError::aborted()),
+                    result = run => result,
+                }
+            }
+            // The tus driver watches abort itself: it must still tell the server.
+            Kind::Tus(tus) => {
+                let client = client::NativeClient::new(&plan, &tus.headers);
+                crate::tus::run(&plan, tus, &client, &mut sink, control).await
             }
         };
         sink.done(result);

@@ -1,0 +1,71 @@
+//! One HTTP request and its response, as the protocol drivers see them.
+//!
+//! A driver (tus) says what to send; each backend sends it its own way (native: our HTTP/1.1
+//! client; browser: XHR). Bodies are ranges of the planned source, so no driver ever holds file
+//! bytes.
+
+use std::future::Future;
+
+use uptask_proto::tus::ChecksumAlgorithm;
+use url::Url;
+
+use crate::{Header, UploadError};
+
+/// A request: method, URL, headers (the protocol's own; the user's are added by the backend),
+/// and a body taken from the source.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) method: &'static str,
+    pub(crate) url: Url,
+    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) body: Body,
+}
+
+/// The body of a request: nothing, or `len` bytes of the source from `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Body {
+    Empty,
+    Range { offset: u64, len: u64 },
+}
+
+impl Body {
+    pub(crate) fn len(self) -> u64 {
+        match self {
+            Body::Empty => 0,
+            Body::Range { len, .. } => len,
+        }
+    }
+}
+
+/// A complete response.
+#[derive(Debug, Clone)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) header: Header,
+    pub(crate) data: String,
+}
+
+impl Response {
+    /// A header value by its lower-case name.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.header.get(name).map(String::as_str)
+    }
+}
+
+/// Sends requests for one upload. `progress` is told how many body bytes of *this* request the
+/// transport has accepted so far.
+pub(crate) trait Client: Send + Sync {
+    fn send(
+        &self,
+        request: &Request,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> impl Future<Output = Result<Response, UploadError>> + Send;
+
+    /// The digest of `len` bytes of the source from `offset`.
+    fn digest(
+        &self,
+        algorithm: ChecksumAlgorithm,
+        offset: u64,
+        len: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, UploadError>> + Send;
+}

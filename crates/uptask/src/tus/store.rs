@@ -1,0 +1,138 @@
+//! Where upload URLs are remembered between processes: one small JSON file per upload, named by
+//! a hash of the file's path, size and modification time and the endpoint.
+//!
+//! One file per entry keeps writers from different processes apart without locks; each write
+//! goes to a temporary file first and is renamed into place, so a reader never sees half of one.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::prepare::Fingerprint;
+
+/// The store key of a file and endpoint.
+pub(crate) fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut hash = Sha256::new();
+    for part in [
+        path.to_string_lossy().as_bytes(),
+        fingerprint.stamp().as_bytes(),
+        endpoint.as_bytes(),
+    ] {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What is remembered of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Entry {
+    pub(crate) upload_url: String,
+    /// `Upload-Expires` as the server sent it, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) expires: Option<String>,
+}
+
+impl Entry {
+    /// Whether the server said the upload is gone by now.
+    pub(crate) fn expired(&self) -> bool {
+        self.expires
+            .as_deref()
+            .and_then(|e| httpdate::parse_http_date(e).ok())
+            .is_some_and(|at| at <= std::time::SystemTime::now())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Option<Entry> {
+        let text = std::fs::read(self.path(key)).ok()?;
+        match serde_json::from_slice(&text) {
+            Ok(entry) => Some(entry),
+            Err(e) => {
+                tracing::warn!(error = %e, key, "unreadable resume entry ignored");
+                None
+            }
+        }
+    }
+
+    /// Saves an entry. A failure is logged, not fatal: the upload itself goes on.
+    pub(crate) fn put(&self, key: &str, entry: &Entry) {
+        if let Err(e) = self.try_put(key, entry) {
+            tracing::warn!(error = %e, dir = %self.dir.display(), "cannot save the resume entry");
+        }
+    }
+
+    fn try_put(&self, key: &str, entry: &Entry) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let mut tmp = tempfile_in(&self.dir, key)?;
+        tmp.1
+            .write_all(&serde_json::to_vec(entry).map_err(std::io::Error::other)?)?;
+        tmp.1.sync_all()?;
+        std::fs::rename(&tmp.0, self.path(key))
+    }
+
+    pub(crate) fn remove(&self, key: &str) {
+        match std::fs::remove_file(self.path(key)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "cannot remove the resume entry"),
+        }
+    }
+}
+
+fn tempfile_in(dir: &Path, key: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let path = dir.join(format!(".{key}.{}.tmp", std::process::id()));
+    let file = std::fs::File::create(&path)?;
+    Ok((path, file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_vanish() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("nested"));
+        assert_eq!(store.get("k"), None);
+        let entry = Entry {
+            upload_url: "http://h/files/1".into(),
+            expires: None,
+        };
+        store.put("k", &entry);
+        assert_eq!(store.get("k"), Some(entry));
+        store.remove("k");
+        store.remove("k");
+        assert_eq!(store.get("k"), None);
+    }
+
+    #[test]
+    fn expiry_is_read_from_the_http_date() {
+        let past = Entry {
+            upload_url: String::new(),
+            expires: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
+        };
+        assert!(past.expired());
+        let unknown = Entry {
+            expires: Some("soon".into()),
+            ..past
+        };
+        assert!(!unknown.expired());
+    }
+}
