@@ -6,6 +6,9 @@ use std::sync::Arc;
 /// The default time a client gets to send a request head.
 pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long an incomplete tus upload is kept by default: a day.
+pub const DEFAULT_TUS_EXPIRY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// The default upper bound of one request body: 10 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024 * 1024;
 
@@ -31,6 +34,8 @@ pub struct ServerConfig {
     /// How long a client may take to send a request head; slower ones are disconnected, so
     /// idle half-open requests (slowloris) cannot pile up.
     pub header_timeout: std::time::Duration,
+    /// How long an incomplete tus upload is kept after its creation (`Upload-Expires`).
+    pub tus_expiry: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -42,6 +47,7 @@ impl ServerConfig {
             token: None,
             discard: false,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
+            tus_expiry: DEFAULT_TUS_EXPIRY,
         }
     }
 
@@ -55,6 +61,19 @@ impl ServerConfig {
     #[must_use]
     pub fn header_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.header_timeout = timeout;
+        self
+    }
+
+    /// Sets how long an incomplete tus upload is kept (default a day).
+    ///
+    /// ```
+    /// let config = uptask_server::ServerConfig::new("./uptask-uploads")
+    ///     .tus_expiry(std::time::Duration::from_secs(3600));
+    /// assert_eq!(config.tus_expiry.as_secs(), 3600);
+    /// ```
+    #[must_use]
+    pub fn tus_expiry(mut self, expiry: std::time::Duration) -> Self {
+        self.tus_expiry = expiry;
         self
     }
 

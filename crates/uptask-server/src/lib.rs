@@ -1,5 +1,7 @@
 //! The uptask receiving server: `POST /upload` streams `multipart/form-data` parts to disk,
-//! hashing them on the way, and answers with what it stored.
+//! hashing them on the way, and answers with what it stored; `/files/` takes tus 1.0 resumable
+//! uploads (creation, creation-with-upload, creation-defer-length, termination, checksum with
+//! sha1 and sha256, expiration, concatenation).
 //!
 //! It is the embedded default of `uptask upload FILE` (no URL), the server of `uptask serve`,
 //! and a test peer. Build the router with [`app`] to call it without a socket:
@@ -27,6 +29,7 @@ mod auth;
 mod config;
 mod error;
 mod storage;
+mod tus;
 mod upload;
 
 use std::future::Future;
@@ -35,11 +38,12 @@ use axum::Router;
 use axum::routing::{get, post};
 use tower_http::cors::{Any, CorsLayer};
 
-pub use config::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, ServerConfig};
+pub use config::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY, ServerConfig};
 pub use storage::StoredFile;
 pub use upload::UploadReply;
 
-/// The router: `GET /` (a liveness line) and `POST /upload`, with CORS and optional auth.
+/// The router: `GET /` (a liveness line), `POST /upload` and tus at `/files/`, with CORS and
+/// optional auth.
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -56,12 +60,14 @@ pub fn app(config: ServerConfig) -> Router {
     Router::new()
         .route("/", get(|| async { "uptask server\n" }))
         .route("/upload", post(upload::upload))
+        .with_state(state.clone())
+        .merge(tus::routes(state.clone()))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ))
         .layer(cors)
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state, tus::discovery))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in flight.

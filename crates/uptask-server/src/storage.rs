@@ -121,7 +121,7 @@ pub(crate) async fn discard(
 
 /// `<unix ms>-<16 random hex>[.ext]`: unique, sortable, and free of anything the client chose
 /// except a short alphanumeric extension.
-fn generate_name(client_name: &str) -> Result<String, ApiError> {
+pub(crate) fn generate_name(client_name: &str) -> Result<String, ApiError> {
     let mut rnd = [0u8; 8];
     getrandom::fill(&mut rnd).map_err(|e| {
         ApiError::new(

@@ -446,7 +446,10 @@ mod tests {
         }
     }
 
-    #[expect(clippy::needless_pass_by_value, reason = "reads better at the call sites")]
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "reads better at the call sites"
+    )]
     fn err(o: UploadOptions) -> String {
         let e = prepare(&o).unwrap_err();
         assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);

@@ -276,12 +276,11 @@ impl<C: Client> Driver<'_, C> {
             }
         }
         let concat = Concat::Final(urls.iter().map(Url::to_string).collect());
-        let request = self.request(
-            "POST",
-            self.endpoint().clone(),
-            vec![("Upload-Concat", concat.header_value())],
-            Body::Empty,
-        );
+        let mut headers = vec![("Upload-Concat", concat.header_value())];
+        if !self.tus.metadata.is_empty() {
+            headers.push(("Upload-Metadata", self.tus.metadata.clone()));
+        }
+        let request = self.request("POST", self.endpoint().clone(), headers, Body::Empty);
         let mut retry = Retry::default();
         loop {
             let sent = match self.send(&request, &mut |_| {}).await {
