@@ -274,8 +274,48 @@ fn every_bad_input_exits_2_with_one_clear_line() {
             "invalid --stall-timeout",
         ),
         (
-            vec!["upload", "a.txt", url, "--protocol", "tus"],
-            "--protocol tus",
+            vec!["upload", "a.txt", "--protocol", "tus"],
+            "give a URL for --protocol tus",
+        ),
+        (
+            vec!["upload", "a.txt", url, "--protocol", "s3"],
+            "--protocol s3",
+        ),
+        (
+            vec![
+                "upload",
+                "a.txt",
+                url,
+                "--protocol",
+                "tus",
+                "--chunk-size",
+                "lots",
+            ],
+            "invalid --chunk-size",
+        ),
+        (
+            vec![
+                "upload",
+                "a.txt",
+                url,
+                "--protocol",
+                "tus",
+                "--parallel",
+                "0",
+            ],
+            "invalid --parallel 0",
+        ),
+        (
+            vec![
+                "upload",
+                "a.txt",
+                url,
+                "--protocol",
+                "tus",
+                "--retry-delays",
+                "0,soon",
+            ],
+            "invalid --retry-delays",
         ),
         (
             vec!["upload", "a.txt", url, "--ca-cert", "nope.pem"],
@@ -481,4 +521,109 @@ fn serve_requires_its_token_and_stops_cleanly_on_sigterm() {
     }
     let _ = child.kill();
     panic!("uptask serve did not stop on SIGTERM");
+}
+
+/// Runs `uptask upload --protocol tus --json` and returns its child and stdout lines.
+fn tus_upload(
+    dir: &Path,
+    cache: &Path,
+    url: &str,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("uptask"))
+        .current_dir(dir)
+        .env("UPTASK_CACHE_DIR", cache)
+        .args(["upload", "big.bin", url, "--protocol", "tus", "--json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
+#[cfg(unix)]
+#[test]
+fn a_tus_upload_killed_and_run_again_resumes_from_the_servers_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let data: Vec<u8> = (0..(96u32 << 20)).map(|i| (i % 251) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    let s = server(uptask_server::ServerConfig::new(store.path()));
+    let url = s.url.replace("/upload", "/files/");
+
+    // Small chunks make the upload long enough to be killed in the middle.
+    let (mut child, mut lines) = tus_upload(dir.path(), &cache, &url, &["--chunk-size", "64KiB"]);
+    loop {
+        let line = lines.next().unwrap().unwrap();
+        let ev: Value = serde_json::from_str(&line).unwrap();
+        if ev["event"] == "progressUpdate" && ev["progress"].as_u64().unwrap() >= 5 {
+            break;
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read_dir(cache.join("tus")).unwrap().count(),
+        1,
+        "the upload URL was remembered"
+    );
+
+    let (mut child, lines) = tus_upload(dir.path(), &cache, &url, &[]);
+    let events: Vec<Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(events[0]["event"], "resumed", "{:?}", events[0]);
+    let offset = events[0]["offset"].as_u64().unwrap();
+    assert!(
+        ((96 << 20 >> 5)..(96 << 20)).contains(&offset),
+        "resumed at {offset}"
+    );
+    assert!(!events.iter().any(|e| e["event"] == "uploadCreated"));
+    let first_progress = events
+        .iter()
+        .find(|e| e["event"] == "progressUpdate")
+        .unwrap();
+    assert!(first_progress["totalBytesSent"].as_u64().unwrap() >= offset);
+    assert_eq!(events.last().unwrap()["event"], "success");
+    assert_eq!(
+        std::fs::read_dir(cache.join("tus")).unwrap().count(),
+        0,
+        "forgotten once complete"
+    );
+
+    let stored: Vec<_> = std::fs::read_dir(store.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(
+        sha256_file(&stored[0]),
+        sha256_file(&dir.path().join("big.bin"))
+    );
+
+    // --fresh ignores a remembered upload and starts another.
+    let (mut child, mut lines) = tus_upload(dir.path(), &cache, &url, &["--chunk-size", "64KiB"]);
+    loop {
+        let ev: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        if ev["event"] == "progressUpdate" && ev["progress"].as_u64().unwrap() >= 5 {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, lines) = tus_upload(dir.path(), &cache, &url, &["--fresh"]);
+    let events: Vec<Value> = lines
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert_eq!(events[0]["event"], "uploadCreated", "{:?}", events[0]);
+    assert!(!events.iter().any(|e| e["event"] == "resumed"));
 }

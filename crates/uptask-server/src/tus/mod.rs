@@ -5,6 +5,9 @@
 //! generated name, so a file appears under its final name only once it is whole. One request at
 //! a time may write to an upload; another gets `423 Locked`.
 
+// Refusals are whole HTTP answers, made once per request: boxing them would buy nothing.
+#![expect(clippy::result_large_err, reason = "refusals are axum responses")]
+
 mod info;
 mod write;
 
@@ -65,8 +68,11 @@ fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
     res
 }
 
-fn set(res: &mut Response, name: &'static str, value: impl ToString) {
-    if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+fn set<V>(res: &mut Response, name: &'static str, value: V)
+where
+    HeaderValue: TryFrom<V>,
+{
+    if let Ok(v) = HeaderValue::try_from(value) {
         res.headers_mut().insert(name, v);
     }
 }

@@ -443,7 +443,6 @@ impl<C: Client> Driver<'_, C> {
                 Err(stop) => return Err(stop),
             };
             part.sync = false;
-            meter.set(part.index, part.offset, true);
             if !part.partial {
                 meter.with_sink(|s| {
                     s.notice(Notice::Resumed {
@@ -451,6 +450,7 @@ impl<C: Client> Driver<'_, C> {
                     });
                 });
             }
+            meter.set(part.index, part.offset, true);
             part.inherited = false;
             if part.offset == part.len {
                 *last = Some(response);
@@ -489,8 +489,14 @@ impl<C: Client> Driver<'_, C> {
         };
         let request = self.request("POST", self.endpoint().clone(), headers, body);
         let index = part.index;
+        // Only a body (or an empty file, whose one event is 0 of 0) is progress.
+        let counts = with_body || part.len == 0;
         let response = self
-            .send(&request, &mut |n| meter.set(index, n, false))
+            .send(&request, &mut |n| {
+                if counts {
+                    meter.set(index, n, false);
+                }
+            })
             .await?;
         if !is_success(response.status) {
             return Err(status_stop(response));

@@ -7,6 +7,8 @@
     unreachable_pub,
     clippy::unwrap_used,
     clippy::panic,
+    clippy::needless_pass_by_value,
+    missing_debug_implementations,
     reason = "test-only helpers: a failed setup should stop the test loudly"
 )]
 
@@ -48,7 +50,7 @@ pub fn quick() -> TusOptions {
 
 /// Events in order: `progress:SENT:TOTAL`, `headers`, and notices as `created`, `resumed:N`,
 /// `retrying:N`.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Trace(Arc<Mutex<Vec<String>>>);
 
 impl Trace {

@@ -45,7 +45,7 @@ impl Reply {
         }
     }
 
-    pub fn header(mut self, name: &str, value: impl ToString) -> Self {
+    pub fn header(mut self, name: &str, value: impl std::fmt::Display) -> Self {
         self.headers.push((name.to_owned(), value.to_string()));
         self
     }
