@@ -4,6 +4,9 @@ import http from 'node:http';
 import { Server, EVENTS } from '@tus/server';
 import { FileStore } from '@tus/file-store';
 
+// Whoever started us may stop reading after the first line; that must not end the server.
+process.stdout.on('error', () => {});
+
 const port = Number(process.argv[2] ?? 1080);
 const dir = process.argv[3] ?? './tus-files';
 const tus = new Server({

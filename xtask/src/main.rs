@@ -1,6 +1,6 @@
 //! Project tasks.
 //!
-//! `cargo xtask bench [--smoke] [--runs N]` builds release binaries, starts two sinks (a raw
+//! `cargo xtask bench [--smoke] [--runs N] [--tus-only]` builds release binaries, starts two sinks (a raw
 //! HTTP sink that discards bytes, and `uptask serve --discard`), runs each client several times
 //! in rotating order so no client always goes first, and prints a markdown table of medians and
 //! ratios. Wall time is measured here; CPU seconds and peak RSS come from GNU `time`.
@@ -25,6 +25,8 @@ const MIB: u64 = 1024 * 1024;
 struct Settings {
     smoke: bool,
     runs: usize,
+    /// Only the tus comparison.
+    tus_only: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,10 +36,12 @@ fn main() -> anyhow::Result<()> {
             let mut settings = Settings {
                 smoke: false,
                 runs: 7,
+                tus_only: false,
             };
             while let Some(a) = args.next() {
                 match a.as_str() {
                     "--smoke" => settings.smoke = true,
+                    "--tus-only" => settings.tus_only = true,
                     "--runs" => settings.runs = args.next().context("--runs N")?.parse()?,
                     other => bail!("unknown option {other}"),
                 }
@@ -47,7 +51,7 @@ fn main() -> anyhow::Result<()> {
             }
             bench(&settings)
         }
-        _ => bail!("usage: cargo xtask bench [--smoke] [--runs N]"),
+        _ => bail!("usage: cargo xtask bench [--smoke] [--runs N] [--tus-only]"),
     }
 }
 
@@ -249,6 +253,14 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
 
     let mut report = String::new();
     report.push_str(&machine()?);
+    if settings.tus_only {
+        match tus_bench(settings, &bin, &dir)? {
+            Some(section) => report.push_str(&section),
+            None => bail!("the tus peers are not installed (npm install in peers/)"),
+        }
+        println!("{report}");
+        return Ok(());
+    }
 
     // 1. One big multipart upload, three clients, to each sink.
     for (sink_name, sink) in [("raw sink", &raw), ("uptask serve --discard", &serve)] {
@@ -422,7 +434,153 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
         (medians[1].1 / medians[0].1 - 1.0) * 100.0
     ));
 
+    // 5. tus: uptask against tus-js-client, to the same independent server.
+    match tus_bench(settings, &bin, &dir)? {
+        Some(section) => report.push_str(&section),
+        None => report.push_str("\n### tus\n\nSKIPPED: node or peers/node_modules is missing (run `npm install` in peers/).\n"),
+    }
+
     println!("{report}");
+    Ok(())
+}
+
+/// uptask and tus-js-client upload the same file to `@tus/server` and to `uptask serve`
+/// (storing on tmpfs when there is one, so the disk does not set the pace), with curl sending
+/// one raw PATCH as the server's ceiling. `None` when the peers are not installed.
+fn tus_bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Result<Option<String>> {
+    let peers = root().join("peers");
+    if !peers.join("node_modules/@tus/server").exists()
+        || !peers.join("node_modules/tus-js-client").exists()
+    {
+        eprintln!("WARNING: tus peers are not installed; the tus rows are skipped");
+        return Ok(None);
+    }
+    let size = if settings.smoke { 8 * MIB } else { 256 * MIB };
+    let file = data_file(dir, &format!("data-{}.bin", size / MIB), size, false)?;
+    let shm = Path::new("/dev/shm");
+    let store = if shm.is_dir() {
+        shm.join("uptask-bench-tus")
+    } else {
+        dir.join("tus-store")
+    };
+    let cache = dir.join("tus-cache");
+    let mut out = String::new();
+    let servers: [(&str, Vec<OsString>); 2] = [
+        (
+            "@tus/server 2 (Node)",
+            os(&[&"node", &peers.join("tus-server.mjs"), &"0", &store]),
+        ),
+        (
+            "uptask serve",
+            os(&[
+                &bin.join("uptask"),
+                &"serve",
+                &"--addr",
+                &"127.0.0.1:0",
+                &"--dir",
+                &store,
+            ]),
+        ),
+    ];
+    for (server_name, argv) in servers {
+        std::fs::create_dir_all(&store)?;
+        let server = start_sink(&argv, server_name == "uptask serve")?;
+        let endpoint = server.url.replace("/upload", "/files/");
+        let uptask = |extra: &[&str]| {
+            let mut v = os(&[
+                &"env",
+                &format!("UPTASK_CACHE_DIR={}", cache.display()),
+                &bin.join("uptask"),
+                &"upload",
+                &file,
+                &endpoint,
+                &"--protocol",
+                &"tus",
+                &"--fresh",
+            ]);
+            v.extend(extra.iter().map(OsString::from));
+            v
+        };
+        let js = |chunk: Option<u64>| {
+            let mut v = os(&[&"node", &peers.join("tus-upload.mjs"), &file, &endpoint]);
+            v.extend(chunk.map(|c| OsString::from(c.to_string())));
+            v
+        };
+        // Creation, then the whole file as one PATCH streamed from disk.
+        let curl = os(&[
+            &"bash",
+            &"-c",
+            &format!(
+                "set -e; loc=$(curl -sS -D - -o /dev/null -X POST -H 'Tus-Resumable: 1.0.0' \
+                 -H 'Upload-Length: {size}' '{endpoint}' | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p'); \
+                 case $loc in /*) loc='{base}'$loc;; esac; \
+                 curl -sS -o /dev/null -f -X PATCH -H 'Expect:' -H 'Tus-Resumable: 1.0.0' \
+                 -H 'Upload-Offset: 0' -H 'Content-Type: application/offset+octet-stream' \
+                 -T '{}' \"$loc\"",
+                file.display(),
+                base = endpoint.trim_end_matches("/files/"),
+            ),
+        ]);
+        let clients = vec![
+            ("uptask (one PATCH)", uptask(&[])),
+            ("tus-js-client 4 (one PATCH)", js(None)),
+            ("uptask (8 MiB chunks)", uptask(&["--chunk-size", "8MiB"])),
+            ("tus-js-client 4 (8 MiB chunks)", js(Some(8 * MIB))),
+            ("curl (creation + one raw PATCH)", curl),
+        ];
+        // Each run leaves its upload on the server; clear them so the store does not grow.
+        let mut results: Vec<(&str, Vec<Run>)> =
+            clients.iter().map(|(n, _)| (*n, Vec::new())).collect();
+        for round in 0..settings.runs {
+            for k in 0..clients.len() {
+                let i = (round + k) % clients.len();
+                results[i].1.push(timed(&clients[i].1)?);
+                clear(&store)?;
+            }
+        }
+        drop(server);
+        let _ = std::fs::remove_dir_all(&store);
+        out.push_str(&format!(
+            "\n### {} MiB tus upload to {server_name} ({} runs, medians; store on {})\n\n\
+             | client | wall s | CPU s | peak RSS MiB | MB/s | throughput vs tus-js-client |\n|---|---:|---:|---:|---:|---:|\n",
+            size / MIB,
+            settings.runs,
+            if shm.is_dir() { "tmpfs" } else { "disk" }
+        ));
+        let wall_of = |name: &str| {
+            results
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, r)| summary(r).0)
+        };
+        for (name, runs) in &results {
+            let (wall, cpu, rss) = summary(runs);
+            let peer = if name.contains("chunks") {
+                "tus-js-client 4 (8 MiB chunks)"
+            } else {
+                "tus-js-client 4 (one PATCH)"
+            };
+            let ratio = wall_of(peer).map_or("n/a".into(), |w| format!("{:.2}", w / wall));
+            out.push_str(&format!(
+                "| {name} | {wall:.3} | {cpu:.3} | {:.1} | {:.0} | {ratio} |\n",
+                rss / 1024.0,
+                size as f64 / 1e6 / wall
+            ));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Empties a server's store (files and the work directories under it).
+fn clear(store: &Path) -> anyhow::Result<()> {
+    for entry in std::fs::read_dir(store)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            clear(&path)?;
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
     Ok(())
 }
 

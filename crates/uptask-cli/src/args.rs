@@ -103,6 +103,9 @@ pub(crate) struct UploadArgs {
     /// tus: upload this many parts at once and join them (needs the concatenation extension).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "tus")]
     pub(crate) parallel: usize,
+    /// tus: do not send Upload-Checksum even when the server offers the checksum extension.
+    #[arg(long, help_heading = "tus")]
+    pub(crate) no_checksum: bool,
     /// tus: waits before each retry, comma-separated (e.g. 0,1s,3s,5s); empty for no retries.
     #[arg(
         long,

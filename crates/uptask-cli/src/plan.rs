@@ -61,6 +61,7 @@ fn tus_options(args: &UploadArgs) -> anyhow::Result<TusOptions> {
         .parallel(args.parallel)
         .retry_delays(delays)
         .fresh(args.fresh)
+        .checksum(!args.no_checksum)
         .resume_store(cache_dir().join("tus")))
 }
 

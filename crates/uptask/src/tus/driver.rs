@@ -161,6 +161,8 @@ struct Part {
     /// Whether `offset` must be asked for before sending (after a failure, pause or restart).
     sync: bool,
     partial: bool,
+    /// The digest of the next chunk (its source range, then the digest), computed in advance.
+    digest: Option<((u64, u64), Vec<u8>)>,
 }
 
 impl<C: Client> Driver<'_, C> {
@@ -184,6 +186,7 @@ impl<C: Client> Driver<'_, C> {
             offset: 0,
             sync: false,
             partial: false,
+            digest: None,
         };
         if let Some(url) = self.inherited_url() {
             whole.url = Some(url);
@@ -258,6 +261,7 @@ impl<C: Client> Driver<'_, C> {
                 offset: 0,
                 sync: false,
                 partial: true,
+                digest: None,
             })
             .collect();
         *meter.parts.lock().unwrap_or_else(PoisonError::into_inner) = vec![0; parts.len()];
@@ -589,10 +593,16 @@ impl<C: Client> Driver<'_, C> {
             ("Upload-Offset", offset.to_string()),
             ("Content-Type", OFFSET_OCTET_STREAM.to_owned()),
         ];
-        if let Some(algorithm) = self.checksum() {
-            let digest = self
-                .interruptible(self.client.digest(algorithm, part.start + offset, len))
-                .await??;
+        let algorithm = self.checksum();
+        if let Some(algorithm) = algorithm {
+            let range = (part.start + offset, len);
+            let digest = match part.digest.take() {
+                Some((at, d)) if at == range => d,
+                _ => {
+                    self.interruptible(self.client.digest(algorithm, range.0, range.1))
+                        .await??
+                }
+            };
             headers.push(("Upload-Checksum", algorithm.header_value(&digest)));
         }
         let request = self.request(
@@ -605,9 +615,27 @@ impl<C: Client> Driver<'_, C> {
             },
         );
         let index = part.index;
-        let response = self
-            .send(&request, &mut |n| meter.set(index, offset + n, false))
-            .await?;
+        // The next chunk is hashed while this one is sent, so hashing costs no time of its own
+        // (when this PATCH does not complete in full, the digest simply goes unused).
+        let next = (offset + len < part.len).then(|| {
+            let at = offset + len;
+            (part.start + at, self.chunk_len(part, at))
+        });
+        let mut progress = |n| meter.set(index, offset + n, false);
+        let (response, next_digest) = match (algorithm, next) {
+            (Some(algorithm), Some(range)) => {
+                let both = async {
+                    tokio::join!(
+                        self.client.send(&request, &mut progress),
+                        self.client.digest(algorithm, range.0, range.1)
+                    )
+                };
+                let (response, digest) = self.interruptible(both).await?;
+                (response?, digest.ok().map(|d| (range, d)))
+            }
+            _ => (self.send(&request, &mut progress).await?, None),
+        };
+        part.digest = next_digest;
         if !is_success(response.status) {
             return Err(status_stop(response));
         }
