@@ -40,6 +40,8 @@ Examples:
       Resumable: if interrupted (even killed), the same command continues from the
       server's offset. Upload URLs are remembered in $XDG_CACHE_HOME/uptask/tus
       (or $UPTASK_CACHE_DIR/tus); --fresh starts over.
+  pg_dump mydb | uptask upload - http://127.0.0.1:8080/files/ --protocol tus --file-name db.sql
+      A pipe has no length in advance: tus sends it with a deferred length.
 
 Exit codes: 0 completed (< 400), 22 completed (>= 400), 1 failed, 2 bad input, 130 aborted.";
 
@@ -61,7 +63,8 @@ pub(crate) enum Protocol {
 
 #[derive(Debug, Args)]
 pub(crate) struct UploadArgs {
-    /// The file to upload.
+    /// The file to upload; `-` reads standard input (a pipe needs --protocol tus, which sends
+    /// it with a deferred length).
     pub(crate) file: PathBuf,
     /// Where to upload (http or https). Omitted: a built-in server on a free loopback port,
     /// storing into ./uptask-uploads.

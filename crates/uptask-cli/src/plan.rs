@@ -10,7 +10,15 @@ use crate::exit::bad;
 
 /// Builds the library options for uploading `args.file` to `url`.
 pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<UploadOptions> {
-    let mut opts = UploadOptions::new(url, &args.file, &args.name)
+    // `-` is standard input: a pipe is sent with a deferred length (tus), a redirected file as
+    // any file.
+    let stdin = args.file.as_os_str() == "-";
+    let file = if stdin {
+        PathBuf::from("/dev/stdin")
+    } else {
+        args.file.clone()
+    };
+    let mut opts = UploadOptions::new(url, &file, &args.name)
         .timeout(duration("--timeout", &args.timeout)?)
         .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?);
     match args.protocol {
@@ -24,6 +32,8 @@ pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<Upl
     }
     if let Some(name) = &args.file_name {
         opts = opts.file_name(name);
+    } else if stdin {
+        opts = opts.file_name("stdin");
     }
     for field in &args.form {
         let (k, v) = field

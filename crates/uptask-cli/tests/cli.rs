@@ -627,3 +627,66 @@ fn a_tus_upload_killed_and_run_again_resumes_from_the_servers_offset() {
     assert_eq!(events[0]["event"], "uploadCreated", "{:?}", events[0]);
     assert!(!events.iter().any(|e| e["event"] == "resumed"));
 }
+
+#[cfg(unix)]
+#[test]
+fn a_pipe_is_sent_with_tus_and_a_deferred_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let s = server(uptask_server::ServerConfig::new(store.path()));
+    let url = s.url.replace("/upload", "/files/");
+    let data: Vec<u8> = (0..(3u32 << 20) + 17).map(|i| (i % 241) as u8).collect();
+    std::fs::write(dir.path().join("src.bin"), &data).unwrap();
+    let uptask = assert_cmd::cargo::cargo_bin("uptask");
+    let out = std::process::Command::new("bash")
+        .current_dir(dir.path())
+        .env("UPTASK_CACHE_DIR", dir.path().join("cache"))
+        .arg("-c")
+        .arg(format!(
+            "cat src.bin | '{}' upload - '{url}' --protocol tus --file-name dump.bin --chunk-size 1MiB --json",
+            uptask.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let last_progress = events
+        .iter()
+        .rfind(|e| e["event"] == "progressUpdate")
+        .unwrap();
+    assert_eq!(last_progress["totalBytesExpectedToSend"], data.len() as u64);
+    assert_eq!(last_progress["progress"], 100);
+    let stored: Vec<_> = std::fs::read_dir(store.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].to_string_lossy().ends_with(".bin"));
+    assert_eq!(
+        sha256_file(&stored[0]),
+        sha256_file(&dir.path().join("src.bin"))
+    );
+
+    // Multipart cannot announce the length of a pipe: a clear refusal, exit 2.
+    let out = std::process::Command::new("bash")
+        .current_dir(dir.path())
+        .arg("-c")
+        .arg(format!(
+            "cat src.bin | '{}' upload - '{}'",
+            uptask.display(),
+            s.url
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("deferred length"));
+}

@@ -104,6 +104,20 @@ impl ProgressGate {
         self.last.map(|(p, _)| p)
     }
 
+    /// Raises the expected length, for a source whose length is learnt as it is read. It never
+    /// goes down.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use uptask_proto::progress::ProgressGate;
+    /// let mut gate = ProgressGate::new(0);
+    /// gate.grow(200);
+    /// assert_eq!(gate.offer(100, Duration::ZERO).map(|p| p.progress), Some(50));
+    /// ```
+    pub fn grow(&mut self, expected: u64) {
+        self.expected = self.expected.max(expected);
+    }
+
     /// Lets the next sample through even if it is lower than the last event: a resumable upload
     /// that restarts from the server's offset may step back to it (and only then).
     ///

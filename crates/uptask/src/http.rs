@@ -21,18 +21,21 @@ pub(crate) struct Request {
     pub(crate) body: Body,
 }
 
-/// The body of a request: nothing, or `len` bytes of the source from `offset`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The body of a request: nothing, `len` bytes of the source from `offset`, or bytes already
+/// read from a stream (which cannot be read again).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Body {
     Empty,
     Range { offset: u64, len: u64 },
+    Bytes(bytes::Bytes),
 }
 
 impl Body {
-    pub(crate) fn len(self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         match self {
             Body::Empty => 0,
-            Body::Range { len, .. } => len,
+            Body::Range { len, .. } => *len,
+            Body::Bytes(b) => b.len() as u64,
         }
     }
 }
@@ -60,6 +63,12 @@ pub(crate) trait Client: Send + Sync {
         request: &Request,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> impl Future<Output = Result<Response, UploadError>> + Send;
+
+    /// The next bytes of a stream source, up to `max`; fewer only at its end.
+    fn read_stream(
+        &self,
+        max: usize,
+    ) -> impl Future<Output = Result<bytes::Bytes, UploadError>> + Send;
 
     /// The digest of `len` bytes of the source from `offset`.
     fn digest(

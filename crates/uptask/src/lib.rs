@@ -38,6 +38,7 @@
 //!   listener. Listeners run on a task of their own, so a slow listener never slows the upload.
 
 mod backend;
+mod digest;
 mod error;
 mod http;
 mod listeners;

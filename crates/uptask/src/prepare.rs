@@ -165,14 +165,24 @@ pub(crate) enum PlannedSource {
         fingerprint: Fingerprint,
     },
     Bytes(Bytes),
+    /// A FIFO, socket or device: read once, front to back; its length is known at the end.
+    Stream {
+        path: PathBuf,
+    },
 }
 
 impl PlannedSource {
+    /// The length, or 0 for a stream (unknown until its end).
     pub(crate) fn len(&self) -> u64 {
         match self {
             PlannedSource::Path { fingerprint, .. } => fingerprint.len,
             PlannedSource::Bytes(b) => b.len() as u64,
+            PlannedSource::Stream { .. } => 0,
         }
+    }
+
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self, PlannedSource::Stream { .. })
     }
 }
 
@@ -211,7 +221,8 @@ impl Fingerprint {
 
 pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     let url = parse_url(&opts.url)?;
-    let (source, default_name) = plan_source(&opts.source)?;
+    let streams = matches!(opts.protocol, Protocol::Tus(_));
+    let (source, default_name) = plan_source(&opts.source, streams)?;
     let file_name = opts.file_name.clone().unwrap_or(default_name);
     let roots = Arc::new(parse_roots(&opts.root_certificates)?);
     let origin = Origin::of(&url)?;
@@ -292,7 +303,7 @@ fn plan_tus(
         PlannedSource::Path { path, fingerprint } => {
             Some(crate::tus::store::key(path, fingerprint, url.as_str()))
         }
-        PlannedSource::Bytes(_) => None,
+        PlannedSource::Bytes(_) | PlannedSource::Stream { .. } => None,
     };
     Ok(TusPlan {
         headers: opts.header.clone(),
@@ -352,28 +363,31 @@ fn redact(url: &Url) -> String {
     u.to_string()
 }
 
-fn plan_source(source: &Source) -> Result<(PlannedSource, String), UploadError> {
+/// Plans the source; `streams` allows a FIFO or device (read once, length unknown: tus only).
+fn plan_source(source: &Source, streams: bool) -> Result<(PlannedSource, String), UploadError> {
     match source {
         Source::Bytes(b) => Ok((PlannedSource::Bytes(b.clone()), "blob".to_owned())),
         Source::Path(path) => {
-            let fingerprint = check_file(path)?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "file".to_owned());
-            Ok((
-                PlannedSource::Path {
+            let planned = match check_file(path, streams)? {
+                Some(fingerprint) => PlannedSource::Path {
                     path: path.clone(),
                     fingerprint,
                 },
-                name,
-            ))
+                None => PlannedSource::Stream { path: path.clone() },
+            };
+            Ok((planned, name))
         }
     }
 }
 
-/// The file's fingerprint, after making sure it is a readable regular file.
-fn check_file(path: &Path) -> Result<Fingerprint, UploadError> {
+/// The file's fingerprint, after making sure it is a readable regular file; `None` for a FIFO,
+/// socket or device when `streams` allows one (it is opened only when the upload reads it: a
+/// FIFO's open waits for its writer).
+fn check_file(path: &Path, streams: bool) -> Result<Option<Fingerprint>, UploadError> {
     if path.as_os_str().is_empty() {
         return Err(UploadError::invalid("the file path is empty"));
     }
@@ -392,13 +406,16 @@ fn check_file(path: &Path) -> Result<Fingerprint, UploadError> {
         )));
     }
     if !meta.is_file() {
+        if streams {
+            return Ok(None);
+        }
         return Err(UploadError::invalid(format!(
-            "not a regular file (a FIFO, socket or device has no length to announce): {shown}"
+            "not a regular file (a FIFO, socket or device has no length to announce; tus can send it with a deferred length): {shown}"
         )));
     }
     std::fs::File::open(path)
         .map_err(|e| UploadError::invalid(format!("cannot read file: {shown}")).with_source(e))?;
-    Ok(Fingerprint::of(&meta))
+    Ok(Some(Fingerprint::of(&meta)))
 }
 
 fn parse_roots(pems: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, UploadError> {

@@ -147,6 +147,11 @@ impl EventSink {
         }
     }
 
+    /// A source of unknown length has been read this far: the expected total grows.
+    pub(crate) fn grow(&mut self, expected: u64) {
+        self.gate.grow(expected);
+    }
+
     /// A resumable upload restarts from the server's offset: the next count may be lower.
     pub(crate) fn rewind(&mut self) {
         self.gate.rewind();

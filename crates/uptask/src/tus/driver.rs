@@ -24,6 +24,12 @@ use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
 /// go in a PATCH, so a cut connection never loses more than this before the upload has a URL.
 const CREATION_BODY_MAX: u64 = 4 << 20;
 
+/// The chunk read from a stream of unknown length and held until the server has it.
+const STREAM_CHUNK: u64 = 8 << 20;
+
+/// The most a stream chunk may hold, whatever `chunk_size` says: it sits in memory.
+const MAX_STREAM_CHUNK: u64 = 256 << 20;
+
 /// Parts smaller than this are not worth a request of their own.
 const MIN_PART: u64 = 1 << 20;
 
@@ -204,12 +210,190 @@ impl<C: Client> Driver<'_, C> {
                 }
             }
         }
+        if self.plan.source.is_stream() {
+            let mut url = None;
+            let result = self.upload_stream(&mut url, meter).await;
+            return result.map_err(|stop| (stop, url.into_iter().collect()));
+        }
         let parallel = self.parallel_parts();
         if whole.url.is_some() || parallel <= 1 {
             let result = self.run_part(&mut whole, meter).await;
             return result.map_err(|stop| (stop, whole.url.into_iter().collect()));
         }
         self.upload_parallel(parallel, meter).await
+    }
+
+    /// A source of unknown length (a pipe, a FIFO): created with a deferred length and sent in
+    /// chunks that are read once and kept in memory until the server has them, so a retry can
+    /// send them again; the length goes with the last chunk.
+    async fn upload_stream(
+        &mut self,
+        url_out: &mut Option<Url>,
+        meter: &Meter<'_>,
+    ) -> Result<Done, Stop> {
+        if !self
+            .caps
+            .as_ref()
+            .is_some_and(|c| c.has("creation-defer-length"))
+        {
+            return Err(Stop::Fatal(UploadError::invalid(
+                "the source has no length known in advance (a pipe or FIFO), and the server does not offer creation-defer-length",
+            )));
+        }
+        let chunk = usize::try_from(self.tus.options.chunk_size.unwrap_or(STREAM_CHUNK))
+            .unwrap_or(usize::MAX)
+            .min(usize::try_from(MAX_STREAM_CHUNK).unwrap_or(usize::MAX));
+        let mut retry = Retry::default();
+        let url = loop {
+            match self.create_deferred(meter).await {
+                Ok(url) => break url,
+                Err(stop) => self.recover(stop, &mut retry, 0, meter).await?,
+            }
+        };
+        *url_out = Some(url.clone());
+        // `pending` holds the bytes from `start` that the server has not acknowledged yet.
+        let (mut start, mut pending, mut eof) = (0u64, bytes::Bytes::new(), false);
+        let mut sync = false;
+        loop {
+            if sync {
+                let offset = match self.stream_offset(&url, start + pending.len() as u64).await {
+                    Ok(o) => o,
+                    Err(stop) => {
+                        self.recover(stop, &mut retry, start, meter).await?;
+                        continue;
+                    }
+                };
+                if offset < start {
+                    return Err(Stop::Fatal(UploadError::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "the server went back to offset {offset} after acknowledging {start}: bytes read from a stream cannot be sent again"
+                        ),
+                    )));
+                }
+                meter.with_sink(|s| s.notice(Notice::Resumed { offset }));
+                pending = pending.slice(usize::try_from(offset - start).unwrap_or(0)..);
+                start = offset;
+                meter.set(0, start, true);
+                sync = false;
+            }
+            if pending.is_empty() && !eof {
+                let read = self.interruptible(self.client.read_stream(chunk)).await?;
+                let read = read.map_err(Stop::Fatal)?;
+                eof = read.len() < chunk;
+                pending = read;
+                let known = start + pending.len() as u64;
+                meter.with_sink(|s| s.grow(known));
+            }
+            match self.patch_bytes(&url, start, &pending, eof, meter).await {
+                Ok((offset, response)) => {
+                    pending = pending.slice(usize::try_from(offset - start).unwrap_or(0)..);
+                    start = offset;
+                    if eof && pending.is_empty() {
+                        return Ok(Done { response });
+                    }
+                }
+                Err(stop) => {
+                    self.recover(stop, &mut retry, start, meter).await?;
+                    sync = true;
+                }
+            }
+        }
+    }
+
+    /// POST with `Upload-Defer-Length: 1`.
+    async fn create_deferred(&self, meter: &Meter<'_>) -> Result<Url, Stop> {
+        let mut headers = vec![("Upload-Defer-Length", "1".to_owned())];
+        if !self.tus.metadata.is_empty() {
+            headers.push(("Upload-Metadata", self.tus.metadata.clone()));
+        }
+        let request = self.request("POST", self.endpoint().clone(), headers, Body::Empty);
+        let response = self.send(&request, &mut |_| {}).await?;
+        let url = self.location_of(&response)?;
+        meter.with_sink(|s| {
+            s.notice(Notice::UploadCreated {
+                url: url.to_string(),
+            });
+        });
+        Ok(url)
+    }
+
+    /// HEAD for a stream upload's offset, which is at most `sent`.
+    async fn stream_offset(&self, url: &Url, sent: u64) -> Result<u64, Stop> {
+        let request = self.request("HEAD", url.clone(), Vec::new(), Body::Empty);
+        let response = self.send(&request, &mut |_| {}).await?;
+        if !is_success(response.status) {
+            return Err(status_stop(response));
+        }
+        checked_offset(response.get("upload-offset"), 0, sent)
+    }
+
+    /// PATCH bytes already read, at `start`; with `last`, the length goes along. Returns the
+    /// server's new offset.
+    async fn patch_bytes(
+        &self,
+        url: &Url,
+        start: u64,
+        bytes: &bytes::Bytes,
+        last: bool,
+        meter: &Meter<'_>,
+    ) -> Result<(u64, Response), Stop> {
+        let len = bytes.len() as u64;
+        let mut headers = vec![
+            ("Upload-Offset", start.to_string()),
+            ("Content-Type", OFFSET_OCTET_STREAM.to_owned()),
+        ];
+        if last {
+            headers.push(("Upload-Length", (start + len).to_string()));
+        }
+        if let Some(algorithm) = self.checksum() {
+            let digest = crate::digest::Hasher::of(algorithm, bytes);
+            headers.push(("Upload-Checksum", algorithm.header_value(&digest)));
+        }
+        let request = self.request("PATCH", url.clone(), headers, Body::Bytes(bytes.clone()));
+        let response = self
+            .send(&request, &mut |n| meter.set(0, start + n, false))
+            .await?;
+        if !is_success(response.status) {
+            return Err(status_stop(response));
+        }
+        let offset = checked_offset(response.get("upload-offset"), start, start + len)?;
+        if offset == start && len > 0 {
+            return Err(Stop::Retry(UploadError::new(
+                ErrorKind::Protocol,
+                format!("the server accepted none of the {len} bytes sent at offset {start}"),
+            )));
+        }
+        meter.set(0, offset, offset < start + len);
+        Ok((offset, response))
+    }
+
+    /// The upload URL a creation answered with, resolved against the endpoint.
+    fn location_of(&self, response: &Response) -> Result<Url, Stop> {
+        if !is_success(response.status) {
+            return Err(status_stop(response.clone()));
+        }
+        let location = response.get("location").ok_or_else(|| {
+            Stop::Fatal(UploadError::new(
+                ErrorKind::Protocol,
+                format!(
+                    "the server created the upload ({}) without a Location header",
+                    response.status
+                ),
+            ))
+        })?;
+        let url = self.endpoint().join(location.trim()).map_err(|e| {
+            Stop::Fatal(
+                UploadError::new(
+                    ErrorKind::Protocol,
+                    format!("the server's Location {location:?} is not a URL"),
+                )
+                .with_source(e),
+            )
+        })?;
+        check_scheme(&url)?;
+        tracing::debug!(%url, "tus upload created");
+        Ok(url)
     }
 
     /// The number of parts to upload at once.
@@ -502,29 +686,7 @@ impl<C: Client> Driver<'_, C> {
                 }
             })
             .await?;
-        if !is_success(response.status) {
-            return Err(status_stop(response));
-        }
-        let location = response.get("location").ok_or_else(|| {
-            Stop::Fatal(UploadError::new(
-                ErrorKind::Protocol,
-                format!(
-                    "the server created the upload ({}) without a Location header",
-                    response.status
-                ),
-            ))
-        })?;
-        let url = self.endpoint().join(location.trim()).map_err(|e| {
-            Stop::Fatal(
-                UploadError::new(
-                    ErrorKind::Protocol,
-                    format!("the server's Location {location:?} is not a URL"),
-                )
-                .with_source(e),
-            )
-        })?;
-        check_scheme(&url)?;
-        tracing::debug!(%url, "tus upload created");
+        let url = self.location_of(&response)?;
         if !part.partial {
             if let Some((store, key)) = &self.store {
                 store.put(

@@ -75,7 +75,10 @@ impl Model {
                 Reply::new(201).header("Location", self.location(&path))
             }
             "POST" => {
-                let len = seen.header("upload-length").unwrap().parse().unwrap();
+                let len = match seen.header("upload-defer-length") {
+                    Some("1") => u64::MAX,
+                    _ => seen.header("upload-length").unwrap().parse().unwrap(),
+                };
                 let path = self.create(len);
                 let mut r = Reply::new(201).header("Location", self.location(&path));
                 if body_len > 0 {
@@ -98,6 +101,9 @@ impl Model {
                 let claimed: u64 = seen.header("upload-offset").unwrap().parse().unwrap();
                 if claimed != upload.1 {
                     return Reply::new(409);
+                }
+                if let Some(len) = seen.header("upload-length") {
+                    upload.0 = len.parse().unwrap();
                 }
                 upload.1 += body_len;
                 Reply::new(204).header("Upload-Offset", upload.1)
@@ -655,4 +661,109 @@ async fn pause_drops_the_request_and_resume_continues_from_the_servers_offset() 
     assert_eq!(model.offset("/files/u1"), Some(50_000_000));
     assert!(trace.milestones().contains(&"resumed:300".to_owned()));
     assert!(!handle.pause(), "a finished upload cannot be paused");
+}
+
+/// A FIFO that a thread fills with `data`, as a shell pipe would.
+pub fn fifo_with(data: Vec<u8>) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pipe");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let p = path.clone();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+        w.write_all(&data).unwrap();
+    });
+    (dir, path)
+}
+
+#[tokio::test]
+async fn a_stream_of_unknown_length_defers_the_length_to_its_last_chunk() {
+    let model = Model::new("creation,creation-defer-length");
+    let m = model.clone();
+    let server = Script::start(move |seen, i| {
+        // The second PATCH breaks after 1000 bytes: the retry sends the rest from memory.
+        if seen.method == "PATCH" && i == 3 {
+            m.uploads.lock().unwrap().get_mut(&seen.path).unwrap().1 += 1000;
+            return Reply::new(0).cut_after(1000);
+        }
+        m.answer(seen)
+    })
+    .await;
+    *model.base.lock().unwrap() = server.base.clone();
+    let data = payload(10_000);
+    let (_dir, fifo) = fifo_with(data.clone());
+    let tus = quick().chunk_size(4096);
+    let opts = uptask::UploadOptions::new(server.url("/files/"), &fifo, "file").tus(tus);
+    let (outcome, trace) = run(opts).await;
+    assert_eq!(outcome.unwrap().status_code, 204);
+    let reqs = server.requests();
+    let post = &reqs[1];
+    assert_eq!(post.header("upload-defer-length"), Some("1"));
+    assert_eq!(post.header("upload-length"), None);
+    let patches: Vec<&Seen> = reqs.iter().filter(|r| r.method == "PATCH").collect();
+    let offsets: Vec<&str> = patches
+        .iter()
+        .map(|p| p.header("upload-offset").unwrap())
+        .collect();
+    assert_eq!(
+        offsets,
+        ["0", "4096", "5096", "8192"],
+        "{:?}",
+        server.lines()
+    );
+    let lengths: Vec<Option<&str>> = patches.iter().map(|p| p.header("upload-length")).collect();
+    assert_eq!(lengths, [None, None, None, Some("10000")]);
+    let mut received = Vec::new();
+    for p in &patches {
+        let off: usize = p.header("upload-offset").unwrap().parse().unwrap();
+        received.truncate(off);
+        received.extend_from_slice(&p.body);
+    }
+    assert!(
+        received == data,
+        "the server got the stream, once, in order"
+    );
+    assert_eq!(model.offset("/files/u1"), Some(10_000));
+    // Expected grows as the stream is read and ends at its length.
+    let last = trace
+        .events()
+        .into_iter()
+        .rfind(|e| e.starts_with("progress:"))
+        .unwrap();
+    assert_eq!(last, "progress:10000:10000");
+    assert!(trace.milestones().contains(&"resumed:5096".to_owned()));
+}
+
+#[tokio::test]
+async fn a_stream_needs_a_server_that_defers_the_length() {
+    let (server, _) = Model::new(CORE).start().await;
+    let (_dir, fifo) = fifo_with(b"abc".to_vec());
+    let opts =
+        uptask::UploadOptions::new(server.url("/files/"), &fifo, "file").tus(TusOptions::new());
+    let (outcome, _) = run(opts).await;
+    let err = outcome.unwrap_err();
+    assert!(err.to_string().contains("creation-defer-length"), "{err}");
+    let multipart = uptask::UploadOptions::new(server.url("/upload"), &fifo, "file");
+    assert!(
+        multipart
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("FIFO")
+    );
+}
+
+#[tokio::test]
+async fn an_empty_file_is_one_creation_and_one_event_at_100() {
+    let (server, _) = Model::new(CORE).start().await;
+    let (outcome, trace) = run(tus_opts(&server.url("/files/"), b"", TusOptions::new())).await;
+    assert_eq!(outcome.unwrap().status_code, 201);
+    assert_eq!(server.lines(), ["OPTIONS /files/", "POST /files/"]);
+    assert_eq!(server.requests()[1].header("upload-length"), Some("0"));
+    assert_eq!(trace.events(), ["progress:0:0", "created", "headers"]);
 }

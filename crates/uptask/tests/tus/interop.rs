@@ -147,6 +147,25 @@ async fn round_trip_to_tus_server_is_byte_identical() {
 }
 
 #[tokio::test]
+async fn a_stream_with_a_deferred_length_round_trips_to_tus_server() {
+    let store = tempfile::tempdir().unwrap();
+    let Some(peer) = start_tus_peer(0, store.path()) else {
+        return;
+    };
+    let data = payload((5 << 20) + 123);
+    let (_dir, fifo) = super::contract::fifo_with(data.clone());
+    let endpoint = format!("http://127.0.0.1:{}/files", peer.port);
+    let opts = UploadOptions::new(&endpoint, &fifo, "file")
+        .file_name("stream.bin")
+        .tus(TusOptions::new().chunk_size(1 << 20));
+    let task = upload_file(opts);
+    let url = created_url(&task);
+    assert_eq!(task.await.unwrap().status_code, 204);
+    let url = url.lock().unwrap().clone().unwrap();
+    assert_eq!(sha256_hex(&stored(&peer.dir, &url)), sha256_hex(&data));
+}
+
+#[tokio::test]
 async fn abort_terminates_on_tus_server() {
     let store = tempfile::tempdir().unwrap();
     let Some(peer) = start_tus_peer(0, store.path()) else {

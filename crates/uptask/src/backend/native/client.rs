@@ -2,13 +2,15 @@
 //! source (with `sendfile` where it applies), digests computed on the blocking pool.
 
 use std::io::{Read, Seek, SeekFrom};
+use std::sync::{Mutex, PoisonError};
 
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use bytes::Bytes;
+
 use uptask_proto::multipart::Piece;
 use uptask_proto::tus::ChecksumAlgorithm;
 
 use super::exchange::{Link, Outgoing, roundtrip};
+use crate::digest::Hasher;
 use crate::http::{Body, Client, Request, Response};
 use crate::prepare::{Origin, Plan, PlannedSource, encode_head};
 use crate::{ErrorKind, UploadError};
@@ -16,11 +18,17 @@ use crate::{ErrorKind, UploadError};
 pub(super) struct NativeClient<'a> {
     plan: &'a Plan,
     headers: &'a [(String, String)],
+    /// A stream source, once opened (on the blocking pool: a FIFO's open waits for a writer).
+    stream: Mutex<Option<std::fs::File>>,
 }
 
 impl<'a> NativeClient<'a> {
     pub(super) fn new(plan: &'a Plan, headers: &'a [(String, String)]) -> Self {
-        Self { plan, headers }
+        Self {
+            plan,
+            headers,
+            stream: Mutex::new(None),
+        }
     }
 }
 
@@ -36,9 +44,13 @@ impl Client for NativeClient<'_> {
             own.push(("Content-Length", request.body.len().to_string()));
         }
         let head = encode_head(request.method, &request.url, self.headers, &own)?;
-        let pieces: Box<dyn Iterator<Item = Piece<'_>> + Send> = match request.body {
+        let pieces: Box<dyn Iterator<Item = Piece<'_>> + Send> = match &request.body {
             Body::Empty => Box::new(std::iter::empty()),
-            Body::Range { offset, len } => Box::new(std::iter::once(Piece::File { offset, len })),
+            Body::Range { offset, len } => Box::new(std::iter::once(Piece::File {
+                offset: *offset,
+                len: *len,
+            })),
+            Body::Bytes(bytes) => Box::new(std::iter::once(Piece::Bytes(bytes))),
         };
         let link = Link {
             origin: &origin,
@@ -61,6 +73,52 @@ impl Client for NativeClient<'_> {
         })
     }
 
+    async fn read_stream(&self, max: usize) -> Result<Bytes, UploadError> {
+        let PlannedSource::Stream { path } = &self.plan.source else {
+            return Err(UploadError::new(
+                ErrorKind::Internal,
+                "the source is not a stream",
+            ));
+        };
+        let path = path.clone();
+        let open = self
+            .stream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let (file, read) = tokio::task::spawn_blocking(move || {
+            let mut file = match open {
+                Some(f) => f,
+                None => std::fs::File::open(&path).map_err(|e| {
+                    UploadError::new(ErrorKind::Io, format!("cannot open {}", path.display()))
+                        .with_source(e)
+                })?,
+            };
+            let mut buf = vec![0u8; max];
+            let mut filled = 0;
+            while filled < max {
+                match file.read(&mut buf[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        return Err(UploadError::new(
+                            ErrorKind::Io,
+                            format!("cannot read {}", path.display()),
+                        )
+                        .with_source(e));
+                    }
+                }
+            }
+            buf.truncate(filled);
+            Ok((file, Bytes::from(buf)))
+        })
+        .await
+        .map_err(|e| UploadError::new(ErrorKind::Internal, format!("read task failed: {e}")))??;
+        *self.stream.lock().unwrap_or_else(PoisonError::into_inner) = Some(file);
+        Ok(read)
+    }
+
     async fn digest(
         &self,
         algorithm: ChecksumAlgorithm,
@@ -76,35 +134,6 @@ impl Client for NativeClient<'_> {
     }
 }
 
-/// The two digests of the checksum extension behind one face.
-enum Hasher {
-    Sha1(Sha1),
-    Sha256(Sha256),
-}
-
-impl Hasher {
-    fn new(algorithm: ChecksumAlgorithm) -> Self {
-        match algorithm {
-            ChecksumAlgorithm::Sha1 => Self::Sha1(Sha1::new()),
-            _ => Self::Sha256(Sha256::new()),
-        }
-    }
-
-    fn update(&mut self, bytes: &[u8]) {
-        match self {
-            Self::Sha1(h) => h.update(bytes),
-            Self::Sha256(h) => h.update(bytes),
-        }
-    }
-
-    fn finish(self) -> Vec<u8> {
-        match self {
-            Self::Sha1(h) => h.finalize().to_vec(),
-            Self::Sha256(h) => h.finalize().to_vec(),
-        }
-    }
-}
-
 fn digest_of(
     source: &PlannedSource,
     algorithm: ChecksumAlgorithm,
@@ -112,6 +141,12 @@ fn digest_of(
     len: u64,
 ) -> Result<Vec<u8>, UploadError> {
     let mut hasher = Hasher::new(algorithm);
+    if let PlannedSource::Stream { .. } = source {
+        return Err(UploadError::new(
+            ErrorKind::Internal,
+            "a stream is hashed from memory, not read twice",
+        ));
+    }
     match source {
         PlannedSource::Bytes(bytes) => {
             let start = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -121,6 +156,7 @@ fn digest_of(
             })?;
             hasher.update(slice);
         }
+        PlannedSource::Stream { .. } => {}
         PlannedSource::Path { path, .. } => {
             let read_err = |e: std::io::Error| {
                 UploadError::new(

@@ -394,6 +394,12 @@ fn start_piece<'a>(
             PlannedSource::Path { path, fingerprint } if io.can_sendfile() => {
                 Pending::SendFile(SendFile::open(path, *fingerprint, offset, len)?)
             }
+            PlannedSource::Stream { .. } => {
+                return Err(UploadError::new(
+                    ErrorKind::Internal,
+                    "a stream is sent from memory, not by range",
+                ));
+            }
             PlannedSource::Path { path, fingerprint } => Pending::Chunked {
                 chunks: Chunks::open(path, *fingerprint, offset, len)?,
                 buf: Vec::new(),
