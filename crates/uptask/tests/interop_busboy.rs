@@ -11,68 +11,22 @@
     reason = "test code; a skipped peer must say so loudly"
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uptask::{ErrorKind, UploadOptions, upload_file};
 
-struct Peer {
-    child: Child,
-    base: String,
-}
+mod common;
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{Peer, payload};
 
-fn peers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../peers")
-}
-
-/// Starts the busboy echo server, or explains why it cannot.
-fn start_peer() -> Option<Peer> {
-    let dir = peers_dir();
-    let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
-    if !dir.join("node_modules/busboy").exists() {
-        let why = format!(
-            "SKIPPED: busboy is not installed in {} (run `npm install` there)",
-            dir.display()
-        );
-        assert!(!required, "{why}");
-        eprintln!("{why}");
-        return None;
-    }
-    let mut child = match Command::new("node")
-        .arg("form-echo.mjs")
-        .arg("0")
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let why = format!("SKIPPED: cannot run node: {e}");
-            assert!(!required, "{why}");
-            eprintln!("{why}");
-            return None;
-        }
-    };
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line.trim().rsplit(' ').next().unwrap().to_owned();
-    Some(Peer {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    })
+/// The busboy echo server, and its base URL.
+fn start_echo() -> Option<(Peer, String)> {
+    let peer = common::start_peer("form-echo.mjs", "busboy", &["0".as_ref()])?;
+    let port = peer.banner.trim().rsplit(' ').next().unwrap().to_owned();
+    Some((peer, format!("http://127.0.0.1:{port}")))
 }
 
 fn hex_sha256(data: &[u8]) -> String {
@@ -82,19 +36,17 @@ fn hex_sha256(data: &[u8]) -> String {
         .collect()
 }
 
-fn payload(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect()
-}
-
 #[tokio::test]
 async fn busboy_reads_fields_file_name_size_and_content() {
-    let Some(peer) = start_peer() else { return };
+    let Some((_peer, base)) = start_echo() else {
+        return;
+    };
     let data = payload(1 << 20);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("报告 résumé.pdf");
     std::fs::write(&path, &data).unwrap();
     let done = upload_file(
-        UploadOptions::new(format!("{}/upload", peer.base), &path, "document")
+        UploadOptions::new(format!("{}/upload", base), &path, "document")
             .form_data("owner", "ann")
             .form_data("note", "multi word; with = signs")
             .form_data("owner", "bob"),
@@ -139,7 +91,9 @@ async fn busboy_reads_fields_file_name_size_and_content() {
 
 #[tokio::test]
 async fn busboy_reads_escaped_names_as_browsers_send_them() {
-    let Some(peer) = start_peer() else { return };
+    let Some((_peer, base)) = start_echo() else {
+        return;
+    };
     let cases = [
         ("plain.txt", "plain.txt"),
         ("quote\"d.txt", "quote%22d.txt"),
@@ -150,7 +104,7 @@ async fn busboy_reads_escaped_names_as_browsers_send_them() {
     ];
     for (name, seen) in cases {
         let done = upload_file(
-            UploadOptions::from_bytes(format!("{}/upload", peer.base), b"x".to_vec(), "f\"ield")
+            UploadOptions::from_bytes(format!("{}/upload", base), b"x".to_vec(), "f\"ield")
                 .file_name(name)
                 .form_data("k\"ey\r\n", "value"),
         )
@@ -166,9 +120,11 @@ async fn busboy_reads_escaped_names_as_browsers_send_them() {
 
 #[tokio::test]
 async fn busboy_sees_an_aborted_upload_as_aborted() {
-    let Some(peer) = start_peer() else { return };
+    let Some((_peer, base)) = start_echo() else {
+        return;
+    };
     let task = upload_file(UploadOptions::from_bytes(
-        format!("{}/upload?slow_ms=5", peer.base),
+        format!("{}/upload?slow_ms=5", base),
         payload(32 << 20),
         "file",
     ));
@@ -183,7 +139,7 @@ async fn busboy_sees_an_aborted_upload_as_aborted() {
     let mut aborted = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let log = reqwest_free_get(&format!("{}/log", peer.base)).await;
+        let log = reqwest_free_get(&format!("{}/log", base)).await;
         let v: Value = serde_json::from_str(&log).unwrap();
         if v.as_array().unwrap().iter().any(|r| r["aborted"] == true) {
             aborted = true;
@@ -223,8 +179,10 @@ enum Expect {
 
 #[tokio::test]
 async fn bad_input_table_each_case_is_a_clear_error_or_an_escaped_request() {
-    let Some(peer) = start_peer() else { return };
-    let url = format!("{}/upload", peer.base);
+    let Some((_peer, base)) = start_echo() else {
+        return;
+    };
+    let url = format!("{}/upload", base);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("a.txt");
     std::fs::write(&file, "abc").unwrap();

@@ -354,16 +354,7 @@ impl<C: Client> Driver<'_, C> {
         let response = self
             .send(&request, &mut |n| meter.set(0, start + n, false))
             .await?;
-        if !is_success(response.status) {
-            return Err(status_stop(response));
-        }
-        let offset = checked_offset(response.get("upload-offset"), start, start + len)?;
-        if offset == start && len > 0 {
-            return Err(Stop::Retry(UploadError::new(
-                ErrorKind::Protocol,
-                format!("the server accepted none of the {len} bytes sent at offset {start}"),
-            )));
-        }
+        let offset = acknowledged(&response, start, len)?;
         meter.set(0, offset, offset < start + len);
         Ok((offset, response))
     }
@@ -798,16 +789,7 @@ impl<C: Client> Driver<'_, C> {
             _ => (self.send(&request, &mut progress).await?, None),
         };
         part.digest = next_digest;
-        if !is_success(response.status) {
-            return Err(status_stop(response));
-        }
-        let new = checked_offset(response.get("upload-offset"), offset, offset + len)?;
-        if new == offset && len > 0 {
-            return Err(Stop::Retry(UploadError::new(
-                ErrorKind::Protocol,
-                format!("the server accepted none of the {len} bytes sent at offset {offset}"),
-            )));
-        }
+        let new = acknowledged(&response, offset, len)?;
         part.offset = new;
         meter.set(index, new, new < offset + len);
         Ok(response)
@@ -982,6 +964,22 @@ fn status_stop(response: Response) -> Stop {
 
 fn protocol(e: uptask_proto::ProtoError) -> Stop {
     Stop::Fatal(UploadError::new(ErrorKind::Protocol, e.to_string()).with_source(e))
+}
+
+/// The offset a PATCH of `len` bytes at `start` brought the upload to, from its answer. An
+/// answer that took none of a non-empty body is worth a retry; one outside the range, never.
+fn acknowledged(response: &Response, start: u64, len: u64) -> Result<u64, Stop> {
+    if !is_success(response.status) {
+        return Err(status_stop(response.clone()));
+    }
+    let offset = checked_offset(response.get("upload-offset"), start, start + len)?;
+    if offset == start && len > 0 {
+        return Err(Stop::Retry(UploadError::new(
+            ErrorKind::Protocol,
+            format!("the server accepted none of the {len} bytes sent at offset {start}"),
+        )));
+    }
+    Ok(offset)
 }
 
 /// An `Upload-Offset` the server may truthfully send: between what it had and what was sent.

@@ -39,8 +39,17 @@ impl Model {
     }
 
     pub async fn start(self) -> (Script, Self) {
+        self.start_with(|m, seen, _| m.answer(seen)).await
+    }
+
+    /// Starts a server whose answers come from `f(model, request, index)`, which may defer to
+    /// [`Model::answer`] or script a fault.
+    pub async fn start_with(
+        self,
+        f: impl Fn(&Model, &Seen, usize) -> Reply + Send + Sync + 'static,
+    ) -> (Script, Self) {
         let m = self.clone();
-        let script = Script::start(move |seen, _| m.answer(seen)).await;
+        let script = Script::start(move |seen, i| f(&m, seen, i)).await;
         *self.base.lock().unwrap() = script.base.clone();
         (script, self)
     }
@@ -263,19 +272,17 @@ async fn a_previous_upload_that_is_gone_starts_anew() {
 
 #[tokio::test]
 async fn retry_after_a_cut_resumes_at_the_servers_offset() {
-    let model = Model::new(CORE);
-    let m = model.clone();
-    let server = Script::start(move |seen, i| {
-        let reply = m.answer(seen);
-        // The first PATCH: the server keeps 4000 bytes, then the connection breaks.
-        if seen.method == "PATCH" && i == 2 {
-            m.uploads.lock().unwrap().get_mut(&seen.path).unwrap().1 = 4000;
-            return Reply::new(0).cut_after(4000);
-        }
-        reply
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, _) = Model::new(CORE)
+        .start_with(move |m, seen, i| {
+            let reply = m.answer(seen);
+            // The first PATCH: the server keeps 4000 bytes, then the connection breaks.
+            if seen.method == "PATCH" && i == 2 {
+                m.uploads.lock().unwrap().get_mut(&seen.path).unwrap().1 = 4000;
+                return Reply::new(0).cut_after(4000);
+            }
+            reply
+        })
+        .await;
     let data = payload(10_000);
     let (outcome, trace) = run(tus_opts(&server.url("/files/"), &data, quick())).await;
     assert_eq!(outcome.unwrap().status_code, 204);
@@ -312,16 +319,14 @@ async fn server_errors_and_locks_are_retried_other_4xx_are_the_outcome() {
         (403, false),
         (413, false),
     ] {
-        let model = Model::new(CORE);
-        let m = model.clone();
-        let server = Script::start(move |seen, i| {
-            if seen.method == "PATCH" && i == 2 {
-                return Reply::new(status);
-            }
-            m.answer(seen)
-        })
-        .await;
-        *model.base.lock().unwrap() = server.base.clone();
+        let (server, _) = Model::new(CORE)
+            .start_with(move |m, seen, i| {
+                if seen.method == "PATCH" && i == 2 {
+                    return Reply::new(status);
+                }
+                m.answer(seen)
+            })
+            .await;
         let (outcome, trace) = run(tus_opts(&server.url("/files/"), b"hello world", quick())).await;
         let done = outcome.unwrap();
         if retried {
@@ -339,16 +344,14 @@ async fn server_errors_and_locks_are_retried_other_4xx_are_the_outcome() {
 
 #[tokio::test]
 async fn retries_run_out() {
-    let model = Model::new(CORE);
-    let m = model.clone();
-    let server = Script::start(move |seen, _| {
-        if seen.method == "PATCH" {
-            return Reply::new(500);
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, _) = Model::new(CORE)
+        .start_with(move |m, seen, _| {
+            if seen.method == "PATCH" {
+                return Reply::new(500);
+            }
+            m.answer(seen)
+        })
+        .await;
     let (outcome, trace) = run(tus_opts(&server.url("/files/"), b"hello world", quick())).await;
     let err = outcome.unwrap_err();
     assert!(err.to_string().contains("500"), "{err}");
@@ -374,25 +377,23 @@ async fn retries_run_out() {
 async fn the_retry_count_starts_again_after_progress() {
     // Every PATCH keeps 2 bytes and breaks: with two retries allowed, the upload still
     // completes because each failure moved the offset.
-    let model = Model::new(CORE);
-    let m = model.clone();
-    let server = Script::start(move |seen, _| {
-        if seen.method == "PATCH" {
-            let mut up = m.uploads.lock().unwrap();
-            let u = up.get_mut(&seen.path).unwrap();
-            let claimed: u64 = seen.header("upload-offset").unwrap().parse().unwrap();
-            if claimed != u.1 {
-                return Reply::new(409);
+    let (server, model) = Model::new(CORE)
+        .start_with(move |m, seen, _| {
+            if seen.method == "PATCH" {
+                let mut up = m.uploads.lock().unwrap();
+                let u = up.get_mut(&seen.path).unwrap();
+                let claimed: u64 = seen.header("upload-offset").unwrap().parse().unwrap();
+                if claimed != u.1 {
+                    return Reply::new(409);
+                }
+                if u.0 - u.1 > 2 {
+                    u.1 += 2;
+                    return Reply::new(0).cut_after(2);
+                }
             }
-            if u.0 - u.1 > 2 {
-                u.1 += 2;
-                return Reply::new(0).cut_after(2);
-            }
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+            m.answer(seen)
+        })
+        .await;
     let (outcome, trace) = run(tus_opts(&server.url("/files/"), b"hello world", quick())).await;
     assert_eq!(outcome.unwrap().status_code, 204);
     assert!(trace.milestones().iter().all(|m| m != "retrying:3"));
@@ -477,16 +478,14 @@ async fn parallel_parts_are_joined_by_concatenation() {
 
 #[tokio::test]
 async fn checksums_are_sent_and_a_mismatch_resends_the_chunk() {
-    let model = Model::new("creation,checksum");
-    let m = model.clone();
-    let server = Script::start(move |seen, i| {
-        if seen.method == "PATCH" && i == 2 {
-            return Reply::new(460);
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, _) = Model::new("creation,checksum")
+        .start_with(move |m, seen, i| {
+            if seen.method == "PATCH" && i == 2 {
+                return Reply::new(460);
+            }
+            m.answer(seen)
+        })
+        .await;
     let (outcome, _) = run(tus_opts(&server.url("/files/"), b"hello world", quick())).await;
     assert_eq!(outcome.unwrap().status_code, 204);
     let reqs = server.requests();
@@ -523,16 +522,14 @@ async fn a_file_over_tus_max_size_is_refused_before_creation() {
 
 #[tokio::test]
 async fn a_server_without_options_is_assumed_to_support_creation() {
-    let model = Model::new(CORE);
-    let m = model.clone();
-    let server = Script::start(move |seen, _| {
-        if seen.method == "OPTIONS" {
-            return Reply::new(405);
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, _) = Model::new(CORE)
+        .start_with(move |m, seen, _| {
+            if seen.method == "OPTIONS" {
+                return Reply::new(405);
+            }
+            m.answer(seen)
+        })
+        .await;
     let (outcome, _) = run(tus_opts(
         &server.url("/files/"),
         b"hello world",
@@ -546,16 +543,14 @@ async fn a_server_without_options_is_assumed_to_support_creation() {
 #[tokio::test]
 async fn a_server_that_lies_about_its_offset_is_an_error() {
     for (offset, what) in [("99", "past what was sent"), ("abc", "not a number")] {
-        let model = Model::new(CORE);
-        let m = model.clone();
-        let server = Script::start(move |seen, _| {
-            if seen.method == "PATCH" {
-                return Reply::new(204).header("Upload-Offset", offset);
-            }
-            m.answer(seen)
-        })
-        .await;
-        *model.base.lock().unwrap() = server.base.clone();
+        let (server, _) = Model::new(CORE)
+            .start_with(move |m, seen, _| {
+                if seen.method == "PATCH" {
+                    return Reply::new(204).header("Upload-Offset", offset);
+                }
+                m.answer(seen)
+            })
+            .await;
         let (outcome, _) = run(tus_opts(&server.url("/files/"), b"hello world", quick())).await;
         let err = outcome.unwrap_err();
         assert_eq!(err.kind(), uptask::ErrorKind::Protocol, "{what}: {err}");
@@ -572,16 +567,14 @@ async fn a_server_that_lies_about_its_offset_is_an_error() {
 
 #[tokio::test]
 async fn abort_terminates_the_upload_on_the_server() {
-    let model = Model::new(CORE);
-    let m = model.clone();
-    let server = Script::start(move |seen, _| {
-        if seen.method == "PATCH" {
-            return Reply::new(0).stall(Duration::from_secs(10));
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, model) = Model::new(CORE)
+        .start_with(move |m, seen, _| {
+            if seen.method == "PATCH" {
+                return Reply::new(0).stall(Duration::from_secs(10));
+            }
+            m.answer(seen)
+        })
+        .await;
     let task = uptask::upload_file(tus_opts(&server.url("/files/"), &payload(100_000), quick()));
     let handle = task.handle();
     let waiter = tokio::spawn(task);
@@ -597,16 +590,14 @@ async fn abort_terminates_the_upload_on_the_server() {
 
 #[tokio::test]
 async fn abort_can_keep_the_upload_for_later() {
-    let model = Model::new(CORE);
-    let m = model.clone();
-    let server = Script::start(move |seen, _| {
-        if seen.method == "PATCH" {
-            return Reply::new(0).stall(Duration::from_secs(10));
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, _) = Model::new(CORE)
+        .start_with(move |m, seen, _| {
+            if seen.method == "PATCH" {
+                return Reply::new(0).stall(Duration::from_secs(10));
+            }
+            m.answer(seen)
+        })
+        .await;
     let tus = quick().terminate_on_abort(false);
     let task = uptask::upload_file(tus_opts(&server.url("/files/"), &payload(1000), tus));
     let handle = task.handle();
@@ -621,18 +612,16 @@ async fn abort_can_keep_the_upload_for_later() {
 
 #[tokio::test]
 async fn pause_drops_the_request_and_resume_continues_from_the_servers_offset() {
-    let model = Model::new(CORE);
-    let m = model.clone();
-    let server = Script::start(move |seen, i| {
-        if seen.method == "PATCH" && i == 2 {
-            // Keeps 300 bytes, then stops reading: the client sits mid-body until paused.
-            m.uploads.lock().unwrap().get_mut(&seen.path).unwrap().1 = 300;
-            return Reply::new(0).cut_after(300).stall(Duration::from_secs(10));
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, model) = Model::new(CORE)
+        .start_with(move |m, seen, i| {
+            if seen.method == "PATCH" && i == 2 {
+                // Keeps 300 bytes, then stops reading: the client sits mid-body until paused.
+                m.uploads.lock().unwrap().get_mut(&seen.path).unwrap().1 = 300;
+                return Reply::new(0).cut_after(300).stall(Duration::from_secs(10));
+            }
+            m.answer(seen)
+        })
+        .await;
     let data = payload(50_000_000);
     let task = uptask::upload_file(tus_opts(&server.url("/files/"), &data, quick()));
     let trace = super::Trace::default();
@@ -683,18 +672,16 @@ pub fn fifo_with(data: Vec<u8>) -> (tempfile::TempDir, std::path::PathBuf) {
 
 #[tokio::test]
 async fn a_stream_of_unknown_length_defers_the_length_to_its_last_chunk() {
-    let model = Model::new("creation,creation-defer-length");
-    let m = model.clone();
-    let server = Script::start(move |seen, i| {
-        // The second PATCH breaks after 1000 bytes: the retry sends the rest from memory.
-        if seen.method == "PATCH" && i == 3 {
-            m.uploads.lock().unwrap().get_mut(&seen.path).unwrap().1 += 1000;
-            return Reply::new(0).cut_after(1000);
-        }
-        m.answer(seen)
-    })
-    .await;
-    *model.base.lock().unwrap() = server.base.clone();
+    let (server, model) = Model::new("creation,creation-defer-length")
+        .start_with(move |m, seen, i| {
+            // The second PATCH breaks after 1000 bytes: the retry sends the rest from memory.
+            if seen.method == "PATCH" && i == 3 {
+                m.uploads.lock().unwrap().get_mut(&seen.path).unwrap().1 += 1000;
+                return Reply::new(0).cut_after(1000);
+            }
+            m.answer(seen)
+        })
+        .await;
     let data = payload(10_000);
     let (_dir, fifo) = fifo_with(data.clone());
     let tus = quick().chunk_size(4096);

@@ -4,11 +4,7 @@
 //! Needs `node` and `peers/node_modules` (the test script installs them). Without them the tests
 //! say so loudly and skip, unless `UPTASK_REQUIRE_PEERS=1`, where a missing peer is a failure.
 
-#![allow(clippy::print_stderr, reason = "a skipped peer must say so loudly")]
-
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,66 +17,31 @@ use uptask::{Notice, TusOptions, UploadOptions, upload_file};
 use super::payload;
 
 pub struct TusPeer {
-    child: Child,
+    _peer: crate::common::Peer,
     pub port: u16,
     pub dir: PathBuf,
 }
 
-impl Drop for TusPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn peers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../peers")
-}
-
 /// Starts `@tus/server` on `port` (0: any) storing into `dir`, or explains why it cannot.
 pub fn start_tus_peer(port: u16, dir: &Path) -> Option<TusPeer> {
-    let peers = peers_dir();
-    let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
-    if !peers.join("node_modules/@tus/server").exists() {
-        let why = format!(
-            "SKIPPED: @tus/server is not installed in {} (run `npm install` there)",
-            peers.display()
-        );
-        assert!(!required, "{why}");
-        eprintln!("{why}");
-        return None;
-    }
-    let mut child = match Command::new("node")
-        .arg("tus-server.mjs")
-        .arg(port.to_string())
-        .arg(dir)
-        .current_dir(&peers)
-        .stdout(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let why = format!("SKIPPED: cannot run node: {e}");
-            assert!(!required, "{why}");
-            eprintln!("{why}");
-            return None;
-        }
-    };
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let port = port.to_string();
+    let peer = crate::common::start_peer(
+        "tus-server.mjs",
+        "@tus/server",
+        &[port.as_ref(), dir.as_os_str()],
+    )?;
     // "tus server listening on http://127.0.0.1:PORT/files"
-    let port = line
+    let port = peer
+        .banner
         .trim()
         .rsplit(':')
         .next()
         .and_then(|p| p.strip_suffix("/files"))
-        .unwrap_or_else(|| panic!("unexpected peer banner {line:?}"))
+        .unwrap_or_else(|| panic!("unexpected peer banner {:?}", peer.banner))
         .parse()
         .unwrap();
     Some(TusPeer {
-        child,
+        _peer: peer,
         port,
         dir: dir.to_path_buf(),
     })

@@ -12,6 +12,8 @@
     reason = "test-only helpers: a failed setup should stop the test loudly"
 )]
 
+#[path = "../common/mod.rs"]
+mod common;
 mod contract;
 mod faults;
 mod interop;
@@ -20,20 +22,8 @@ mod script;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use common::payload;
 use uptask::{Notice, TusOptions, UploadError, UploadOptions, UploadSuccess, upload_file};
-
-/// A deterministic pseudo-random payload.
-pub fn payload(len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x2545_f491;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 /// A tus upload of `data` to `endpoint`, retries without waiting.
 pub fn tus_opts(endpoint: &str, data: &[u8], tus: TusOptions) -> UploadOptions {

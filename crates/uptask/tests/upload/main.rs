@@ -9,6 +9,8 @@
 )]
 
 mod abort;
+#[path = "../common/mod.rs"]
+mod common;
 mod faults;
 mod listeners;
 mod redirects;
@@ -19,18 +21,7 @@ mod transport;
 
 use std::time::Duration;
 
-/// A deterministic pseudo-random payload.
-pub fn payload(len: usize) -> Vec<u8> {
-    let mut x: u32 = 0x9e37_79b9;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+pub use common::payload;
 
 pub fn opts(url: &str, data: Vec<u8>) -> uptask::UploadOptions {
     uptask::UploadOptions::from_bytes(url, data, "file").timeout(Duration::from_secs(20))

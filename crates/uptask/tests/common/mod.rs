@@ -1,0 +1,82 @@
+//! Helpers shared by the test binaries: payloads and independent peers.
+
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    reason = "each test binary uses its own part; a skipped peer must say so loudly"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// A deterministic pseudo-random payload.
+pub fn payload(len: usize) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// An independent server started from `peers/`, killed on drop.
+pub struct Peer {
+    child: Child,
+    /// The first line it printed (where it listens).
+    pub banner: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../peers")
+}
+
+/// Runs `node SCRIPT ARGS...` in `peers/` once `package` is installed there, and waits for its
+/// first line. Without node or the package it says why loudly and gives `None`, unless
+/// `UPTASK_REQUIRE_PEERS=1` (the test script and CI), where that is a failure.
+pub fn start_peer(script: &str, package: &str, args: &[&std::ffi::OsStr]) -> Option<Peer> {
+    let dir = peers_dir();
+    let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    let skip = |why: String| {
+        assert!(!required, "{why}");
+        eprintln!("{why}");
+    };
+    if !dir.join("node_modules").join(package).exists() {
+        skip(format!(
+            "SKIPPED: {package} is not installed in {} (run `npm install` there)",
+            dir.display()
+        ));
+        return None;
+    }
+    let mut child = match Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            skip(format!("SKIPPED: cannot run node: {e}"));
+            return None;
+        }
+    };
+    let mut banner = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    Some(Peer { child, banner })
+}
