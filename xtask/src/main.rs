@@ -521,7 +521,7 @@ fn tus_bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Result<Opti
                 base = endpoint.trim_end_matches("/files/"),
             ),
         ]);
-        let clients = vec![
+        let clients = [
             ("uptask (one PATCH)", uptask(&[])),
             ("tus-js-client 4 (one PATCH)", js(None)),
             ("uptask (8 MiB chunks)", uptask(&["--chunk-size", "8MiB"])),

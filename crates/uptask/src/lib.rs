@@ -1,7 +1,8 @@
 //! uptask: uploads you can abort and watch.
 //!
 //! This is the `UploadTask` of WeChat/Taro `uploadFile`, in Rust: start an upload of a file as a
-//! `multipart/form-data` POST, listen to its progress (`progress`, `totalBytesSent`,
+//! `multipart/form-data` POST (or a resumable tus 1.0 upload, see [`TusOptions`]), listen to its
+//! progress (`progress`, `totalBytesSent`,
 //! `totalBytesExpectedToSend`) and to its response headers, abort it, and await its outcome.
 //!
 //! ```no_run
@@ -36,6 +37,29 @@
 //!   step back when a body is re-sent.
 //! - Exactly one outcome; no event after it. `abort()` is idempotent and may be called from a
 //!   listener. Listeners run on a task of their own, so a slow listener never slows the upload.
+//!
+//! # tus
+//! With [`UploadOptions::tus`] the same task runs the tus 1.0 protocol: discovery, creation,
+//! `PATCH` from the server's offset, checksums, retries with backoff that always ask the server
+//! where to continue, [`UploadHandle::pause`] / [`UploadHandle::resume`], `DELETE` on abort,
+//! parallel parts joined by concatenation, resume across process restarts
+//! ([`TusOptions::resume_store`]), and sources of unknown length (pipes) with a deferred
+//! length. The rules above hold with two additions: `totalBytesExpectedToSend` is the file's
+//! length (for a pipe, the bytes read so far), and progress may step back to the server's
+//! offset when an upload resumes, announced by [`Notice::Resumed`] just before.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), uptask::UploadError> {
+//! use uptask::{upload_file, TusOptions, UploadOptions};
+//!
+//! let opts = UploadOptions::new("http://127.0.0.1:8080/files/", "video.mp4", "file")
+//!     .tus(TusOptions::new().resume_store(std::env::temp_dir().join("myapp-tus")));
+//! let task = upload_file(opts);
+//! task.on_notice(|n| eprintln!("{n:?}"));
+//! let done = task.await?;
+//! println!("{}", done.status_code); // 204: the last PATCH completed the upload
+//! # Ok(()) }
+//! ```
 
 mod backend;
 mod digest;

@@ -148,7 +148,7 @@ struct Driver<'a, C> {
     store: Option<(Store, String)>,
 }
 
-/// A completed upload: the last response and its URL.
+/// A completed upload: the last response, which is the outcome.
 struct Done {
     response: Response,
 }
@@ -160,8 +160,6 @@ struct Part {
     start: u64,
     len: u64,
     url: Option<Url>,
-    /// Whether the URL came from before this run (store or option): it may be gone.
-    inherited: bool,
     /// Bytes of this part the server has acknowledged.
     offset: u64,
     /// Whether `offset` must be asked for before sending (after a failure, pause or restart).
@@ -188,7 +186,6 @@ impl<C: Client> Driver<'_, C> {
             start: 0,
             len: self.len(),
             url: None,
-            inherited: false,
             offset: 0,
             sync: false,
             partial: false,
@@ -196,7 +193,6 @@ impl<C: Client> Driver<'_, C> {
         };
         if let Some(url) = self.inherited_url() {
             whole.url = Some(url);
-            whole.inherited = true;
             whole.sync = true;
         }
         let mut retry = Retry::default();
@@ -432,7 +428,6 @@ impl<C: Client> Driver<'_, C> {
                 start,
                 len,
                 url: None,
-                inherited: false,
                 offset: 0,
                 sync: false,
                 partial: true,
@@ -614,7 +609,6 @@ impl<C: Client> Driver<'_, C> {
                     }
                     part.url = None;
                     part.offset = 0;
-                    part.inherited = false;
                     part.sync = false;
                     meter.set(part.index, 0, true);
                     return Ok(false);
@@ -630,7 +624,6 @@ impl<C: Client> Driver<'_, C> {
                 });
             }
             meter.set(part.index, part.offset, true);
-            part.inherited = false;
             if part.offset == part.len {
                 *last = Some(response);
                 return Ok(true);
