@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 secs="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(response_head chunked headers multipart_roundtrip server_multipart tus_headers)
+[ ${#targets[@]} -gt 0 ] || targets=(response_head chunked headers multipart_roundtrip server_multipart tus_headers server_tus)
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --version 0.13.2
 status=0
 for target in "${targets[@]}"; do
