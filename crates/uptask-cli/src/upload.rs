@@ -21,6 +21,9 @@ pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
             conclude(outcome, args.json, |done| {
                 if !args.json {
                     stdout_text(&done.data);
+                    if let (Some(url), true) = (&done.upload_url, done.data.is_empty()) {
+                        stdout_text(&format!("uploaded: {url}\n"));
+                    }
                 }
             })
         }

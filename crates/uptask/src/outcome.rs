@@ -28,7 +28,8 @@ pub struct HeadersReceived {
 /// A completed upload: the server answered, whatever its status (WeChat semantics: an HTTP error
 /// status is a success carrying that status).
 ///
-/// Serializes with the seed's names, including `errMsg: "uploadFile:ok"`.
+/// Serializes with the seed's names, including `errMsg: "uploadFile:ok"` (and `uploadUrl` for a
+/// tus upload).
 ///
 /// ```
 /// use uptask::UploadSuccess;
@@ -47,6 +48,8 @@ pub struct UploadSuccess {
     pub status_code: u16,
     /// The response headers.
     pub header: Header,
+    /// For a resumable (tus) upload, where it lives on the server.
+    pub upload_url: Option<String>,
 }
 
 impl UploadSuccess {
@@ -57,6 +60,7 @@ impl UploadSuccess {
             data,
             status_code,
             header,
+            upload_url: None,
         }
     }
 
@@ -74,10 +78,14 @@ impl UploadSuccess {
 impl serde::Serialize for UploadSuccess {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut s = serializer.serialize_struct("UploadSuccess", 4)?;
+        let fields = 4 + usize::from(self.upload_url.is_some());
+        let mut s = serializer.serialize_struct("UploadSuccess", fields)?;
         s.serialize_field("data", &self.data)?;
         s.serialize_field("statusCode", &self.status_code)?;
         s.serialize_field("header", &self.header)?;
+        if let Some(url) = &self.upload_url {
+            s.serialize_field("uploadUrl", url)?;
+        }
         s.serialize_field("errMsg", self.err_msg())?;
         s.end()
     }

@@ -127,11 +127,9 @@ pub(crate) async fn run<C: Client>(
         Ok(done) => {
             let response = done.response;
             meter.with_sink(|s| s.headers(&response.header));
-            Ok(UploadSuccess::new(
-                response.status,
-                response.header,
-                response.data,
-            ))
+            let mut success = UploadSuccess::new(response.status, response.header, response.data);
+            success.upload_url = done.url.map(String::from);
+            Ok(success)
         }
         Err((stop, urls)) => driver.finish_stopped(stop, &urls, &meter).await,
     }
@@ -148,9 +146,10 @@ struct Driver<'a, C> {
     store: Option<(Store, String)>,
 }
 
-/// A completed upload: the last response, which is the outcome.
+/// A completed upload: the last response, which is the outcome, and the upload's URL.
 struct Done {
     response: Response,
+    url: Option<Url>,
 }
 
 /// One part of the file on the server: its range of the source and its upload URL once known.
@@ -286,7 +285,10 @@ impl<C: Client> Driver<'_, C> {
                     pending = pending.slice(usize::try_from(offset - start).unwrap_or(0)..);
                     start = offset;
                     if eof && pending.is_empty() {
-                        return Ok(Done { response });
+                        return Ok(Done {
+                            response,
+                            url: Some(url),
+                        });
                     }
                 }
                 Err(stop) => {
@@ -463,7 +465,10 @@ impl<C: Client> Driver<'_, C> {
                 Err(stop) => Err(stop),
             };
             match sent {
-                Ok(response) => return Ok(Done { response }),
+                Ok(response) => {
+                    let url = self.location_of(&response).ok();
+                    return Ok(Done { response, url });
+                }
                 Err(stop) => {
                     if let Err(stop) = self.recover(stop, &mut retry, 0, meter).await {
                         return Err((stop, urls));
@@ -536,7 +541,10 @@ impl<C: Client> Driver<'_, C> {
                         {
                             store.remove(key);
                         }
-                        return Ok(Done { response });
+                        return Ok(Done {
+                            response,
+                            url: part.url.clone(),
+                        });
                     }
                 }
                 Ok(false) => {}

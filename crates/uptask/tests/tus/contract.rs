@@ -155,6 +155,7 @@ async fn single_upload_lifecycle() {
     .await;
     let done = outcome.unwrap();
     assert_eq!(done.status_code, 204);
+    assert_eq!(done.upload_url, Some(server.url("/files/u1")));
     assert_eq!(
         server.lines(),
         ["OPTIONS /files/", "POST /files/", "PATCH /files/u1"]
@@ -444,7 +445,13 @@ async fn parallel_parts_are_joined_by_concatenation() {
     let data = payload(3 << 20);
     let tus = TusOptions::new().parallel(3);
     let (outcome, trace) = run(tus_opts(&server.url("/files/"), &data, tus)).await;
-    assert_eq!(outcome.unwrap().status_code, 201);
+    let done = outcome.unwrap();
+    assert_eq!(done.status_code, 201);
+    assert_eq!(
+        done.upload_url,
+        Some(server.url("/files/u4")),
+        "the joined upload"
+    );
     let reqs = server.requests();
     let partials: Vec<&Seen> = reqs
         .iter()
