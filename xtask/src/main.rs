@@ -521,13 +521,21 @@ fn tus_bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Result<Opti
                 base = endpoint.trim_end_matches("/files/"),
             ),
         ]);
-        let clients = [
+        let mut clients = vec![
             ("uptask (one PATCH)", uptask(&[])),
             ("tus-js-client 4 (one PATCH)", js(None)),
             ("uptask (8 MiB chunks)", uptask(&["--chunk-size", "8MiB"])),
             ("tus-js-client 4 (8 MiB chunks)", js(Some(8 * MIB))),
             ("curl (creation + one raw PATCH)", curl),
         ];
+        // uptask serve offers checksums, which uptask then sends (and the server verifies):
+        // this row shows what they cost.
+        if server_name == "uptask serve" {
+            clients.push((
+                "uptask --no-checksum (one PATCH)",
+                uptask(&["--no-checksum"]),
+            ));
+        }
         // Each run leaves its upload on the server; clear them so the store does not grow.
         let mut results: Vec<(&str, Vec<Run>)> =
             clients.iter().map(|(n, _)| (*n, Vec::new())).collect();
