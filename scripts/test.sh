@@ -10,6 +10,14 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 echo "== installing test peers (peers/package.json)"
 (cd peers && npm install --no-package-lock --no-audit --no-fund --silent)
+echo "== fetching the AWS SigV4 test suite (it ships inside the aws-sigv4 1.6.4 package)"
+suite_crate="$(mktemp -d)"
+mkdir -p "$suite_crate/src"
+echo 'fn main() {}' > "$suite_crate/src/main.rs"
+printf '[package]\nname = "sigv4-suite"\nversion = "0.0.0"\nedition = "2024"\n\n[dependencies]\naws-sigv4 = "=1.6.4"\n\n[workspace]\n' \
+  > "$suite_crate/Cargo.toml"
+cargo fetch --manifest-path "$suite_crate/Cargo.toml" --quiet
+rm -rf "$suite_crate"
 
 echo "== cargo fmt"
 cargo fmt --all --check
