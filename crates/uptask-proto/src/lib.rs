@@ -10,6 +10,7 @@
 //! - [`http1`]: HTTP/1.1 request heads, response head parsing and response body framing.
 //! - [`progress`]: the progress event value and the coalescing rules that decide which samples
 //!   become events.
+//! - [`s3`]: S3 targets, endpoints, credentials from the AWS environment, part planning, XML.
 //! - [`sigv4`]: AWS Signature Version 4 for S3-compatible stores.
 //! - [`tus`]: tus 1.0 header values and the decisions of a resumable upload.
 //! - [`header`]: validation of user-supplied header names and values.
@@ -33,6 +34,7 @@ pub mod header;
 pub mod http1;
 pub mod multipart;
 pub mod progress;
+pub mod s3;
 pub mod sigv4;
 pub mod tus;
 
