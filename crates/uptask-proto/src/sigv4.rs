@@ -129,6 +129,34 @@ impl Scope {
     }
 }
 
+/// The `X-Amz-Date` form (`YYYYMMDDTHHMMSSZ`, UTC) of a Unix time in seconds.
+///
+/// ```
+/// assert_eq!(uptask_proto::sigv4::amz_date(1_440_938_160), "20150830T123600Z");
+/// assert_eq!(uptask_proto::sigv4::amz_date(0), "19700101T000000Z");
+/// ```
+#[must_use]
+pub fn amz_date(unix_secs: u64) -> String {
+    let days = unix_secs / 86_400;
+    let secs = unix_secs % 86_400;
+    // Civil date from days since 1970-01-01 (proleptic Gregorian), in 400-year eras.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
 /// What is signed of a request. `path` is the decoded path (it is encoded here); `query` holds
 /// decoded pairs; `headers` are the headers to sign, `Host` included (uptask signs every header
 /// it sends).

@@ -6,7 +6,6 @@
 
 use std::future::Future;
 
-use uptask_proto::tus::ChecksumAlgorithm;
 use url::Url;
 
 use crate::{Header, UploadError};
@@ -73,7 +72,7 @@ pub(crate) trait Client: Send + Sync {
     /// The digest of `len` bytes of the source from `offset`.
     fn digest(
         &self,
-        algorithm: ChecksumAlgorithm,
+        algorithm: crate::digest::Algorithm,
         offset: u64,
         len: u64,
     ) -> impl Future<Output = Result<Vec<u8>, UploadError>> + Send;

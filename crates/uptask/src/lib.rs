@@ -65,11 +65,14 @@ mod backend;
 mod digest;
 mod error;
 mod http;
+mod join;
 mod listeners;
+mod meter;
 mod notice;
 mod options;
 mod outcome;
 mod prepare;
+pub mod s3;
 mod task;
 mod tus;
 
@@ -78,6 +81,7 @@ pub use listeners::ListenerId;
 pub use notice::Notice;
 pub use options::{DEFAULT_TIMEOUT, Protocol, Source, UploadOptions};
 pub use outcome::{Header, HeadersReceived, ProgressUpdate, UploadSuccess};
+pub use s3::S3Options;
 pub use task::{UploadHandle, UploadTask, upload_file};
 pub use tus::TusOptions;
 

@@ -43,6 +43,8 @@ pub enum Protocol {
     /// `form_data` entries become `Upload-Metadata` next to `filename` and `filetype`; the
     /// field `name` is not used.
     Tus(crate::TusOptions),
+    /// An S3-compatible store; the URL is `s3://bucket/key`.
+    S3(crate::S3Options),
 }
 
 /// The options of one upload (WeChat's `url`, `filePath`, `name`, `header`, `formData`,
@@ -241,6 +243,21 @@ impl UploadOptions {
     #[must_use]
     pub fn tus(self, tus: crate::TusOptions) -> Self {
         self.protocol(Protocol::Tus(tus))
+    }
+
+    /// Shorthand for `.protocol(Protocol::S3(s3))`: a (multipart) upload to an S3-compatible
+    /// store; the URL is `s3://bucket/key`.
+    ///
+    /// ```
+    /// use uptask::{S3Options, UploadOptions};
+    /// let creds = uptask::s3::Credentials::new("AKID", "SECRET");
+    /// let opts = UploadOptions::new("s3://bucket/a.bin", "a.bin", "file")
+    ///     .s3(S3Options::new(creds).endpoint("http://127.0.0.1:8333"));
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn s3(self, s3: crate::S3Options) -> Self {
+        self.protocol(Protocol::S3(s3))
     }
 
     /// Checks the options as [`upload_file`](crate::upload_file) would, without sending anything:

@@ -19,6 +19,18 @@ use crate::{Protocol, Source, UploadError, UploadOptions};
 /// Headers that uptask owns: setting them would contradict the body it sends.
 const MULTIPART_OWNED: &[&str] = &["content-type", "content-length", "transfer-encoding"];
 
+/// The same for S3, plus the headers the signature and the parts carry.
+const S3_OWNED: &[&str] = &[
+    "content-length",
+    "transfer-encoding",
+    "authorization",
+    "content-md5",
+    "x-amz-date",
+    "x-amz-content-sha256",
+    "x-amz-security-token",
+    "host",
+];
+
 /// The same for tus, plus the protocol's own headers.
 const TUS_OWNED: &[&str] = &[
     "content-type",
@@ -51,6 +63,15 @@ pub(crate) struct Plan {
 pub(crate) enum Kind {
     Multipart { head: Vec<u8>, body: MultipartBody },
     Tus(TusPlan),
+    S3(S3Plan),
+}
+
+/// An S3 upload: the user's headers (checked) and the options; the plan's URL is the object's.
+#[derive(Debug)]
+pub(crate) struct S3Plan {
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) options: crate::S3Options,
+    pub(crate) content_type: String,
 }
 
 /// A tus upload: the user's headers (checked), the encoded metadata and the options.
@@ -68,7 +89,7 @@ impl Plan {
     pub(crate) fn expected(&self) -> u64 {
         match &self.kind {
             Kind::Multipart { body, .. } => body.len(),
-            Kind::Tus(_) => self.source.len(),
+            Kind::Tus(_) | Kind::S3(_) => self.source.len(),
         }
     }
 }
@@ -220,7 +241,10 @@ impl Fingerprint {
 }
 
 pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
-    let url = parse_url(&opts.url)?;
+    let url = match &opts.protocol {
+        Protocol::S3(s3) => s3_object_url(&opts.url, s3)?,
+        _ => parse_url(&opts.url)?,
+    };
     let streams = matches!(opts.protocol, Protocol::Tus(_));
     let (source, default_name) = plan_source(&opts.source, streams)?;
     let file_name = opts.file_name.clone().unwrap_or(default_name);
@@ -229,6 +253,14 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     let kind = match &opts.protocol {
         Protocol::Multipart => plan_multipart(opts, &url, &file_name, &source)?,
         Protocol::Tus(tus) => Kind::Tus(plan_tus(opts, tus, &url, &file_name, &source)?),
+        Protocol::S3(s3) => {
+            check_user_headers(&opts.header, S3_OWNED, "an S3 upload")?;
+            Kind::S3(S3Plan {
+                headers: opts.header.clone(),
+                options: s3.clone(),
+                content_type: uptask_proto::multipart::content_type_for(&file_name),
+            })
+        }
     };
     Ok(Plan {
         url,
@@ -330,6 +362,24 @@ fn check_user_headers(
         uptask_proto::header::validate_value(name, value).map_err(proto)?;
     }
     Ok(())
+}
+
+/// The object's http(s) URL for an `s3://bucket/key` target.
+fn s3_object_url(text: &str, s3: &crate::S3Options) -> Result<Url, UploadError> {
+    use uptask_proto::s3::{Addressing, Target};
+    let invalid = |e: uptask_proto::s3::S3Error| UploadError::invalid(e.to_string()).with_source(e);
+    let target = Target::parse(text).map_err(invalid)?;
+    let endpoint = s3
+        .endpoint
+        .clone()
+        .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", s3.region));
+    let addressing = s3.addressing.unwrap_or(if s3.endpoint.is_some() {
+        Addressing::Path
+    } else {
+        Addressing::VirtualHost
+    });
+    let url = target.object_url(&endpoint, addressing).map_err(invalid)?;
+    parse_url(&url)
 }
 
 fn parse_url(text: &str) -> Result<Url, UploadError> {
@@ -459,7 +509,7 @@ mod tests {
     fn multipart_head(plan: &Plan) -> Vec<u8> {
         match &plan.kind {
             Kind::Multipart { head, .. } => head.clone(),
-            Kind::Tus(_) => panic!("not multipart"),
+            Kind::Tus(_) | Kind::S3(_) => panic!("not multipart"),
         }
     }
 

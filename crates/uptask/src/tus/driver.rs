@@ -5,7 +5,6 @@
 //! It runs over any [`Client`], so it holds no socket and no file: bodies are ranges of the
 //! planned source, and the backend sends them.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use uptask_proto::tus::{
@@ -16,6 +15,7 @@ use url::Url;
 
 use super::store::{Entry, Store};
 use crate::http::{Body, Client, Request, Response};
+use crate::meter::Meter;
 use crate::prepare::{Plan, TusPlan};
 use crate::task::{Control, EventSink};
 use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
@@ -62,42 +62,6 @@ impl From<UploadError> for Stop {
 struct Retry {
     attempt: usize,
     offset_at_failure: Option<u64>,
-}
-
-/// Progress shared by the parts of a parallel upload: each part's count, summed for the sink.
-struct Meter<'s> {
-    sink: Mutex<&'s mut EventSink>,
-    parts: Mutex<Vec<u64>>,
-}
-
-impl<'s> Meter<'s> {
-    fn new(sink: &'s mut EventSink, parts: usize) -> Self {
-        Self {
-            sink: Mutex::new(sink),
-            parts: Mutex::new(vec![0; parts]),
-        }
-    }
-
-    /// Part `i` has `sent` bytes on the server or in flight. `rewind` when it stepped back.
-    fn set(&self, i: usize, sent: u64, rewind: bool) {
-        let total: u64 = {
-            let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(p) = parts.get_mut(i) {
-                *p = sent;
-            }
-            parts.iter().sum()
-        };
-        let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
-        if rewind {
-            sink.rewind();
-        }
-        sink.progress(total);
-    }
-
-    fn with_sink<T>(&self, f: impl FnOnce(&mut EventSink) -> T) -> T {
-        let mut sink = self.sink.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut sink)
-    }
 }
 
 /// Runs a tus upload to its outcome.
@@ -345,7 +309,7 @@ impl<C: Client> Driver<'_, C> {
             headers.push(("Upload-Length", (start + len).to_string()));
         }
         if let Some(algorithm) = self.checksum() {
-            let digest = crate::digest::Hasher::of(algorithm, bytes);
+            let digest = crate::digest::Hasher::of(algorithm.into(), bytes);
             headers.push(("Upload-Checksum", algorithm.header_value(&digest)));
         }
         let request = self.request("PATCH", url.clone(), headers, Body::Bytes(bytes.clone()));
@@ -436,14 +400,14 @@ impl<C: Client> Driver<'_, C> {
                 digest: None,
             })
             .collect();
-        *meter.parts.lock().unwrap_or_else(PoisonError::into_inner) = vec![0; parts.len()];
+        meter.reset(parts.len());
         let results = {
             let this = &*self;
             let runs = parts.iter_mut().map(|part| async move {
                 let mut worker = this.fork();
                 worker.run_part(part, meter).await
             });
-            futures_join_all(runs).await
+            crate::join::join_all(runs).await
         };
         let urls: Vec<Url> = parts.iter().filter_map(|p| p.url.clone()).collect();
         for r in results {
@@ -753,7 +717,7 @@ impl<C: Client> Driver<'_, C> {
             let digest = match part.digest.take() {
                 Some((at, d)) if at == range => d,
                 _ => {
-                    self.interruptible(self.client.digest(algorithm, range.0, range.1))
+                    self.interruptible(self.client.digest(algorithm.into(), range.0, range.1))
                         .await??
                 }
             };
@@ -781,7 +745,7 @@ impl<C: Client> Driver<'_, C> {
                 let both = async {
                     tokio::join!(
                         self.client.send(&request, &mut progress),
-                        self.client.digest(algorithm, range.0, range.1)
+                        self.client.digest(algorithm.into(), range.0, range.1)
                     )
                 };
                 let (response, digest) = self.interruptible(both).await?;
@@ -1026,28 +990,4 @@ async fn sleep_or_forever(limit: Option<Duration>) {
         Some(d) => crate::backend::sleep(d).await,
         None => std::future::pending().await,
     }
-}
-
-/// Polls all futures together on this task, returning their outputs in order.
-async fn futures_join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all = true;
-        for (fut, out) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match fut.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *out = Some(v),
-                    std::task::Poll::Pending => all = false,
-                }
-            }
-        }
-        if all {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

@@ -7,7 +7,6 @@ use std::sync::{Mutex, PoisonError};
 use bytes::Bytes;
 
 use uptask_proto::multipart::Piece;
-use uptask_proto::tus::ChecksumAlgorithm;
 
 use super::exchange::{Link, Outgoing, roundtrip};
 use crate::digest::Hasher;
@@ -121,7 +120,7 @@ impl Client for NativeClient<'_> {
 
     async fn digest(
         &self,
-        algorithm: ChecksumAlgorithm,
+        algorithm: crate::digest::Algorithm,
         offset: u64,
         len: u64,
     ) -> Result<Vec<u8>, UploadError> {
@@ -136,7 +135,7 @@ impl Client for NativeClient<'_> {
 
 fn digest_of(
     source: &PlannedSource,
-    algorithm: ChecksumAlgorithm,
+    algorithm: crate::digest::Algorithm,
     offset: u64,
     len: u64,
 ) -> Result<Vec<u8>, UploadError> {

@@ -53,10 +53,15 @@ pub(crate) fn start(
                     result = run => result,
                 }
             }
-            // The tus driver watches abort itself: it must still tell the server.
+            // The tus and S3 drivers watch abort themselves: they must still tell the server.
             Kind::Tus(tus) => {
                 let client = client::NativeClient::new(&plan, &tus.headers);
                 crate::tus::run(&plan, tus, &client, &mut sink, control).await
+            }
+            Kind::S3(s3) => {
+                // The client sends the user's headers; the driver signs them with its own.
+                let client = client::NativeClient::new(&plan, &s3.headers);
+                crate::s3::run(&plan, s3, &client, &mut sink, control).await
             }
         };
         sink.done(result);
