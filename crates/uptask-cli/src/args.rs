@@ -14,10 +14,10 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Upload FILE to URL as multipart/form-data or with tus (to a built-in server when URL is
-    /// omitted).
+    /// Upload FILE to URL as multipart/form-data, with tus, or to S3 (to a built-in server when
+    /// URL is omitted).
     #[command(after_help = UPLOAD_EXAMPLES)]
-    Upload(UploadArgs),
+    Upload(Box<UploadArgs>),
     /// Receive uploads: POST /upload stores multipart files (sha256-checked) in --dir.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
@@ -42,6 +42,8 @@ Examples:
       (or $UPTASK_CACHE_DIR/tus); --fresh starts over.
   pg_dump mydb | uptask upload - http://127.0.0.1:8080/files/ --protocol tus --file-name db.sql
       A pipe has no length in advance: tus sends it with a deferred length.
+  uptask upload big.iso s3://backups/big.iso --protocol s3 --endpoint http://127.0.0.1:8333
+      Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials.
 
 Exit codes: 0 completed (< 400), 22 completed (>= 400), 1 failed, 2 bad input, 130 aborted.";
 
@@ -109,7 +111,23 @@ pub(crate) struct UploadArgs {
     /// tus: do not send Upload-Checksum even when the server offers the checksum extension.
     #[arg(long, help_heading = "tus")]
     pub(crate) no_checksum: bool,
-    /// tus: waits before each retry, comma-separated (e.g. 0,1s,3s,5s); empty for no retries.
+    /// s3: the S3-compatible endpoint (default: $AWS_ENDPOINT_URL, the profile's endpoint_url,
+    /// else AWS).
+    #[arg(long, value_name = "URL", help_heading = "s3")]
+    pub(crate) endpoint: Option<String>,
+    /// s3: the region (default: $AWS_REGION, the profile's region, else us-east-1).
+    #[arg(long, help_heading = "s3")]
+    pub(crate) region: Option<String>,
+    /// s3: the profile of the shared AWS files (default: $AWS_PROFILE, else default).
+    #[arg(long, help_heading = "s3")]
+    pub(crate) profile: Option<String>,
+    /// s3: the part size of a multipart upload (at least 5MiB); smaller files go in one PUT.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB", help_heading = "s3")]
+    pub(crate) part_size: String,
+    /// s3: how many parts are sent at once.
+    #[arg(long, value_name = "N", default_value_t = 4, help_heading = "s3")]
+    pub(crate) concurrency: usize,
+    /// tus and s3: waits before each retry, comma-separated (e.g. 0,1s,3s,5s); empty for no retries.
     #[arg(
         long,
         value_name = "LIST",

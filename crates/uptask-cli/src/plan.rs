@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use uptask::{TusOptions, UploadOptions};
+use uptask::{S3Options, TusOptions, UploadOptions};
 
 use crate::args::{Protocol, UploadArgs};
 use crate::exit::bad;
@@ -24,11 +24,7 @@ pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<Upl
     match args.protocol {
         Protocol::Multipart => {}
         Protocol::Tus => opts = opts.tus(tus_options(args)?),
-        Protocol::S3 => {
-            return Err(bad(
-                "--protocol s3: not available in this build yet; use multipart or tus",
-            ));
-        }
+        Protocol::S3 => opts = opts.s3(s3_options(args)?),
     }
     if let Some(name) = &args.file_name {
         opts = opts.file_name(name);
@@ -55,17 +51,62 @@ pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<Upl
     Ok(opts)
 }
 
-fn tus_options(args: &UploadArgs) -> anyhow::Result<TusOptions> {
-    if args.parallel == 0 {
-        return Err(bad("invalid --parallel 0: use 1 or more"));
-    }
-    let delays = args
-        .retry_delays
+fn retry_delays(args: &UploadArgs) -> anyhow::Result<Vec<Duration>> {
+    args.retry_delays
         .split(',')
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .map(|d| duration("--retry-delays", d))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect()
+}
+
+/// Credentials, region and endpoint as the AWS tools find them: flags, `AWS_*` variables, then
+/// the shared credentials and config files of the profile.
+fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
+    if args.concurrency == 0 {
+        return Err(bad("invalid --concurrency 0: use 1 or more"));
+    }
+    let env = |k: &str| std::env::var(k).ok();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let file = |var: &str, name: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(name)))
+            .and_then(|p| std::fs::read_to_string(p).ok())
+    };
+    let flags = uptask_proto::s3::Settings {
+        endpoint: args.endpoint.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    };
+    let resolved = uptask_proto::s3::resolve(
+        &flags,
+        env,
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials").as_deref(),
+        file("AWS_CONFIG_FILE", "config").as_deref(),
+    );
+    let credentials = resolved.credentials.ok_or_else(|| {
+        bad(format!(
+            "--protocol s3: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add them to profile {:?} of ~/.aws/credentials",
+            resolved.profile
+        ))
+    })?;
+    let mut s3 = S3Options::new(credentials)
+        .region(resolved.region)
+        .part_size(byte_size("--part-size", &args.part_size)?)
+        .concurrency(args.concurrency)
+        .retry_delays(retry_delays(args)?);
+    if let Some(endpoint) = resolved.endpoint {
+        s3 = s3.endpoint(endpoint);
+    }
+    Ok(s3)
+}
+
+fn tus_options(args: &UploadArgs) -> anyhow::Result<TusOptions> {
+    if args.parallel == 0 {
+        return Err(bad("invalid --parallel 0: use 1 or more"));
+    }
+    let delays = retry_delays(args)?;
     Ok(TusOptions::new()
         .chunk_size(byte_size("--chunk-size", &args.chunk_size)?)
         .parallel(args.parallel)

@@ -161,8 +161,12 @@ fn conclude(
                 json_event("success", &done);
             }
             if done.status_code >= 400 {
+                // An S3 store explains itself in an XML error document: say what it said.
+                let why = uptask_proto::s3::error_of(&done.data)
+                    .map(|(code, message)| format!(": {code}: {message}"))
+                    .unwrap_or_default();
                 report_line(&format!(
-                    "the server answered with status {}",
+                    "the server answered with status {}{why}",
                     done.status_code
                 ));
                 Err(Reported(exit::HTTP_ERROR).into())
