@@ -77,3 +77,17 @@ pub(crate) trait Client: Send + Sync {
         len: u64,
     ) -> impl Future<Output = Result<Vec<u8>, UploadError>> + Send;
 }
+
+/// Sends `request` within `limit` (`None` when it took longer), for last words to a server —
+/// terminating an upload after an abort — whose failure is only logged.
+pub(crate) async fn send_within<C: Client>(
+    client: &C,
+    request: &Request,
+    limit: std::time::Duration,
+) -> Option<Result<Response, UploadError>> {
+    let mut ignore = |_| {};
+    tokio::select! {
+        r = client.send(request, &mut ignore) => Some(r),
+        () = crate::backend::sleep(limit) => None,
+    }
+}

@@ -15,7 +15,7 @@ use crate::digest::{Algorithm, Hasher};
 use crate::http::{Body, Client, Request, Response};
 use crate::meter::Meter;
 use crate::prepare::{Plan, S3Plan};
-use crate::task::{Control, EventSink};
+use crate::task::{Control, EventSink, Interrupt};
 use crate::{ErrorKind, UploadError, UploadSuccess};
 
 /// How long an `AbortMultipartUpload` after a failure or an abort may take.
@@ -348,23 +348,15 @@ impl<C: Client> Driver<'_, C> {
             .await??)
     }
 
-    /// Runs `fut` unless the upload is aborted or out of time first.
+    /// Runs `fut` unless the upload is aborted or out of time first (S3 uploads do not pause).
     async fn interruptible<T>(&self, fut: impl Future<Output = T>) -> Result<T, Stop> {
-        let limit = self
-            .deadline
-            .map(|d| d.saturating_sub(crate::backend::now()));
-        let deadline = async {
-            match limit {
-                Some(d) => crate::backend::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            () = self.control.cancel.cancelled() => Err(Stop::Aborted),
-            () = deadline => Err(Stop::TimedOut),
-            v = fut => Ok(v),
-        }
+        self.control
+            .guard(fut, self.deadline, false)
+            .await
+            .map_err(|i| match i {
+                Interrupt::TimedOut => Stop::TimedOut,
+                Interrupt::Aborted | Interrupt::Paused => Stop::Aborted,
+            })
     }
 
     /// `AbortMultipartUpload`, bounded in time; failures are logged.
@@ -378,12 +370,7 @@ impl<C: Client> Driver<'_, C> {
         ) else {
             return;
         };
-        let mut ignore = |_| {};
-        let sent = tokio::select! {
-            r = self.client.send(&request, &mut ignore) => Some(r),
-            () = crate::backend::sleep(ABORT_WITHIN) => None,
-        };
-        match sent {
+        match crate::http::send_within(self.client, &request, ABORT_WITHIN).await {
             Some(Ok(r)) if (200..300).contains(&r.status) || r.status == 404 => {
                 tracing::debug!(upload_id = id, "multipart upload aborted");
             }

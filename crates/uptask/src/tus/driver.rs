@@ -17,7 +17,7 @@ use super::store::{Entry, Store};
 use crate::http::{Body, Client, Request, Response};
 use crate::meter::Meter;
 use crate::prepare::{Plan, TusPlan};
-use crate::task::{Control, EventSink};
+use crate::task::{Control, EventSink, Interrupt};
 use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
 
 /// Bodies up to this size go with the creation request when the server allows it; larger ones
@@ -46,6 +46,16 @@ enum Stop {
     /// The server answered with a final status: the outcome, as with a multipart upload.
     Answered(Response),
     Fatal(UploadError),
+}
+
+impl From<Interrupt> for Stop {
+    fn from(i: Interrupt) -> Self {
+        match i {
+            Interrupt::Aborted => Stop::Aborted,
+            Interrupt::Paused => Stop::Paused,
+            Interrupt::TimedOut => Stop::TimedOut,
+        }
+    }
 }
 
 impl From<UploadError> for Stop {
@@ -808,17 +818,7 @@ impl<C: Client> Driver<'_, C> {
 
     /// Runs `fut` unless an abort, a pause or the deadline comes first.
     async fn interruptible<T>(&self, fut: impl Future<Output = T>) -> Result<T, Stop> {
-        let mut paused = self.control.paused.clone();
-        let limit = self
-            .deadline
-            .map(|d| d.saturating_sub(crate::backend::now()));
-        tokio::select! {
-            biased;
-            () = self.control.cancel.cancelled() => Err(Stop::Aborted),
-            _ = paused.wait_for(|p| *p) => Err(Stop::Paused),
-            () = sleep_or_forever(limit) => Err(Stop::TimedOut),
-            v = fut => Ok(v),
-        }
+        Ok(self.control.guard(fut, self.deadline, true).await?)
     }
 
     /// Waits, unless aborted or paused first (a pause during a wait is waited out after it).
@@ -891,12 +891,7 @@ impl<C: Client> Driver<'_, C> {
     /// DELETE, bounded in time; failures are logged (the outcome is the abort either way).
     async fn terminate(&self, url: &Url) {
         let request = self.request("DELETE", url.clone(), Vec::new(), Body::Empty);
-        let mut ignore = |_| {};
-        let sent = tokio::select! {
-            r = self.client.send(&request, &mut ignore) => Some(r),
-            () = crate::backend::sleep(TERMINATE_WITHIN) => None,
-        };
-        match sent {
+        match crate::http::send_within(self.client, &request, TERMINATE_WITHIN).await {
             Some(Ok(r)) if is_success(r.status) || is_gone(r.status) => {
                 tracing::debug!(%url, status = r.status, "tus upload terminated");
             }
@@ -983,11 +978,4 @@ fn jitter(base: Duration) -> Duration {
     }
     let unit = f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX);
     base.mul_f64(0.75 + unit * 0.5)
-}
-
-async fn sleep_or_forever(limit: Option<Duration>) {
-    match limit {
-        Some(d) => crate::backend::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }
