@@ -2,28 +2,15 @@
 //! never panics, and never leaves a temporary `.part` file behind.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use axum::body::Body;
 use axum::http::Request;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
-struct Fixture {
-    rt: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
-}
+#[path = "common/mod.rs"]
+mod common;
 
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| Fixture {
-        rt: tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime"),
-        dir: tempfile::tempdir().expect("tempdir"),
-    })
-}
+use common::fixture;
 
 fuzz_target!(|data: &[u8]| {
     let f = fixture();

@@ -3,28 +3,15 @@
 //! nothing is ever published but a complete upload of the right length.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use axum::body::Body;
 use axum::http::Request;
 use libfuzzer_sys::fuzz_target;
 use tower::ServiceExt;
 
-struct Fixture {
-    rt: tokio::runtime::Runtime,
-    dir: tempfile::TempDir,
-}
+#[path = "common/mod.rs"]
+mod common;
 
-fn fixture() -> &'static Fixture {
-    static F: OnceLock<Fixture> = OnceLock::new();
-    F.get_or_init(|| Fixture {
-        rt: tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime"),
-        dir: tempfile::tempdir().expect("tempdir"),
-    })
-}
+use common::fixture;
 
 const LENGTH: usize = 16;
 

@@ -20,10 +20,23 @@ impl<'s> Meter<'s> {
 
     /// Part `i` has `sent` bytes on the server or in flight. `rewind` when it stepped back.
     pub(crate) fn set(&self, i: usize, sent: u64, rewind: bool) {
+        self.update(i, sent, rewind, |_| true);
+    }
+
+    /// Part `i` has `sent` bytes out in its current attempt; counts only what goes past its
+    /// best attempt so far, so a part sent again is not counted twice and the sum never falls.
+    pub(crate) fn raise(&self, i: usize, sent: u64) {
+        self.update(i, sent, false, |best| sent >= best);
+    }
+
+    /// Sets part `i` to `sent` when `accept(current)` allows, and reports the new sum.
+    fn update(&self, i: usize, sent: u64, rewind: bool, accept: impl FnOnce(u64) -> bool) {
         let total: u64 = {
             let mut parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(p) = parts.get_mut(i) {
-                *p = sent;
+            match parts.get_mut(i) {
+                Some(p) if accept(*p) => *p = sent,
+                Some(_) => return,
+                None => {}
             }
             parts.iter().sum()
         };
@@ -32,18 +45,6 @@ impl<'s> Meter<'s> {
             sink.rewind();
         }
         sink.progress(total);
-    }
-
-    /// Part `i` has `sent` bytes out in its current attempt; counts only what goes past its
-    /// best attempt so far, so a part sent again is not counted twice and the sum never falls.
-    pub(crate) fn raise(&self, i: usize, sent: u64) {
-        let higher = {
-            let parts = self.parts.lock().unwrap_or_else(PoisonError::into_inner);
-            parts.get(i).is_some_and(|p| sent >= *p)
-        };
-        if higher {
-            self.set(i, sent, false);
-        }
     }
 
     /// Starts over with `parts` parts at zero.

@@ -80,7 +80,8 @@ pub(crate) struct TusPlan {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) metadata: String,
     pub(crate) options: crate::TusOptions,
-    /// The resume-store key of this file and endpoint, when the source is a file.
+    /// The resume-store key of this file and endpoint, when the source is a file and a store
+    /// is set.
     pub(crate) resume_key: Option<String>,
 }
 
@@ -331,11 +332,12 @@ fn plan_tus(
     if let Some(u) = &tus.upload_url {
         parse_url(u)?;
     }
+    // The key canonicalizes the path (a syscall): only worth it when there is a store to use.
     let resume_key = match source {
-        PlannedSource::Path { path, fingerprint } => {
+        PlannedSource::Path { path, fingerprint } if tus.resume_store.is_some() => {
             Some(crate::tus::store::key(path, fingerprint, url.as_str()))
         }
-        PlannedSource::Bytes(_) | PlannedSource::Stream { .. } => None,
+        _ => None,
     };
     Ok(TusPlan {
         headers: opts.header.clone(),

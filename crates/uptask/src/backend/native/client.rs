@@ -1,7 +1,7 @@
 //! The native [`Client`]: each request on a connection of its own, bodies from the planned
 //! source (with `sendfile` where it applies), digests computed on the blocking pool.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -9,6 +9,7 @@ use bytes::Bytes;
 use uptask_proto::multipart::Piece;
 
 use super::exchange::{Link, Outgoing, roundtrip};
+use super::source::{open_at, open_source};
 use crate::digest::Hasher;
 use crate::http::{Body, Client, Request, Response};
 use crate::prepare::{Origin, Plan, PlannedSource, encode_head};
@@ -88,10 +89,7 @@ impl Client for NativeClient<'_> {
         let (file, read) = tokio::task::spawn_blocking(move || {
             let mut file = match open {
                 Some(f) => f,
-                None => std::fs::File::open(&path).map_err(|e| {
-                    UploadError::new(ErrorKind::Io, format!("cannot open {}", path.display()))
-                        .with_source(e)
-                })?,
+                None => open_source(&path)?,
             };
             let mut buf = vec![0u8; max];
             let mut filled = 0;
@@ -164,8 +162,7 @@ fn digest_of(
                 )
                 .with_source(e)
             };
-            let mut file = std::fs::File::open(path).map_err(read_err)?;
-            file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
+            let mut file = open_at(path, offset)?;
             let mut left = len;
             let mut buf = vec![0u8; 1 << 20];
             while left > 0 {

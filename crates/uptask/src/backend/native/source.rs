@@ -37,13 +37,7 @@ impl Chunks {
         offset: u64,
         len: u64,
     ) -> Result<Self, UploadError> {
-        let io_err = |what: &str, e: std::io::Error| {
-            UploadError::new(ErrorKind::Io, format!("cannot {what} {}", path.display()))
-                .with_source(e)
-        };
-        let mut file = File::open(path).map_err(|e| io_err("open", e))?;
-        file.seek(SeekFrom::Start(offset))
-            .map_err(|e| io_err("seek in", e))?;
+        let file = open_at(path, offset)?;
         Ok(Self {
             path: path.to_path_buf(),
             planned,
@@ -96,6 +90,22 @@ impl Chunks {
         }
         Ok(true)
     }
+}
+
+/// Opens the source file (or stream) at `path`.
+pub(super) fn open_source(path: &std::path::Path) -> Result<File, UploadError> {
+    File::open(path).map_err(|e| {
+        UploadError::new(ErrorKind::Io, format!("cannot open {}", path.display())).with_source(e)
+    })
+}
+
+/// Opens the source file at `path`, positioned at `offset`.
+pub(super) fn open_at(path: &std::path::Path, offset: u64) -> Result<File, UploadError> {
+    let mut file = open_source(path)?;
+    file.seek(SeekFrom::Start(offset)).map_err(|e| {
+        UploadError::new(ErrorKind::Io, format!("cannot seek in {}", path.display())).with_source(e)
+    })?;
+    Ok(file)
 }
 
 fn start_read(
@@ -159,10 +169,7 @@ impl SendFile {
         offset: u64,
         len: u64,
     ) -> Result<Self, UploadError> {
-        let file = File::open(path).map_err(|e| {
-            UploadError::new(ErrorKind::Io, format!("cannot open {}", path.display()))
-                .with_source(e)
-        })?;
+        let file = open_source(path)?;
         Ok(Self {
             file,
             path: path.to_path_buf(),
