@@ -44,6 +44,8 @@ Examples:
       A pipe has no length in advance: tus sends it with a deferred length.
   uptask upload big.iso s3://backups/big.iso --protocol s3 --endpoint http://127.0.0.1:8333
       Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials.
+      Parts in parallel; if interrupted, the same command sends only the parts the store
+      lacks (upload ids are remembered in $XDG_CACHE_HOME/uptask/s3); --fresh starts over.
 
 Exit codes: 0 completed (< 400), 22 completed (>= 400), 1 failed, 2 bad input, 130 aborted.";
 
@@ -98,9 +100,10 @@ pub(crate) struct UploadArgs {
     /// Trust this extra root CA (PEM file) for HTTPS; verification stays on.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,
-    /// tus: start a new upload even if an earlier run of the same file to the same URL can be
-    /// continued (runs otherwise resume from the server's offset).
-    #[arg(long, help_heading = "tus")]
+    /// tus, s3: start a new upload even if an earlier run of the same file to the same target
+    /// can be continued (runs otherwise resume: tus from the server's offset, s3 with the parts
+    /// the store has).
+    #[arg(long)]
     pub(crate) fresh: bool,
     /// tus: at most this many bytes per PATCH (e.g. 8MiB); 0 sends the rest in one.
     #[arg(long, value_name = "SIZE", default_value = "0", help_heading = "tus")]

@@ -95,7 +95,9 @@ fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
         .region(resolved.region)
         .part_size(byte_size("--part-size", &args.part_size)?)
         .concurrency(args.concurrency)
-        .retry_delays(retry_delays(args)?);
+        .retry_delays(retry_delays(args)?)
+        .fresh(args.fresh)
+        .resume_store(cache_dir().join("s3"));
     if let Some(endpoint) = resolved.endpoint {
         s3 = s3.endpoint(endpoint);
     }

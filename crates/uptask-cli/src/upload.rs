@@ -18,6 +18,16 @@ pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
         Some(url) => {
             let opts = plan::upload_options(&args, &url)?;
             let outcome = transfer(opts, args.json).await?;
+            let resumable = args.protocol != crate::args::Protocol::Multipart && args.file.as_os_str() != "-";
+            if let Err(e) = &outcome
+                && resumable
+                && !args.json
+                && !matches!(e.kind(), ErrorKind::Aborted | ErrorKind::InvalidInput)
+            {
+                report_line(&e.detail());
+                report_line("run the same command again to continue where this upload stopped");
+                return Err(Reported(exit::FAILED).into());
+            }
             conclude(outcome, args.json, |done| {
                 if !args.json {
                     stdout_text(&done.data);
@@ -116,19 +126,28 @@ async fn transfer(
         task.on_notice(json_line);
     }
     if !json {
-        task.on_notice(|n| match n {
-            Notice::Resumed { offset } if *offset > 0 => {
-                report_line(&format!("resuming at byte {offset}"));
+        // Parts retried in parallel fail alike: one line for each retry, not one per part.
+        let last = std::sync::Mutex::new(String::new());
+        task.on_notice(move |n| {
+            let line = match n {
+                Notice::Resumed { offset } if *offset > 0 => {
+                    format!("continuing: {offset} bytes are already there")
+                }
+                Notice::Retrying {
+                    attempt,
+                    delay_ms,
+                    error,
+                } => format!(
+                    "{error}; retry {attempt} in {:.1}s",
+                    *delay_ms as f64 / 1000.0
+                ),
+                _ => return,
+            };
+            let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if *last != line {
+                report_line(&line);
+                *last = line;
             }
-            Notice::Retrying {
-                attempt,
-                delay_ms,
-                error,
-            } => report_line(&format!(
-                "{error}; retry {attempt} in {:.1}s",
-                *delay_ms as f64 / 1000.0
-            )),
-            _ => {}
         });
     }
     let mut task = task;

@@ -72,6 +72,7 @@ mod notice;
 mod options;
 mod outcome;
 mod prepare;
+mod resume;
 pub mod s3;
 mod task;
 mod tus;

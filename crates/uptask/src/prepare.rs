@@ -72,6 +72,9 @@ pub(crate) struct S3Plan {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) options: crate::S3Options,
     pub(crate) content_type: String,
+    /// The resume-store key of this file and object, when the source is a file and a store
+    /// is set.
+    pub(crate) resume_key: Option<String>,
 }
 
 /// A tus upload: the user's headers (checked), the encoded metadata and the options.
@@ -260,6 +263,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
                 headers: opts.header.clone(),
                 options: s3.clone(),
                 content_type: uptask_proto::multipart::content_type_for(&file_name),
+                resume_key: resume_key(&source, s3.resume_store.is_some(), &url),
             })
         }
     };
@@ -332,19 +336,23 @@ fn plan_tus(
     if let Some(u) = &tus.upload_url {
         parse_url(u)?;
     }
-    // The key canonicalizes the path (a syscall): only worth it when there is a store to use.
-    let resume_key = match source {
-        PlannedSource::Path { path, fingerprint } if tus.resume_store.is_some() => {
-            Some(crate::tus::store::key(path, fingerprint, url.as_str()))
-        }
-        _ => None,
-    };
     Ok(TusPlan {
         headers: opts.header.clone(),
         metadata,
         options: tus.clone(),
-        resume_key,
+        resume_key: resume_key(source, tus.resume_store.is_some(), url),
     })
+}
+
+/// The resume-store key of a file going to `url`, when there is a store to use (the key
+/// canonicalizes the path, a syscall).
+fn resume_key(source: &PlannedSource, store: bool, url: &Url) -> Option<String> {
+    match source {
+        PlannedSource::Path { path, fingerprint } if store => {
+            Some(crate::resume::key(path, fingerprint, url.as_str()))
+        }
+        _ => None,
+    }
 }
 
 /// Refuses headers the protocol sets itself, and unsafe names or values.

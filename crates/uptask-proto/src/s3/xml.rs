@@ -1,19 +1,63 @@
-//! The little XML the multipart calls need: the upload id out, the part list in, errors out.
+//! The little XML the multipart calls need: the upload id out, the part lists in and out,
+//! errors out.
 
 /// The text of the first `<tag>...</tag>` in `xml`, entities decoded.
 fn element(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&format!("</{tag}>"))?;
-    Some(unescape(&xml[start..end]))
+    raw_elements(xml, tag).next().map(unescape)
 }
 
+/// The raw contents of every `<tag>...</tag>` in `xml`, in order (no nesting of the same tag).
+fn raw_elements<'x>(xml: &'x str, tag: &str) -> impl Iterator<Item = &'x str> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let mut rest = xml;
+    std::iter::from_fn(move || {
+        let start = rest.find(&open)? + open.len();
+        let len = rest[start..].find(&close)?;
+        let inner = &rest[start..start + len];
+        rest = &rest[start + len + close.len()..];
+        Some(inner)
+    })
+}
+
+/// Decodes the five named entities and numeric ones (`&#34;`, `&#x22;`), which some stores
+/// use for the quotes around ETags.
 fn unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        let decoded = rest.find(';').and_then(|semi| {
+            let c = match &rest[1..semi] {
+                "quot" => '"',
+                "apos" => '\'',
+                "lt" => '<',
+                "gt" => '>',
+                "amp" => '&',
+                n => {
+                    let code = match n.strip_prefix("#x").or_else(|| n.strip_prefix("#X")) {
+                        Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                        None => n.strip_prefix('#').and_then(|d| d.parse().ok()),
+                    };
+                    char::from_u32(code?)?
+                }
+            };
+            Some((c, semi + 1))
+        });
+        match decoded {
+            Some((c, used)) => {
+                out.push(c);
+                rest = &rest[used..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn escape(s: &str) -> String {
@@ -69,4 +113,95 @@ pub fn error_of(xml: &str) -> Option<(String, String)> {
     }
     let code = element(xml, "Code")?;
     Some((code, element(xml, "Message").unwrap_or_default()))
+}
+
+/// A part the store already holds, from a `ListParts` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedPart {
+    /// 1-based part number.
+    pub number: u64,
+    /// The part's ETag, quotes included, as `CompleteMultipartUpload` wants it back.
+    pub etag: String,
+    /// Bytes in the part.
+    pub size: u64,
+}
+
+/// One page of a `ListParts` answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartList {
+    /// The parts on this page; entries without a number, ETag or size are left out.
+    pub parts: Vec<ListedPart>,
+    /// Where the next page starts (`part-number-marker`), when the list is truncated.
+    pub next_marker: Option<u64>,
+}
+
+/// Parses a `ListParts` answer; `None` if it is not one.
+///
+/// ```
+/// let xml = "<ListPartsResult><IsTruncated>true</IsTruncated>\
+///     <NextPartNumberMarker>1</NextPartNumberMarker>\
+///     <Part><ETag>&#34;9b2c&#34;</ETag><PartNumber>1</PartNumber><Size>5242880</Size></Part>\
+///     </ListPartsResult>";
+/// let list = uptask_proto::s3::list_parts(xml).unwrap();
+/// assert_eq!(list.parts[0].etag, "\"9b2c\"");
+/// assert_eq!(list.parts[0].size, 5 << 20);
+/// assert_eq!(list.next_marker, Some(1));
+/// ```
+#[must_use]
+pub fn list_parts(xml: &str) -> Option<PartList> {
+    if !xml.contains("<ListPartsResult") {
+        return None;
+    }
+    let parts = raw_elements(xml, "Part")
+        .filter_map(|p| {
+            Some(ListedPart {
+                number: element(p, "PartNumber")?.trim().parse().ok()?,
+                etag: element(p, "ETag")?,
+                size: element(p, "Size")?.trim().parse().ok()?,
+            })
+        })
+        .collect();
+    let truncated = element(xml, "IsTruncated").is_some_and(|t| t.trim() == "true");
+    let next_marker = if truncated {
+        element(xml, "NextPartNumberMarker").and_then(|m| m.trim().parse().ok())
+    } else {
+        None
+    };
+    Some(PartList { parts, next_marker })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_named_numeric_and_broken() {
+        assert_eq!(unescape("&#34;a&#x22;&amp;&lt;"), "\"a\"&<");
+        assert_eq!(unescape("a & b &bogus; &#xZZ;"), "a & b &bogus; &#xZZ;");
+        assert_eq!(unescape("&#1114112;"), "&#1114112;");
+    }
+
+    #[test]
+    fn a_seaweedfs_part_list() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>bkt1</Bucket><IsTruncated>false</IsTruncated><Key>k</Key><MaxParts>1</MaxParts><PartNumberMarker>0</PartNumberMarker><Part><ETag>&#34;11197fc9219c304e618084741a6dd8a8&#34;</ETag><LastModified>2026-11-26T01:48:44Z</LastModified><PartNumber>1</PartNumber><Size>5242880</Size></Part><Part><ETag>"e2"</ETag><PartNumber>2</PartNumber><Size>7</Size></Part><Part><PartNumber>x</PartNumber></Part><StorageClass>STANDARD</StorageClass><UploadId>u</UploadId></ListPartsResult>"#;
+        let list = list_parts(xml).unwrap();
+        assert_eq!(
+            list.parts,
+            vec![
+                ListedPart {
+                    number: 1,
+                    etag: "\"11197fc9219c304e618084741a6dd8a8\"".into(),
+                    size: 5 << 20
+                },
+                ListedPart {
+                    number: 2,
+                    etag: "\"e2\"".into(),
+                    size: 7
+                },
+            ]
+        );
+        assert_eq!(list.next_marker, None);
+        assert_eq!(list_parts("<Error><Code>NoSuchUpload</Code></Error>"), None);
+    }
 }

@@ -1,22 +1,28 @@
 //! The S3 client: one signed `PUT` for a small file; otherwise `CreateMultipartUpload`, parts
-//! in parallel with `Content-MD5` and per-part retries, then `CompleteMultipartUpload`. Any
-//! failure, abort or timeout after creation aborts the multipart upload, so no parts linger.
+//! in parallel with `Content-MD5` and per-part retries, then `CompleteMultipartUpload`. An
+//! abort, a refusal or (without a resume store) any failure after creation aborts the multipart
+//! upload, so no parts linger; with a resume store a failed upload is kept, and the next run
+//! lists its parts, checks them against the file and sends only the rest.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use uptask_proto::s3::{complete_body, error_of, plan_parts, upload_id};
+use uptask_proto::s3::{
+    ListedPart, MAX_PARTS, PartPlan, complete_body, error_of, list_parts, plan_parts, upload_id,
+};
 use uptask_proto::sigv4::{self, Scope, UNSIGNED_PAYLOAD};
 use url::Url;
 
+use super::entry::Entry;
 use crate::digest::{Algorithm, Hasher};
 use crate::http::{Body, Client, Request, Response};
 use crate::meter::Meter;
 use crate::prepare::{Plan, S3Plan};
+use crate::resume::Store;
 use crate::task::{Control, EventSink, Interrupt};
-use crate::{ErrorKind, UploadError, UploadSuccess};
+use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
 
 /// How long an `AbortMultipartUpload` after a failure or an abort may take.
 const ABORT_WITHIN: Duration = Duration::from_secs(5);
@@ -44,20 +50,31 @@ pub(crate) async fn run<C: Client>(
     sink: &mut EventSink,
     control: Control,
 ) -> Result<UploadSuccess, UploadError> {
+    let store = match (&s3.options.resume_store, &s3.resume_key) {
+        (Some(dir), Some(key)) => Some((Store::new(dir.clone()), key.clone())),
+        _ => None,
+    };
+    let stored: Option<Entry> = store.as_ref().and_then(|(store, key)| store.get(key));
+    // A resumed upload keeps the part size it was cut with, so its parts still line up.
+    let part_size = match &stored {
+        Some(entry) if !s3.options.fresh => entry.part_size,
+        _ => s3.options.part_size,
+    };
+    let parts = plan_parts(plan.source.len(), part_size);
+    let meter = Meter::new(sink, usize::try_from(parts.count).unwrap_or(1));
     let driver = Driver {
         plan,
         s3,
         client,
         control,
         deadline: plan.timeout.map(|t| crate::backend::now() + t),
+        meter: &meter,
+        store,
     };
-    let len = plan.source.len();
-    let parts = plan_parts(len, s3.options.part_size);
-    let meter = Meter::new(sink, usize::try_from(parts.count).unwrap_or(1));
     let result = if parts.count <= 1 {
-        driver.put_whole(&meter).await
+        driver.put_whole().await
     } else {
-        driver.multipart(&meter).await
+        driver.multipart(&parts, stored).await
     };
     match result {
         Ok(response) | Err(Stop::Answered(response)) => {
@@ -86,11 +103,14 @@ struct Driver<'a, C> {
     client: &'a C,
     control: Control,
     deadline: Option<Duration>,
+    meter: &'a Meter<'a>,
+    /// Where this upload's id is kept between runs, and under which key.
+    store: Option<(Store, String)>,
 }
 
 impl<C: Client> Driver<'_, C> {
     /// One `PUT` of the whole file.
-    async fn put_whole(&self, meter: &Meter<'_>) -> Result<Response, Stop> {
+    async fn put_whole(&self) -> Result<Response, Stop> {
         let len = self.plan.source.len();
         self.with_retries(|| async {
             let md5 = self.md5(0, len).await?;
@@ -98,20 +118,60 @@ impl<C: Client> Driver<'_, C> {
                 "PUT",
                 &[],
                 vec![
-                    ("Content-MD5", md5),
+                    ("Content-MD5", STANDARD.encode(md5)),
                     ("Content-Type", self.s3.content_type.clone()),
                 ],
                 Body::Range { offset: 0, len },
                 UNSIGNED_PAYLOAD,
             )?;
-            let response = self.send(&request, &mut |n| meter.raise(0, n)).await?;
+            let response = self.send(&request, &mut |n| self.meter.raise(0, n)).await?;
             checked(response)
         })
         .await
     }
 
-    /// Create, parts in parallel, complete; abort the upload on any stop after creation.
-    async fn multipart(&self, meter: &Meter<'_>) -> Result<Response, Stop> {
+    /// Continues the stored upload or creates one, sends the missing parts, completes. Any
+    /// stop after creation aborts the upload, except a failure that a resume store keeps it
+    /// for.
+    async fn multipart(&self, parts: &PartPlan, stored: Option<Entry>) -> Result<Response, Stop> {
+        let resumed = match stored {
+            Some(entry) if self.s3.options.fresh => {
+                self.abort_upload(&entry.upload_id).await;
+                None
+            }
+            Some(entry) => self.resume(entry, parts).await?,
+            None => None,
+        };
+        let (id, etags) = match resumed {
+            Some(found) => found,
+            None => {
+                let id = self.create().await?;
+                self.remember(&Entry {
+                    upload_id: id.clone(),
+                    part_size: parts.size,
+                });
+                (id, vec![None; usize::try_from(parts.count).unwrap_or(0)])
+            }
+        };
+        let result = self.parts_then_complete(&id, parts, etags).await;
+        match &result {
+            Ok(_) => self.forget(),
+            Err(Stop::Failed(e)) if self.store.is_some() => {
+                tracing::info!(upload_id = %id, error = %e, "multipart upload kept to resume");
+            }
+            Err(Stop::TimedOut) if self.store.is_some() => {
+                tracing::info!(upload_id = %id, "multipart upload kept to resume");
+            }
+            Err(_) => {
+                self.abort_upload(&id).await;
+                self.forget();
+            }
+        }
+        result
+    }
+
+    /// `CreateMultipartUpload`: the new upload's id.
+    async fn create(&self) -> Result<String, Stop> {
         let created = self
             .with_retries(|| async {
                 let request = self.signed(
@@ -131,18 +191,104 @@ impl<C: Client> Driver<'_, C> {
             ))
         })?;
         tracing::debug!(upload_id = %id, "multipart upload created");
-        let result = self.parts_then_complete(&id, meter).await;
-        if result.is_err() {
-            self.abort_upload(&id).await;
-        }
-        result
+        let mut url = self.plan.url.clone();
+        url.query_pairs_mut().append_pair("uploadId", &id);
+        self.meter.with_sink(|s| {
+            s.notice(Notice::UploadCreated {
+                url: url.to_string(),
+            });
+        });
+        Ok(id)
     }
 
-    async fn parts_then_complete(&self, id: &str, meter: &Meter<'_>) -> Result<Response, Stop> {
-        let plan = plan_parts(self.plan.source.len(), self.s3.options.part_size);
+    /// The stored upload's id and the ETags of the parts the store holds that match the file
+    /// (size, and MD5 where the ETag is one); `None` when the store no longer has the upload.
+    async fn resume(
+        &self,
+        entry: Entry,
+        parts: &PartPlan,
+    ) -> Result<Option<(String, Vec<Option<String>>)>, Stop> {
+        let listed = match self.list_parts(&entry.upload_id).await {
+            Ok(listed) => listed,
+            Err(Stop::Answered(r)) if r.status == 404 => {
+                tracing::debug!(upload_id = %entry.upload_id, "stored upload is gone; starting anew");
+                self.forget();
+                return Ok(None);
+            }
+            Err(other) => return Err(other),
+        };
+        let mut etags = vec![None; usize::try_from(parts.count).unwrap_or(0)];
+        let mut have = Vec::new();
+        for part in listed {
+            let Some((offset, len)) = parts.part(part.number) else {
+                continue;
+            };
+            let index = usize::try_from(part.number - 1).unwrap_or(usize::MAX);
+            if part.size != len || etags.get(index).is_none_or(Option::is_some) {
+                continue;
+            }
+            if let Some(expected) = md5_of_etag(&part.etag)
+                && self.md5(offset, len).await? != expected
+            {
+                tracing::debug!(
+                    number = part.number,
+                    "stored part differs from the file; sending it again"
+                );
+                continue;
+            }
+            etags[index] = Some(part.etag);
+            have.push((index, len));
+        }
+        let offset = have.iter().map(|(_, len)| len).sum();
+        tracing::debug!(upload_id = %entry.upload_id, offset, "resuming multipart upload");
+        self.meter
+            .with_sink(|s| s.notice(Notice::Resumed { offset }));
+        for (index, len) in have {
+            self.meter.raise(index, len);
+        }
+        Ok(Some((entry.upload_id, etags)))
+    }
+
+    /// Every part the store holds of upload `id` (`ListParts`, page by page).
+    async fn list_parts(&self, id: &str) -> Result<Vec<ListedPart>, Stop> {
+        let mut all = Vec::new();
+        let mut marker: Option<u64> = None;
+        loop {
+            let mut query = vec![("uploadId", id.to_owned())];
+            if let Some(m) = marker {
+                query.push(("part-number-marker", m.to_string()));
+            }
+            let response = self
+                .with_retries(|| async {
+                    let request =
+                        self.signed("GET", &query, Vec::new(), Body::Empty, sigv4::EMPTY_SHA256)?;
+                    checked(self.send(&request, &mut |_| {}).await?)
+                })
+                .await?;
+            let page = list_parts(&response.data).ok_or_else(|| {
+                Stop::Failed(UploadError::new(
+                    ErrorKind::Protocol,
+                    "the store's answer to ListParts is not a part list",
+                ))
+            })?;
+            all.extend(page.parts);
+            // A marker that does not move on would list forever.
+            match page.next_marker {
+                Some(m) if m < MAX_PARTS && marker.is_none_or(|old| m > old) => marker = Some(m),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// Sends the parts without an ETag yet, `concurrency` at a time, then completes.
+    async fn parts_then_complete(
+        &self,
+        id: &str,
+        parts: &PartPlan,
+        etags: Vec<Option<String>>,
+    ) -> Result<Response, Stop> {
         let next = Mutex::new(1u64);
-        let etags: Mutex<Vec<Option<String>>> =
-            Mutex::new(vec![None; usize::try_from(plan.count).unwrap_or(0)]);
+        let etags = Mutex::new(etags);
         let worker = || async {
             loop {
                 let number = {
@@ -151,11 +297,19 @@ impl<C: Client> Driver<'_, C> {
                     *n += 1;
                     this
                 };
-                let Some((offset, len)) = plan.part(number) else {
+                let Some((offset, len)) = parts.part(number) else {
                     return Ok::<(), Stop>(());
                 };
-                let etag = self.put_part(id, number, offset, len, meter).await?;
                 let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
+                let done = etags
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(index)
+                    .is_some_and(Option::is_some);
+                if done {
+                    continue;
+                }
+                let etag = self.put_part(id, number, offset, len).await?;
                 if let Some(slot) = etags
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -201,14 +355,7 @@ impl<C: Client> Driver<'_, C> {
     }
 
     /// One part, retried as configured; its ETag.
-    async fn put_part(
-        &self,
-        id: &str,
-        number: u64,
-        offset: u64,
-        len: u64,
-        meter: &Meter<'_>,
-    ) -> Result<String, Stop> {
+    async fn put_part(&self, id: &str, number: u64, offset: u64, len: u64) -> Result<String, Stop> {
         let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
         self.with_retries(|| async {
             let md5 = self.md5(offset, len).await?;
@@ -218,11 +365,13 @@ impl<C: Client> Driver<'_, C> {
                     ("partNumber", number.to_string()),
                     ("uploadId", id.to_owned()),
                 ],
-                vec![("Content-MD5", md5)],
+                vec![("Content-MD5", STANDARD.encode(md5))],
                 Body::Range { offset, len },
                 UNSIGNED_PAYLOAD,
             )?;
-            let response = self.send(&request, &mut |n| meter.raise(index, n)).await?;
+            let response = self
+                .send(&request, &mut |n| self.meter.raise(index, n))
+                .await?;
             let response = checked(response)?;
             response.get("etag").map(str::to_owned).ok_or_else(|| {
                 Stop::Failed(UploadError::new(
@@ -234,12 +383,23 @@ impl<C: Client> Driver<'_, C> {
         .await
     }
 
-    /// `Content-MD5` of a range of the source.
-    async fn md5(&self, offset: u64, len: u64) -> Result<String, Stop> {
-        let digest = self
+    fn remember(&self, entry: &Entry) {
+        if let Some((store, key)) = &self.store {
+            store.put(key, entry);
+        }
+    }
+
+    fn forget(&self) {
+        if let Some((store, key)) = &self.store {
+            store.remove(key);
+        }
+    }
+
+    /// MD5 of a range of the source.
+    async fn md5(&self, offset: u64, len: u64) -> Result<Vec<u8>, Stop> {
+        Ok(self
             .interruptible(self.client.digest(Algorithm::Md5, offset, len))
-            .await??;
-        Ok(STANDARD.encode(digest))
+            .await??)
     }
 
     /// Runs `step` until it succeeds; network errors and 5xx (and 429) are retried after the
@@ -271,6 +431,13 @@ impl<C: Client> Driver<'_, C> {
             };
             attempt += 1;
             tracing::debug!(attempt, ?delay, error = %err, "S3 request failed; retrying");
+            self.meter.with_sink(|s| {
+                s.notice(Notice::Retrying {
+                    attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                    delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    error: err.to_string(),
+                });
+            });
             self.interruptible(crate::backend::sleep(delay)).await?;
         }
     }
@@ -381,6 +548,19 @@ impl<C: Client> Driver<'_, C> {
     }
 }
 
+/// The MD5 an ETag stands for, when it is a plain quoted MD5 (not a composite or encrypted
+/// object's).
+fn md5_of_etag(etag: &str) -> Option<Vec<u8>> {
+    let hex = etag.trim().trim_matches('"');
+    if hex.len() != 32 {
+        return None;
+    }
+    (0..32)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// A 2xx response, or the stop it means.
 fn checked(response: Response) -> Result<Response, Stop> {
     if (200..300).contains(&response.status) {
@@ -426,4 +606,19 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_plain_md5_etag_is_checked_against_the_file() {
+        let md5 = md5_of_etag("\"11197fc9219c304e618084741a6dd8a8\"").unwrap();
+        assert_eq!(md5.len(), 16);
+        assert_eq!(md5[0], 0x11);
+        assert_eq!(md5_of_etag("\"5400de6ad307dd80cd84e2a512264537-20\""), None);
+        assert_eq!(md5_of_etag("\"zz197fc9219c304e618084741a6dd8a8\""), None);
+        assert_eq!(md5_of_etag(""), None);
+    }
 }

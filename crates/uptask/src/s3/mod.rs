@@ -2,6 +2,7 @@
 //! are addressed. Use them through [`UploadOptions::s3`](crate::UploadOptions::s3).
 
 mod driver;
+mod entry;
 mod options;
 
 pub(crate) use driver::run;

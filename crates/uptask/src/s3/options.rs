@@ -1,5 +1,6 @@
 //! The knobs of an S3 upload.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use uptask_proto::s3::Addressing;
@@ -10,8 +11,9 @@ pub use uptask_proto::sigv4::Credentials;
 ///
 /// Files up to `part_size` go in one `PUT`; larger ones in a multipart upload: parts of
 /// `part_size` (at least 5 MiB, grown so no file needs more than 10,000 parts), `concurrency` at
-/// a time, each with `Content-MD5`, then `CompleteMultipartUpload`. An abort or a failure
-/// aborts the multipart upload, so no parts linger.
+/// a time, each with `Content-MD5`, then `CompleteMultipartUpload`. An abort aborts the
+/// multipart upload, so no parts linger; so does a failure, unless a
+/// [`resume_store`](S3Options::resume_store) keeps the upload for the next run.
 ///
 /// ```
 /// use uptask::{S3Options, UploadOptions};
@@ -34,6 +36,8 @@ pub struct S3Options {
     pub(crate) part_size: u64,
     pub(crate) concurrency: usize,
     pub(crate) retry_delays: Vec<Duration>,
+    pub(crate) resume_store: Option<PathBuf>,
+    pub(crate) fresh: bool,
 }
 
 impl S3Options {
@@ -57,6 +61,8 @@ impl S3Options {
             part_size: Self::DEFAULT_PART_SIZE,
             concurrency: 4,
             retry_delays: [0, 1, 3, 5].map(Duration::from_secs).to_vec(),
+            resume_store: None,
+            fresh: false,
         }
     }
 
@@ -134,6 +140,41 @@ impl S3Options {
     #[must_use]
     pub fn retry_delays(mut self, delays: impl IntoIterator<Item = Duration>) -> Self {
         self.retry_delays = delays.into_iter().collect();
+        self
+    }
+
+    /// Remembers multipart upload ids in this directory (one small file per upload, keyed by
+    /// the file's path, size and modification time and the object's URL). A multipart upload
+    /// that fails (the store went away, retries ran out, the time ran out) is then kept rather
+    /// than aborted, and the next upload of the same file to the same object asks the store
+    /// which parts it has (`ListParts`), checks each against the file's bytes (size and MD5),
+    /// and sends only the rest. The entry is removed when the upload completes or is aborted.
+    ///
+    /// A kept upload holds its parts until it is resumed or aborted; a bucket lifecycle rule
+    /// (`AbortIncompleteMultipartUpload`) cleans up the ones never resumed.
+    ///
+    /// ```
+    /// let s3 = uptask::S3Options::new(uptask::s3::Credentials::new("A", "S"))
+    ///     .resume_store(std::env::temp_dir().join("uptask-s3"));
+    /// # let _ = s3;
+    /// ```
+    #[must_use]
+    pub fn resume_store(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.resume_store = Some(dir.into());
+        self
+    }
+
+    /// Ignores a stored upload id: start a new multipart upload (the old one is aborted).
+    ///
+    /// ```
+    /// let s3 = uptask::S3Options::new(uptask::s3::Credentials::new("A", "S"))
+    ///     .resume_store("/tmp/s3")
+    ///     .fresh(true);
+    /// # let _ = s3;
+    /// ```
+    #[must_use]
+    pub fn fresh(mut self, fresh: bool) -> Self {
+        self.fresh = fresh;
         self
     }
 }

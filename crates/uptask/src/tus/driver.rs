@@ -13,10 +13,11 @@ use uptask_proto::tus::{
 };
 use url::Url;
 
-use super::store::{Entry, Store};
+use super::entry::Entry;
 use crate::http::{Body, Client, Request, Response};
 use crate::meter::Meter;
 use crate::prepare::{Plan, TusPlan};
+use crate::resume::Store;
 use crate::task::{Control, EventSink, Interrupt};
 use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
 
@@ -382,7 +383,7 @@ impl<C: Client> Driver<'_, C> {
             return None;
         }
         let (store, key) = self.store.as_ref()?;
-        let entry = store.get(key)?;
+        let entry: Entry = store.get(key)?;
         if entry.expired() {
             tracing::debug!(url = %entry.upload_url, "stored upload expired; starting anew");
             store.remove(key);

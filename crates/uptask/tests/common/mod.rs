@@ -9,6 +9,8 @@
     reason = "each test binary uses its own part; a skipped peer must say so loudly"
 )]
 
+pub mod weed;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,6 @@
-//! Where upload URLs are remembered between processes: one small JSON file per upload, named by
-//! a hash of the file's path, size and modification time and the endpoint.
+//! Where resumable uploads are remembered between processes (a tus upload URL, an S3 upload
+//! id): one small JSON file per upload, named by a hash of the file's path, size and
+//! modification time and where it goes.
 //!
 //! One file per entry keeps writers from different processes apart without locks; each write
 //! goes to a temporary file first and is renamed into place, so a reader never sees half of one.
@@ -11,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::prepare::Fingerprint;
 
-/// The store key of a file and endpoint.
+/// The store key of a file and its destination (a tus endpoint, an S3 object URL).
 pub(crate) fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> String {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let mut hash = Sha256::new();
@@ -24,26 +25,6 @@ pub(crate) fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> Str
         hash.update(part);
     }
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// What is remembered of an upload.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct Entry {
-    pub(crate) upload_url: String,
-    /// `Upload-Expires` as the server sent it, if it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) expires: Option<String>,
-}
-
-impl Entry {
-    /// Whether the server said the upload is gone by now.
-    pub(crate) fn expired(&self) -> bool {
-        self.expires
-            .as_deref()
-            .and_then(|e| httpdate::parse_http_date(e).ok())
-            .is_some_and(|at| at <= std::time::SystemTime::now())
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -60,7 +41,7 @@ impl Store {
         self.dir.join(format!("{key}.json"))
     }
 
-    pub(crate) fn get(&self, key: &str) -> Option<Entry> {
+    pub(crate) fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
         let text = std::fs::read(self.path(key)).ok()?;
         match serde_json::from_slice(&text) {
             Ok(entry) => Some(entry),
@@ -72,13 +53,13 @@ impl Store {
     }
 
     /// Saves an entry. A failure is logged, not fatal: the upload itself goes on.
-    pub(crate) fn put(&self, key: &str, entry: &Entry) {
+    pub(crate) fn put<T: serde::Serialize>(&self, key: &str, entry: &T) {
         if let Err(e) = self.try_put(key, entry) {
             tracing::warn!(error = %e, dir = %self.dir.display(), "cannot save the resume entry");
         }
     }
 
-    fn try_put(&self, key: &str, entry: &Entry) -> std::io::Result<()> {
+    fn try_put<T: serde::Serialize>(&self, key: &str, entry: &T) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let mut tmp = tempfile_in(&self.dir, key)?;
         tmp.1
@@ -106,33 +87,31 @@ fn tempfile_in(dir: &Path, key: &str) -> std::io::Result<(PathBuf, std::fs::File
 mod tests {
     use super::*;
 
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Entry {
+        url: String,
+    }
+
     #[test]
     fn entries_round_trip_and_vanish() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().join("nested"));
-        assert_eq!(store.get("k"), None);
+        assert_eq!(store.get::<Entry>("k"), None);
         let entry = Entry {
-            upload_url: "http://h/files/1".into(),
-            expires: None,
+            url: "http://h/files/1".into(),
         };
         store.put("k", &entry);
         assert_eq!(store.get("k"), Some(entry));
         store.remove("k");
         store.remove("k");
-        assert_eq!(store.get("k"), None);
+        assert_eq!(store.get::<Entry>("k"), None);
     }
 
     #[test]
-    fn expiry_is_read_from_the_http_date() {
-        let past = Entry {
-            upload_url: String::new(),
-            expires: Some("Wed, 21 Oct 2015 07:28:00 GMT".into()),
-        };
-        assert!(past.expired());
-        let unknown = Entry {
-            expires: Some("soon".into()),
-            ..past
-        };
-        assert!(!unknown.expired());
+    fn an_entry_of_another_shape_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        store.put("k", &42u32);
+        assert_eq!(store.get::<Entry>("k"), None);
     }
 }
