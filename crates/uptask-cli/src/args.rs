@@ -65,6 +65,14 @@ pub(crate) enum Protocol {
     S3,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PartChecksum {
+    /// x-amz-checksum-crc32c.
+    Crc32c,
+    /// Content-MD5.
+    Md5,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct UploadArgs {
     /// The file to upload; `-` reads standard input (a pipe needs --protocol tus, which sends
@@ -130,6 +138,10 @@ pub(crate) struct UploadArgs {
     /// s3: how many parts are sent at once.
     #[arg(long, value_name = "N", default_value_t = 4, help_heading = "s3")]
     pub(crate) concurrency: usize,
+    /// s3: the checksum the store verifies each part by: crc32c (cheap, computed in hardware)
+    /// or md5 (Content-MD5, for stores without the flexible checksums).
+    #[arg(long, value_enum, default_value = "crc32c", help_heading = "s3")]
+    pub(crate) part_checksum: PartChecksum,
     /// tus and s3: waits before each retry, comma-separated (e.g. 0,1s,3s,5s); empty for no retries.
     #[arg(
         long,

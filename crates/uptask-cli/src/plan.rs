@@ -95,6 +95,10 @@ fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
         .region(resolved.region)
         .part_size(byte_size("--part-size", &args.part_size)?)
         .concurrency(args.concurrency)
+        .checksum(match args.part_checksum {
+            crate::args::PartChecksum::Crc32c => uptask::s3::PartChecksum::Crc32c,
+            crate::args::PartChecksum::Md5 => uptask::s3::PartChecksum::Md5,
+        })
         .retry_delays(retry_delays(args)?)
         .fresh(args.fresh)
         .resume_store(cache_dir().join("s3"));

@@ -18,7 +18,8 @@ pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
         Some(url) => {
             let opts = plan::upload_options(&args, &url)?;
             let outcome = transfer(opts, args.json).await?;
-            let resumable = args.protocol != crate::args::Protocol::Multipart && args.file.as_os_str() != "-";
+            let resumable =
+                args.protocol != crate::args::Protocol::Multipart && args.file.as_os_str() != "-";
             if let Err(e) = &outcome
                 && resumable
                 && !args.json
@@ -143,7 +144,9 @@ async fn transfer(
                 ),
                 _ => return,
             };
-            let mut last = last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut last = last
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if *last != line {
                 report_line(&line);
                 *last = line;

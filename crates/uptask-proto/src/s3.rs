@@ -20,7 +20,9 @@ mod xml;
 pub use config::{Profiles, Resolved, Settings, resolve};
 pub use parts::{MAX_PARTS, MIN_PART_SIZE, PartPlan, plan_parts};
 pub use target::{Addressing, Target};
-pub use xml::{ListedPart, PartList, complete_body, error_of, list_parts, upload_id};
+pub use xml::{
+    CompletedPart, ListedPart, PartList, complete_body, error_of, list_parts, upload_id,
+};
 
 /// What is wrong with an S3 target, endpoint or setting.
 ///

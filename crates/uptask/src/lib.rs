@@ -60,6 +60,28 @@
 //! println!("{}", done.status_code); // 204: the last PATCH completed the upload
 //! # Ok(()) }
 //! ```
+//!
+//! # S3
+//! With [`UploadOptions::s3`] and an `s3://bucket/key` URL the same task puts the file into an
+//! S3-compatible store: one signed `PUT` for a small file, otherwise a multipart upload with
+//! parts in parallel, each checked by the store (CRC32C or `Content-MD5`), retried on its own,
+//! and counted once in the progress, which never goes down. An abort aborts the multipart
+//! upload. With [`S3Options::resume_store`] a failed or killed upload is continued by the next
+//! upload of the same file: the store lists the parts it has, each is checked against the file,
+//! and only the rest are sent ([`Notice::Resumed`] says how many bytes were already there).
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> Result<(), uptask::UploadError> {
+//! use uptask::s3::Credentials;
+//! use uptask::{upload_file, S3Options, UploadOptions};
+//!
+//! let s3 = S3Options::new(Credentials::new("AKID", "SECRET"))
+//!     .endpoint("http://127.0.0.1:8333")
+//!     .resume_store(std::env::temp_dir().join("myapp-s3"));
+//! let done = upload_file(UploadOptions::new("s3://backups/db.dump", "db.dump", "file").s3(s3)).await?;
+//! println!("{}", done.status_code); // 200
+//! # Ok(()) }
+//! ```
 
 mod backend;
 mod digest;

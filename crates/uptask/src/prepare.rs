@@ -25,6 +25,8 @@ const S3_OWNED: &[&str] = &[
     "transfer-encoding",
     "authorization",
     "content-md5",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-algorithm",
     "x-amz-date",
     "x-amz-content-sha256",
     "x-amz-security-token",

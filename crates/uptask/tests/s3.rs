@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::weed::{ENDPOINT, KEY_ID, Weed, creds, raw, uploads_listed};
 use sha2::{Digest, Sha256};
-use uptask::s3::Credentials;
+use uptask::s3::{Credentials, PartChecksum};
 use uptask::{ErrorKind, Notice, S3Options, UploadOptions, UploadTask, upload_file};
 
 const BUCKET: &str = "uptask-test";
@@ -106,13 +106,22 @@ async fn s3_uploads_against_seaweedfs() {
     the_store_killed_mid_upload_then_resumed(dir.path(), &mut weed).await;
 }
 
-/// Round trips: empty, one byte, exactly one part, one part and a byte, many parts.
+/// Round trips: empty, one byte, exactly one part, one part and a byte, many parts; with
+/// CRC32C checksums (the default), and a single PUT and a multipart upload with Content-MD5.
 async fn round_trips(dir: &Path) {
-    for len in [0usize, 1, 5 << 20, (5 << 20) + 1, 64 << 20] {
+    let md5 = [
+        (0usize, PartChecksum::Md5),
+        ((5 << 20) + 1, PartChecksum::Md5),
+    ];
+    let crc = [0usize, 1, 5 << 20, (5 << 20) + 1, 64 << 20].map(|l| (l, PartChecksum::Crc32c));
+    for (len, checksum) in crc.into_iter().chain(md5) {
         let path = dir.join(format!("f{len}.bin"));
         std::fs::write(&path, common::payload(len)).unwrap();
-        let key = format!("round/{len}.bin");
-        let task = upload_file(s3_opts(&format!("s3://{BUCKET}/{key}"), &path));
+        let key = format!("round/{len}-{checksum:?}.bin");
+        let opts = UploadOptions::new(format!("s3://{BUCKET}/{key}"), &path, "file")
+            .timeout(Duration::from_secs(120))
+            .s3(s3(None).checksum(checksum));
+        let task = upload_file(opts);
         let seen = record(&task);
         let done = task.await.unwrap_or_else(|e| panic!("{len}: {e}"));
         assert_eq!(done.status_code, 200, "{len}: {}", done.data);
@@ -182,12 +191,20 @@ async fn the_store_killed_mid_upload_then_resumed(dir: &Path, weed: &mut Weed) {
     };
 
     let task = upload_file(opts());
-    let far = flag_at(&task, 20 << 20);
+    // Killed from the listener itself, at 20 MiB sent: a fast upload cannot finish first.
+    let pid = weed.pid().to_string();
+    let killed = AtomicBool::new(false);
+    task.on_progress_update(move |p| {
+        if p.total_bytes_sent >= 20 << 20 && !killed.swap(true, Ordering::SeqCst) {
+            std::process::Command::new("kill")
+                .args(["-9", &pid])
+                .status()
+                .unwrap();
+        }
+    });
     let seen = record(&task);
-    let waiter = tokio::spawn(task);
-    wait_for(&far).await;
+    let err = task.await.unwrap_err();
     weed.kill();
-    let err = waiter.await.unwrap().unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::Connect | ErrorKind::Io),
         "{:?}: {err}",

@@ -78,21 +78,43 @@ pub fn upload_id(xml: &str) -> Option<String> {
     element(xml, "UploadId").filter(|id| !id.is_empty())
 }
 
-/// The `CompleteMultipartUpload` body for parts 1..=n with these ETags, in order.
+/// A part as `CompleteMultipartUpload` names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompletedPart {
+    /// The ETag the store gave the part, quotes included.
+    pub etag: String,
+    /// The part's CRC32C (base64), when the upload was created with that checksum algorithm:
+    /// S3 then wants each part's checksum again.
+    pub crc32c: Option<String>,
+}
+
+/// The `CompleteMultipartUpload` body for parts 1..=n, in order.
 ///
 /// ```
-/// let body = uptask_proto::s3::complete_body(&["\"e1\"".to_owned(), "\"e2\"".to_owned()]);
-/// assert!(body.contains("<Part><PartNumber>2</PartNumber><ETag>&quot;e2&quot;</ETag></Part>"));
+/// use uptask_proto::s3::{CompletedPart, complete_body};
+/// let parts = [
+///     CompletedPart { etag: "\"e1\"".into(), crc32c: None },
+///     CompletedPart { etag: "\"e2\"".into(), crc32c: Some("yZRlqg==".into()) },
+/// ];
+/// let body = complete_body(&parts);
+/// assert!(body.contains("<Part><PartNumber>1</PartNumber><ETag>&quot;e1&quot;</ETag></Part>"));
+/// assert!(body.contains(
+///     "<Part><PartNumber>2</PartNumber><ETag>&quot;e2&quot;</ETag><ChecksumCRC32C>yZRlqg==</ChecksumCRC32C></Part>"
+/// ));
 /// ```
 #[must_use]
-pub fn complete_body(etags: &[String]) -> String {
+pub fn complete_body(parts: &[CompletedPart]) -> String {
     let mut out = String::from("<CompleteMultipartUpload>");
-    for (i, etag) in etags.iter().enumerate() {
+    for (i, part) in parts.iter().enumerate() {
         out.push_str(&format!(
-            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+            "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag>",
             i + 1,
-            escape(etag)
+            escape(&part.etag)
         ));
+        if let Some(crc) = &part.crc32c {
+            out.push_str(&format!("<ChecksumCRC32C>{}</ChecksumCRC32C>", escape(crc)));
+        }
+        out.push_str("</Part>");
     }
     out.push_str("</CompleteMultipartUpload>");
     out

@@ -1,5 +1,6 @@
 //! The S3 client: one signed `PUT` for a small file; otherwise `CreateMultipartUpload`, parts
-//! in parallel with `Content-MD5` and per-part retries, then `CompleteMultipartUpload`. An
+//! in parallel, each with a checksum (CRC32C or `Content-MD5`) and its own retries, then
+//! `CompleteMultipartUpload`. An
 //! abort, a refusal or (without a resume store) any failure after creation aborts the multipart
 //! upload, so no parts linger; with a resume store a failed upload is kept, and the next run
 //! lists its parts, checks them against the file and sends only the rest.
@@ -10,7 +11,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use uptask_proto::s3::{
-    ListedPart, MAX_PARTS, PartPlan, complete_body, error_of, list_parts, plan_parts, upload_id,
+    CompletedPart, ListedPart, MAX_PARTS, PartPlan, complete_body, error_of, list_parts,
+    plan_parts, upload_id,
 };
 use uptask_proto::sigv4::{self, Scope, UNSIGNED_PAYLOAD};
 use url::Url;
@@ -55,10 +57,14 @@ pub(crate) async fn run<C: Client>(
         _ => None,
     };
     let stored: Option<Entry> = store.as_ref().and_then(|(store, key)| store.get(key));
-    // A resumed upload keeps the part size it was cut with, so its parts still line up.
-    let part_size = match &stored {
-        Some(entry) if !s3.options.fresh => entry.part_size,
-        _ => s3.options.part_size,
+    // A resumed upload keeps the part size it was cut with, so its parts still line up, and
+    // the checksum it was created for.
+    let (part_size, crc32c) = match &stored {
+        Some(entry) if !s3.options.fresh => (entry.part_size, entry.crc32c),
+        _ => (
+            s3.options.part_size,
+            s3.options.checksum == crate::s3::PartChecksum::Crc32c,
+        ),
     };
     let parts = plan_parts(plan.source.len(), part_size);
     let meter = Meter::new(sink, usize::try_from(parts.count).unwrap_or(1));
@@ -70,6 +76,7 @@ pub(crate) async fn run<C: Client>(
         deadline: plan.timeout.map(|t| crate::backend::now() + t),
         meter: &meter,
         store,
+        crc32c,
     };
     let result = if parts.count <= 1 {
         driver.put_whole().await
@@ -106,6 +113,8 @@ struct Driver<'a, C> {
     meter: &'a Meter<'a>,
     /// Where this upload's id is kept between runs, and under which key.
     store: Option<(Store, String)>,
+    /// CRC32C checksums rather than `Content-MD5`.
+    crc32c: bool,
 }
 
 impl<C: Client> Driver<'_, C> {
@@ -113,12 +122,11 @@ impl<C: Client> Driver<'_, C> {
     async fn put_whole(&self) -> Result<Response, Stop> {
         let len = self.plan.source.len();
         self.with_retries(|| async {
-            let md5 = self.md5(0, len).await?;
             let request = self.signed(
                 "PUT",
                 &[],
                 vec![
-                    ("Content-MD5", STANDARD.encode(md5)),
+                    self.checksum(0, len).await?,
                     ("Content-Type", self.s3.content_type.clone()),
                 ],
                 Body::Range { offset: 0, len },
@@ -149,6 +157,7 @@ impl<C: Client> Driver<'_, C> {
                 self.remember(&Entry {
                     upload_id: id.clone(),
                     part_size: parts.size,
+                    crc32c: self.crc32c,
                 });
                 (id, vec![None; usize::try_from(parts.count).unwrap_or(0)])
             }
@@ -174,10 +183,14 @@ impl<C: Client> Driver<'_, C> {
     async fn create(&self) -> Result<String, Stop> {
         let created = self
             .with_retries(|| async {
+                let mut headers = vec![("Content-Type", self.s3.content_type.clone())];
+                if self.crc32c {
+                    headers.push(("x-amz-checksum-algorithm", "CRC32C".to_owned()));
+                }
                 let request = self.signed(
                     "POST",
                     &[("uploads", String::new())],
-                    vec![("Content-Type", self.s3.content_type.clone())],
+                    headers,
                     Body::Empty,
                     sigv4::EMPTY_SHA256,
                 )?;
@@ -207,7 +220,7 @@ impl<C: Client> Driver<'_, C> {
         &self,
         entry: Entry,
         parts: &PartPlan,
-    ) -> Result<Option<(String, Vec<Option<String>>)>, Stop> {
+    ) -> Result<Option<(String, Vec<Option<CompletedPart>>)>, Stop> {
         let listed = match self.list_parts(&entry.upload_id).await {
             Ok(listed) => listed,
             Err(Stop::Answered(r)) if r.status == 404 => {
@@ -236,7 +249,15 @@ impl<C: Client> Driver<'_, C> {
                 );
                 continue;
             }
-            etags[index] = Some(part.etag);
+            let crc32c = if self.crc32c {
+                Some(self.checksum(offset, len).await?.1)
+            } else {
+                None
+            };
+            etags[index] = Some(CompletedPart {
+                etag: part.etag,
+                crc32c,
+            });
             have.push((index, len));
         }
         let offset = have.iter().map(|(_, len)| len).sum();
@@ -285,7 +306,7 @@ impl<C: Client> Driver<'_, C> {
         &self,
         id: &str,
         parts: &PartPlan,
-        etags: Vec<Option<String>>,
+        etags: Vec<Option<CompletedPart>>,
     ) -> Result<Response, Stop> {
         let next = Mutex::new(1u64);
         let etags = Mutex::new(etags);
@@ -323,7 +344,7 @@ impl<C: Client> Driver<'_, C> {
         for result in crate::join::join_all(workers).await {
             result?;
         }
-        let etags: Vec<String> = etags
+        let etags: Vec<CompletedPart> = etags
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
             .into_iter()
@@ -354,18 +375,25 @@ impl<C: Client> Driver<'_, C> {
         .await
     }
 
-    /// One part, retried as configured; its ETag.
-    async fn put_part(&self, id: &str, number: u64, offset: u64, len: u64) -> Result<String, Stop> {
+    /// One part, retried as configured; its ETag (and checksum, for the completion).
+    async fn put_part(
+        &self,
+        id: &str,
+        number: u64,
+        offset: u64,
+        len: u64,
+    ) -> Result<CompletedPart, Stop> {
         let index = usize::try_from(number - 1).unwrap_or(usize::MAX);
         self.with_retries(|| async {
-            let md5 = self.md5(offset, len).await?;
+            let checksum = self.checksum(offset, len).await?;
+            let crc32c = self.crc32c.then(|| checksum.1.clone());
             let request = self.signed(
                 "PUT",
                 &[
                     ("partNumber", number.to_string()),
                     ("uploadId", id.to_owned()),
                 ],
-                vec![("Content-MD5", STANDARD.encode(md5))],
+                vec![checksum],
                 Body::Range { offset, len },
                 UNSIGNED_PAYLOAD,
             )?;
@@ -373,12 +401,13 @@ impl<C: Client> Driver<'_, C> {
                 .send(&request, &mut |n| self.meter.raise(index, n))
                 .await?;
             let response = checked(response)?;
-            response.get("etag").map(str::to_owned).ok_or_else(|| {
+            let etag = response.get("etag").map(str::to_owned).ok_or_else(|| {
                 Stop::Failed(UploadError::new(
                     ErrorKind::Protocol,
                     format!("the store accepted part {number} without an ETag"),
                 ))
-            })
+            })?;
+            Ok(CompletedPart { etag, crc32c })
         })
         .await
     }
@@ -400,6 +429,19 @@ impl<C: Client> Driver<'_, C> {
         Ok(self
             .interruptible(self.client.digest(Algorithm::Md5, offset, len))
             .await??)
+    }
+
+    /// The checksum header the store verifies a range of the source by.
+    async fn checksum(&self, offset: u64, len: u64) -> Result<(&'static str, String), Stop> {
+        let (name, algorithm) = if self.crc32c {
+            ("x-amz-checksum-crc32c", Algorithm::Crc32c)
+        } else {
+            ("Content-MD5", Algorithm::Md5)
+        };
+        let digest = self
+            .interruptible(self.client.digest(algorithm, offset, len))
+            .await??;
+        Ok((name, STANDARD.encode(digest)))
     }
 
     /// Runs `step` until it succeeds; network errors and 5xx (and 429) are retried after the

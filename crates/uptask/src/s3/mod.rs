@@ -6,4 +6,4 @@ mod entry;
 mod options;
 
 pub(crate) use driver::run;
-pub use options::{Addressing, Credentials, S3Options};
+pub use options::{Addressing, Credentials, PartChecksum, S3Options};

@@ -6,12 +6,33 @@ use std::time::Duration;
 pub use uptask_proto::s3::Addressing;
 pub use uptask_proto::sigv4::Credentials;
 
+/// How each part (or a whole small file) is checked by the store.
+///
+/// ```
+/// use uptask::s3::PartChecksum;
+/// let s3 = uptask::S3Options::new(uptask::s3::Credentials::new("A", "S")).checksum(PartChecksum::Md5);
+/// # let _ = s3;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PartChecksum {
+    /// `x-amz-checksum-crc32c` (and the upload created with `x-amz-checksum-algorithm:
+    /// CRC32C`): computed in hardware on most CPUs, so hashing does not take CPU the transfer
+    /// (or a store on the same machine) needs.
+    #[default]
+    Crc32c,
+    /// `Content-MD5`: understood by every S3-compatible store, even old ones without the
+    /// flexible checksums; costs about a second of CPU per 600 MB.
+    Md5,
+}
+
 /// Where and how to put an object into an S3-compatible store. The upload's URL is
 /// `s3://bucket/key`.
 ///
 /// Files up to `part_size` go in one `PUT`; larger ones in a multipart upload: parts of
 /// `part_size` (at least 5 MiB, grown so no file needs more than 10,000 parts), `concurrency` at
-/// a time, each with `Content-MD5`, then `CompleteMultipartUpload`. An abort aborts the
+/// a time, each with a checksum the store verifies ([`PartChecksum`]), then
+/// `CompleteMultipartUpload`. An abort aborts the
 /// multipart upload, so no parts linger; so does a failure, unless a
 /// [`resume_store`](S3Options::resume_store) keeps the upload for the next run.
 ///
@@ -38,6 +59,7 @@ pub struct S3Options {
     pub(crate) retry_delays: Vec<Duration>,
     pub(crate) resume_store: Option<PathBuf>,
     pub(crate) fresh: bool,
+    pub(crate) checksum: PartChecksum,
 }
 
 impl S3Options {
@@ -45,7 +67,7 @@ impl S3Options {
     pub const DEFAULT_PART_SIZE: u64 = 8 << 20;
 
     /// Options with these credentials, region `us-east-1`, AWS's endpoint, 8 MiB parts, four
-    /// at a time, retries after 0, 1, 3 and 5 s.
+    /// at a time, CRC32C checksums, retries after 0, 1, 3 and 5 s.
     ///
     /// ```
     /// let s3 = uptask::S3Options::new(uptask::s3::Credentials::new("AKID", "SECRET"));
@@ -63,6 +85,7 @@ impl S3Options {
             retry_delays: [0, 1, 3, 5].map(Duration::from_secs).to_vec(),
             resume_store: None,
             fresh: false,
+            checksum: PartChecksum::default(),
         }
     }
 
@@ -175,6 +198,20 @@ impl S3Options {
     #[must_use]
     pub fn fresh(mut self, fresh: bool) -> Self {
         self.fresh = fresh;
+        self
+    }
+
+    /// The checksum each part is sent with (CRC32C by default). A resumed upload keeps the one
+    /// it was created with.
+    ///
+    /// ```
+    /// use uptask::s3::PartChecksum;
+    /// let s3 = uptask::S3Options::new(uptask::s3::Credentials::new("A", "S")).checksum(PartChecksum::Md5);
+    /// # let _ = s3;
+    /// ```
+    #[must_use]
+    pub fn checksum(mut self, checksum: PartChecksum) -> Self {
+        self.checksum = checksum;
         self
     }
 }

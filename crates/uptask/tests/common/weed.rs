@@ -46,6 +46,11 @@ impl Weed {
     /// unless `UPTASK_REQUIRE_PEERS=1`, where that is a failure.
     pub fn start(bucket: &str) -> Option<Self> {
         let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+        // Another store on the port would answer in this one's place, and never be killed.
+        assert!(
+            std::net::TcpStream::connect(ENDPOINT).is_err(),
+            "{ENDPOINT} is already in use (a weed left running?): stop it first"
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("s3.json"),
@@ -70,7 +75,12 @@ impl Weed {
         }
     }
 
-    /// SIGKILL: the store vanishes mid-request, as in a crash.
+    /// The process id, to kill it from where a `&mut` cannot reach (a progress listener).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL (if it still runs) and reap: the store vanishes mid-request, as in a crash.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
@@ -102,19 +112,18 @@ impl Weed {
 }
 
 fn spawn(dir: &Path) -> std::io::Result<Child> {
+    // `weed` missing is the caller's skip; the script's own failure shows as a store that never
+    // answers.
     Command::new("weed")
-        .arg("mini")
-        .arg(format!("-dir={}", dir.join("data").display()))
-        .args([
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-master.telemetry=false",
-            "-admin.ui=false",
-            "-webdav=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-        ])
-        .arg(format!("-s3.config={}", dir.join("s3.json").display()))
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../peers/weed-mini.sh");
+    Command::new("bash")
+        .arg(script)
+        .arg(dir.join("data"))
+        .arg(dir.join("s3.json"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
