@@ -23,6 +23,10 @@ printf '[package]\nname = "sigv4-suite"\nversion = "0.0.0"\nedition = "2024"\n\n
 cargo fetch --manifest-path "$suite_crate/Cargo.toml" --quiet
 rm -rf "$suite_crate"
 
+echo "== the sans-IO core builds for the browser (wasm32-unknown-unknown)"
+rustup target add wasm32-unknown-unknown
+cargo build -p uptask-proto --target wasm32-unknown-unknown --locked --quiet
+
 echo "== cargo fmt"
 cargo fmt --all --check
 cargo fmt --manifest-path fuzz/Cargo.toml --check
