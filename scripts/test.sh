@@ -41,6 +41,9 @@ echo "== cargo test"
 if [ "$(id -u)" = 0 ]; then export UPTASK_REQUIRE_ROOT_TESTS=1; fi
 UPTASK_REQUIRE_PEERS=1 cargo test --workspace --locked
 
+echo "== browser tests (wasm32 in headless Chromium)"
+scripts/test-browser.sh
+
 # The benchmark in smoke mode (tiny sizes, one run): it must keep working; numbers are not judged.
 if [ ! -x /usr/bin/time ]; then
   echo "scripts/test.sh: GNU time is required by the benchmark; installing it" >&2

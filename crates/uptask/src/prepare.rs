@@ -52,6 +52,8 @@ const TUS_OWNED: &[&str] = &[
 pub(crate) struct Plan {
     /// Where the request goes first; multipart redirects are followed only within its origin.
     pub(crate) url: Url,
+    /// The user's headers, checked for the protocol.
+    pub(crate) header: Vec<(String, String)>,
     pub(crate) origin: Origin,
     pub(crate) source: PlannedSource,
     pub(crate) timeout: Option<Duration>,
@@ -63,15 +65,18 @@ pub(crate) struct Plan {
 /// The protocol-specific part of a plan.
 #[derive(Debug)]
 pub(crate) enum Kind {
-    Multipart { head: Vec<u8>, body: MultipartBody },
+    /// `head` is the encoded request head, for a transport that writes it to a socket.
+    Multipart {
+        head: Vec<u8>,
+        body: MultipartBody,
+    },
     Tus(TusPlan),
     S3(S3Plan),
 }
 
-/// An S3 upload: the user's headers (checked) and the options; the plan's URL is the object's.
+/// An S3 upload: the options; the plan's URL is the object's.
 #[derive(Debug)]
 pub(crate) struct S3Plan {
-    pub(crate) headers: Vec<(String, String)>,
     pub(crate) options: crate::S3Options,
     pub(crate) content_type: String,
     /// The resume-store key of this file and object, when the source is a file and a store
@@ -79,10 +84,9 @@ pub(crate) struct S3Plan {
     pub(crate) resume_key: Option<String>,
 }
 
-/// A tus upload: the user's headers (checked), the encoded metadata and the options.
+/// A tus upload: the encoded metadata and the options.
 #[derive(Debug)]
 pub(crate) struct TusPlan {
-    pub(crate) headers: Vec<(String, String)>,
     pub(crate) metadata: String,
     pub(crate) options: crate::TusOptions,
     /// The resume-store key of this file and endpoint, when the source is a file and a store
@@ -262,7 +266,6 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
         Protocol::S3(s3) => {
             check_user_headers(&opts.header, S3_OWNED, "an S3 upload")?;
             Kind::S3(S3Plan {
-                headers: opts.header.clone(),
                 options: s3.clone(),
                 content_type: uptask_proto::multipart::content_type_for(&file_name),
                 resume_key: resume_key(&source, s3.resume_store.is_some(), &url),
@@ -271,6 +274,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     };
     Ok(Plan {
         url,
+        header: opts.header.clone(),
         origin,
         source,
         timeout: opts.timeout,
@@ -339,7 +343,6 @@ fn plan_tus(
         parse_url(u)?;
     }
     Ok(TusPlan {
-        headers: opts.header.clone(),
         metadata,
         options: tus.clone(),
         resume_key: resume_key(source, tus.resume_store.is_some(), url),

@@ -8,3 +8,8 @@
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use native::{now, run_listeners, sleep, start};
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+#[cfg(target_arch = "wasm32")]
+pub(crate) use web::{now, run_listeners, sleep, start};

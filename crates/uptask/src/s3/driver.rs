@@ -512,7 +512,7 @@ impl<C: Client> Driver<'_, C> {
         headers.push(("x-amz-content-sha256", payload_hash.to_owned()));
         let mut signed_headers: Vec<(String, String)> = vec![("host".to_owned(), host_of(&url))];
         signed_headers.extend(headers.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
-        signed_headers.extend(self.s3.headers.iter().cloned());
+        signed_headers.extend(self.plan.header.iter().cloned());
         let pairs: Vec<(String, String)> = query
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))

@@ -55,12 +55,12 @@ pub(crate) fn start(
             }
             // The tus and S3 drivers watch abort themselves: they must still tell the server.
             Kind::Tus(tus) => {
-                let client = client::NativeClient::new(&plan, &tus.headers);
+                let client = client::NativeClient::new(&plan, &plan.header);
                 crate::tus::run(&plan, tus, &client, &mut sink, control).await
             }
             Kind::S3(s3) => {
                 // The client sends the user's headers; the driver signs them with its own.
-                let client = client::NativeClient::new(&plan, &s3.headers);
+                let client = client::NativeClient::new(&plan, &plan.header);
                 crate::s3::run(&plan, s3, &client, &mut sink, control).await
             }
         };

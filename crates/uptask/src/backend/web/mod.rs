@@ -1,0 +1,53 @@
+//! Browser backend (wasm32): `XMLHttpRequest`, the one browser API that reports upload
+//! progress (`fetch` cannot), driven from the page's event loop.
+
+mod client;
+mod clock;
+mod multipart;
+mod xhr;
+
+use std::future::Future;
+
+pub(crate) use clock::{now, sleep};
+
+use crate::UploadError;
+use crate::prepare::{Kind, Plan};
+use crate::task::{Control, EventSink};
+
+/// Calls the listeners where they are: a page has one thread, and listener code runs between
+/// browser events anyway.
+pub(crate) async fn run_listeners(calls: impl FnOnce() + Send + 'static) {
+    calls();
+}
+
+/// The error for a source the browser cannot read (a path, a pipe).
+fn not_bytes() -> UploadError {
+    UploadError::invalid("in the browser the file must be given as bytes (Source::Bytes)")
+}
+
+/// Spawns the transport and the dispatcher on the page's event loop.
+pub(crate) fn start(
+    plan: Plan,
+    sink: EventSink,
+    control: Control,
+    dispatcher: impl Future<Output = ()> + 'static,
+) -> Result<(), UploadError> {
+    wasm_bindgen_futures::spawn_local(dispatcher);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut sink = sink;
+        let result = match &plan.kind {
+            Kind::Multipart { body, .. } => multipart::run(&plan, body, &mut sink, &control).await,
+            // The tus and S3 drivers watch abort themselves: they must still tell the server.
+            Kind::Tus(tus) => match client::WebClient::new(&plan) {
+                Ok(client) => crate::tus::run(&plan, tus, &client, &mut sink, control).await,
+                Err(e) => Err(e),
+            },
+            Kind::S3(s3) => match client::WebClient::new(&plan) {
+                Ok(client) => crate::s3::run(&plan, s3, &client, &mut sink, control).await,
+                Err(e) => Err(e),
+            },
+        };
+        sink.done(result);
+    });
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! The multipart POST in the browser: the body assembled as one `Blob` from the planned
+//! framing and the source, sent by one `XMLHttpRequest`.
+
+use js_sys::{Array, Uint8Array};
+use uptask_proto::multipart::{MultipartBody, Segment};
+use web_sys::{Blob, BlobPropertyBag};
+
+use super::xhr::{self, Event, XhrBody};
+use crate::prepare::{Plan, PlannedSource};
+use crate::task::{Control, EventSink};
+use crate::{ErrorKind, UploadError, UploadSuccess};
+
+/// Runs the POST to its outcome; an abort drops the request, which aborts it.
+pub(crate) async fn run(
+    plan: &Plan,
+    body: &MultipartBody,
+    sink: &mut EventSink,
+    control: &Control,
+) -> Result<UploadSuccess, UploadError> {
+    let blob = body_blob(plan, body)?;
+    let content_type = body.content_type();
+    let mut all: Vec<(&str, &str)> = plan
+        .header
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    all.push(("Content-Type", &content_type));
+    let total = body.len();
+    let response = {
+        let mut on_event = |event| match event {
+            Event::Sent(n) => sink.progress(n.min(total)),
+            Event::Headers(h) => sink.headers(&h),
+        };
+        let request = xhr::exchange(
+            "POST",
+            plan.url.as_str(),
+            &all,
+            XhrBody::Blob(blob),
+            plan.timeout,
+            &mut on_event,
+        );
+        tokio::select! {
+            biased;
+            () = control.cancel.cancelled() => return Err(UploadError::aborted()),
+            response = request => response?,
+        }
+    };
+    // Some browsers send no progress event for the last bytes before the load.
+    sink.progress(total);
+    Ok(UploadSuccess::new(
+        response.status,
+        response.header,
+        response.data,
+    ))
+}
+
+/// The body as one `Blob`: framing bytes and the source, in wire order.
+fn body_blob(plan: &Plan, body: &MultipartBody) -> Result<Blob, UploadError> {
+    let parts = Array::new();
+    for segment in body.segments() {
+        match segment {
+            Segment::Bytes(b) => {
+                parts.push(&Uint8Array::from(b.as_slice()));
+            }
+            _ => match &plan.source {
+                PlannedSource::Bytes(b) => {
+                    parts.push(&Uint8Array::from(&b[..]));
+                }
+                _ => return Err(super::not_bytes()),
+            },
+        }
+    }
+    let options = BlobPropertyBag::new();
+    options.set_type(&body.content_type());
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|e| UploadError::new(ErrorKind::Internal, format!("Blob: {e:?}")))
+}

@@ -1,0 +1,111 @@
+//! The browser backend in real headless Chromium (`wasm-bindgen-test-runner` with
+//! chromedriver), against `uptask serve` on loopback: a page of another origin, so every
+//! request is a CORS request. `scripts/test-browser.sh` builds, starts the server and runs
+//! this; the server's URL comes in at compile time as `UPTASK_BROWSER_SERVER`.
+
+#![cfg(target_arch = "wasm32")]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+
+use std::sync::{Arc, Mutex};
+
+use uptask::{Source, UploadOptions, upload_file};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn server() -> &'static str {
+    option_env!("UPTASK_BROWSER_SERVER")
+        .unwrap_or_else(|| panic!("UPTASK_BROWSER_SERVER is not set: run scripts/test-browser.sh"))
+}
+
+fn payload(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+fn bytes_opts(len: usize) -> UploadOptions {
+    UploadOptions::with_source(
+        format!("{}/upload", server()),
+        Source::Bytes(payload(len).into()),
+        "file",
+    )
+    .file_name("page.bin")
+    .form_data("album", "browser")
+}
+
+#[wasm_bindgen_test]
+async fn progress_rises_to_100_then_headers_then_success() {
+    let task = upload_file(bytes_opts(3 << 20));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e = Arc::clone(&events);
+    task.on_progress_update(move |p| {
+        e.lock().unwrap().push(format!(
+            "progress {} {} {}",
+            p.progress, p.total_bytes_sent, p.total_bytes_expected_to_send
+        ));
+    });
+    let e = Arc::clone(&events);
+    task.on_headers_received(move |h| {
+        e.lock()
+            .unwrap()
+            .push(format!("headers {}", h.header.contains_key("content-type")));
+    });
+    let done = task.await.unwrap();
+    assert_eq!(done.status_code, 200, "{}", done.data);
+    assert!(done.data.contains("\"size\":3145728"), "{}", done.data);
+    let events = events.lock().unwrap();
+    let progress: Vec<(u64, u64)> = events
+        .iter()
+        .filter_map(|e| e.strip_prefix("progress "))
+        .map(|e| {
+            let f: Vec<u64> = e.split(' ').map(|n| n.parse().unwrap()).collect();
+            (f[0], f[1])
+        })
+        .collect();
+    assert!(!progress.is_empty(), "{events:?}");
+    assert!(progress.windows(2).all(|w| w[0].1 <= w[1].1), "{events:?}");
+    assert_eq!(progress.last().unwrap().0, 100, "{events:?}");
+    let headers: Vec<_> = events.iter().filter(|e| e.starts_with("headers")).collect();
+    assert_eq!(headers, ["headers true"], "{events:?}");
+}
+
+#[wasm_bindgen_test]
+async fn abort_before_anything_is_sent_is_the_outcome() {
+    let task = upload_file(bytes_opts(1 << 20));
+    task.abort();
+    let err = task.await.unwrap_err();
+    assert!(err.is_aborted(), "{err}");
+    assert_eq!(err.err_msg(), "uploadFile:fail abort");
+}
+
+#[wasm_bindgen_test]
+async fn a_body_over_the_servers_limit_is_answered_413() {
+    // The server takes at most 8 MiB (scripts/test-browser.sh).
+    let done = upload_file(bytes_opts(12 << 20)).await;
+    match done {
+        Ok(done) => assert_eq!(done.status_code, 413, "{}", done.data),
+        // A browser may see the early answer's closed connection as a network error first.
+        Err(e) => panic!("expected the 413 as the outcome, got {e}"),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn tus_runs_over_the_same_backend() {
+    let data = payload((2 << 20) + 7);
+    let opts = UploadOptions::with_source(
+        format!("{}/files/", server()),
+        Source::Bytes(data.into()),
+        "file",
+    )
+    .file_name("page-tus.bin")
+    .tus(uptask::TusOptions::new().chunk_size(1 << 20));
+    let task = upload_file(opts);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&sent);
+    task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
+    let done = task.await.unwrap();
+    assert_eq!(done.status_code, 204, "{}", done.data);
+    assert!(done.upload_url.is_some());
+    let sent = sent.lock().unwrap();
+    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
+    assert_eq!(sent.last().copied(), Some((2 << 20) + 7));
+}
