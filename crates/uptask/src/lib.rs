@@ -99,6 +99,7 @@ pub mod s3;
 mod task;
 mod tus;
 
+pub use backend::Blob;
 pub use error::{ErrorKind, UploadError};
 pub use listeners::ListenerId;
 pub use notice::Notice;

@@ -23,6 +23,8 @@ pub enum Source {
     Path(PathBuf),
     /// Bytes already in memory.
     Bytes(Bytes),
+    /// A browser `Blob` or `File` (wasm32 only: elsewhere [`Blob`](crate::Blob) has no values).
+    Blob(crate::Blob),
 }
 
 /// How the file travels to the server.

@@ -10,7 +10,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
-use uptask_proto::http1::RequestHead;
 use uptask_proto::multipart::{Boundary, FilePart, MultipartBody};
 use url::Url;
 
@@ -54,7 +53,6 @@ pub(crate) struct Plan {
     pub(crate) url: Url,
     /// The user's headers, checked for the protocol.
     pub(crate) header: Vec<(String, String)>,
-    pub(crate) origin: Origin,
     pub(crate) source: PlannedSource,
     pub(crate) timeout: Option<Duration>,
     pub(crate) stall: Option<Duration>,
@@ -65,11 +63,7 @@ pub(crate) struct Plan {
 /// The protocol-specific part of a plan.
 #[derive(Debug)]
 pub(crate) enum Kind {
-    /// `head` is the encoded request head, for a transport that writes it to a socket.
-    Multipart {
-        head: Vec<u8>,
-        body: MultipartBody,
-    },
+    Multipart { body: MultipartBody },
     Tus(TusPlan),
     S3(S3Plan),
 }
@@ -98,94 +92,10 @@ impl Plan {
     /// The number of bytes the progress events count to.
     pub(crate) fn expected(&self) -> u64 {
         match &self.kind {
-            Kind::Multipart { body, .. } => body.len(),
+            Kind::Multipart { body } => body.len(),
             Kind::Tus(_) | Kind::S3(_) => self.source.len(),
         }
     }
-}
-
-/// Host, port and scheme of a URL: what a connection is opened to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Origin {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    pub(crate) tls: bool,
-}
-
-impl Origin {
-    pub(crate) fn of(url: &Url) -> Result<Self, UploadError> {
-        let host = match url.host() {
-            Some(url::Host::Domain(d)) => d.to_owned(),
-            Some(url::Host::Ipv4(ip)) => ip.to_string(),
-            Some(url::Host::Ipv6(ip)) => ip.to_string(),
-            None => return Err(UploadError::invalid(format!("URL has no host: {url}"))),
-        };
-        let port = url
-            .port_or_known_default()
-            .ok_or_else(|| UploadError::invalid(format!("URL has no port: {url}")))?;
-        Ok(Self {
-            host,
-            port,
-            tls: url.scheme() == "https",
-        })
-    }
-}
-
-/// A request head: the method and target of `url`, `Host`, the user's headers, defaults for
-/// `User-Agent` and `Accept`, then the protocol's own headers.
-pub(crate) fn encode_head(
-    method: &str,
-    url: &Url,
-    user: &[(String, String)],
-    own: &[(&str, String)],
-) -> Result<Vec<u8>, UploadError> {
-    let proto = |e: uptask_proto::ProtoError| UploadError::invalid(e.to_string()).with_source(e);
-    let mut head = RequestHead::new(method, &request_target(url));
-    let user_has = |n: &str| user.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
-    if !user_has("host") {
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_owned(),
-        };
-        head.header("Host", &host).map_err(proto)?;
-    }
-    for (name, value) in user {
-        head.header(name, value).map_err(proto)?;
-    }
-    if !user_has("user-agent") {
-        head.header("User-Agent", concat!("uptask/", env!("CARGO_PKG_VERSION")))
-            .map_err(proto)?;
-    }
-    if !user_has("accept") {
-        head.header("Accept", "*/*").map_err(proto)?;
-    }
-    for (name, value) in own {
-        head.header(name, value).map_err(proto)?;
-    }
-    Ok(head.encode())
-}
-
-/// The same request head aimed at another URL of the same origin: only the request target
-/// changes (`Host`, the headers and the body stay the same).
-pub(crate) fn retarget(head: &[u8], method: &str, url: &Url) -> Vec<u8> {
-    let fields = head
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map_or(head, |i| &head[i..]);
-    let mut out = format!("{method} {} HTTP/1.1", request_target(url)).into_bytes();
-    out.extend_from_slice(fields);
-    out
-}
-
-/// Path and query, the origin-form request target. `url` serializes both percent-encoded, so
-/// neither can hold a space or a line break.
-fn request_target(url: &Url) -> String {
-    let mut target = url.path().to_owned();
-    if let Some(q) = url.query() {
-        target.push('?');
-        target.push_str(q);
-    }
-    target
 }
 
 /// The file's bytes, with the length fixed at planning time.
@@ -196,6 +106,8 @@ pub(crate) enum PlannedSource {
         fingerprint: Fingerprint,
     },
     Bytes(Bytes),
+    /// A browser `Blob` or `File`.
+    Blob(crate::Blob),
     /// A FIFO, socket or device: read once, front to back; its length is known at the end.
     Stream {
         path: PathBuf,
@@ -208,6 +120,7 @@ impl PlannedSource {
         match self {
             PlannedSource::Path { fingerprint, .. } => fingerprint.len,
             PlannedSource::Bytes(b) => b.len() as u64,
+            PlannedSource::Blob(b) => b.size(),
             PlannedSource::Stream { .. } => 0,
         }
     }
@@ -241,13 +154,6 @@ impl Fingerprint {
             .map_or(0, |d| d.as_nanos());
         format!("{}:{mtime}", self.len)
     }
-
-    /// Checks both the open file and whatever the path names now (a file renamed over it).
-    pub(crate) fn unchanged(&self, path: &Path, open: &std::fs::File) -> bool {
-        let same =
-            |m: std::io::Result<std::fs::Metadata>| m.is_ok_and(|m| Fingerprint::of(&m) == *self);
-        same(open.metadata()) && same(std::fs::metadata(path))
-    }
 }
 
 pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
@@ -259,9 +165,8 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     let (source, default_name) = plan_source(&opts.source, streams)?;
     let file_name = opts.file_name.clone().unwrap_or(default_name);
     let roots = Arc::new(parse_roots(&opts.root_certificates)?);
-    let origin = Origin::of(&url)?;
     let kind = match &opts.protocol {
-        Protocol::Multipart => plan_multipart(opts, &url, &file_name, &source)?,
+        Protocol::Multipart => plan_multipart(opts, &file_name, &source)?,
         Protocol::Tus(tus) => Kind::Tus(plan_tus(opts, tus, &url, &file_name, &source)?),
         Protocol::S3(s3) => {
             check_user_headers(&opts.header, S3_OWNED, "an S3 upload")?;
@@ -275,7 +180,6 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     Ok(Plan {
         url,
         header: opts.header.clone(),
-        origin,
         source,
         timeout: opts.timeout,
         stall: opts.stall_timeout,
@@ -286,7 +190,6 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
 
 fn plan_multipart(
     opts: &UploadOptions,
-    url: &Url,
     file_name: &str,
     source: &PlannedSource,
 ) -> Result<Kind, UploadError> {
@@ -302,16 +205,7 @@ fn plan_multipart(
         &opts.form_data,
         &file,
     );
-    let head = encode_head(
-        "POST",
-        url,
-        &opts.header,
-        &[
-            ("Content-Type", body.content_type()),
-            ("Content-Length", body.len().to_string()),
-        ],
-    )?;
-    Ok(Kind::Multipart { head, body })
+    Ok(Kind::Multipart { body })
 }
 
 fn plan_tus(
@@ -432,6 +326,12 @@ fn redact(url: &Url) -> String {
 fn plan_source(source: &Source, streams: bool) -> Result<(PlannedSource, String), UploadError> {
     match source {
         Source::Bytes(b) => Ok((PlannedSource::Bytes(b.clone()), "blob".to_owned())),
+        // Outside the browser `Blob` has no values, so this arm cannot run there.
+        #[allow(unreachable_code, reason = "Blob is empty outside the browser")]
+        Source::Blob(b) => Ok((
+            PlannedSource::Blob(b.clone()),
+            b.name().unwrap_or_else(|| "blob".to_owned()),
+        )),
         Source::Path(path) => {
             let name = path
                 .file_name()
@@ -521,13 +421,6 @@ mod tests {
         UploadOptions::from_bytes(url, b"x".to_vec(), "file")
     }
 
-    fn multipart_head(plan: &Plan) -> Vec<u8> {
-        match &plan.kind {
-            Kind::Multipart { head, .. } => head.clone(),
-            Kind::Tus(_) | Kind::S3(_) => panic!("not multipart"),
-        }
-    }
-
     #[expect(
         clippy::needless_pass_by_value,
         reason = "reads better at the call sites"
@@ -548,18 +441,6 @@ mod tests {
     }
 
     #[test]
-    fn fragments_are_not_sent_and_ipv6_hosts_keep_brackets() {
-        let plan = prepare(&opts("http://[::1]:8080/up?a=1#frag")).unwrap();
-        let head = String::from_utf8(multipart_head(&plan)).unwrap();
-        assert!(
-            head.starts_with("POST /up?a=1 HTTP/1.1\r\nHost: [::1]:8080\r\n"),
-            "{head}"
-        );
-        assert_eq!(plan.origin.host, "::1");
-        assert_eq!(plan.origin.port, 8080);
-    }
-
-    #[test]
     fn reserved_and_unsafe_headers_are_rejected() {
         let o = opts("http://h/").header("Content-Type", "text/plain");
         assert!(err(o).contains("Content-Type"));
@@ -567,14 +448,6 @@ mod tests {
         assert!(err(o).contains("X-A"));
         let o = opts("http://h/").header("X A", "1");
         assert!(err(o).contains("invalid header name"));
-    }
-
-    #[test]
-    fn content_length_is_in_the_head() {
-        let plan = prepare(&opts("http://h/")).unwrap();
-        let head = String::from_utf8(multipart_head(&plan)).unwrap();
-        assert!(head.contains(&format!("Content-Length: {}\r\n", plan.expected())));
-        assert!(!head.to_ascii_lowercase().contains("transfer-encoding"));
     }
 
     #[test]

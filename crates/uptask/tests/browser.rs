@@ -109,3 +109,57 @@ async fn tus_runs_over_the_same_backend() {
     assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
     assert_eq!(sent.last().copied(), Some((2 << 20) + 7));
 }
+
+/// A page `File` of `data` named `name`.
+fn file(data: &[u8], name: &str) -> web_sys::File {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(data));
+    web_sys::File::new_with_u8_array_sequence(&parts, name).unwrap()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn a_page_file_is_sent_as_itself_with_its_name() {
+    let data = payload((1 << 20) + 3);
+    let blob = uptask::Blob::from(file(&data, "holiday.jpg"));
+    assert_eq!(blob.size(), data.len() as u64);
+    assert_eq!(blob.name().as_deref(), Some("holiday.jpg"));
+    let opts =
+        UploadOptions::with_source(format!("{}/upload", server()), Source::Blob(blob), "photo");
+    let done = upload_file(opts).await.unwrap();
+    assert_eq!(done.status_code, 200, "{}", done.data);
+    let reply: serde_json::Value = serde_json::from_str(&done.data).unwrap();
+    let stored = &reply["files"][0];
+    assert_eq!(stored["field"], "photo", "{reply}");
+    assert_eq!(stored["fileName"], "holiday.jpg", "{reply}");
+    assert_eq!(stored["size"], data.len() as u64, "{reply}");
+    assert_eq!(stored["sha256"], sha256_hex(&data), "{reply}");
+}
+
+#[wasm_bindgen_test]
+async fn tus_sends_slices_of_a_blob_with_checksums() {
+    let data = payload((3 << 20) + 11);
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let opts = UploadOptions::with_source(
+        format!("{}/files/", server()),
+        Source::Blob(blob.into()),
+        "file",
+    )
+    .tus(uptask::TusOptions::new().chunk_size(1 << 20));
+    let task = upload_file(opts);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&sent);
+    task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
+    let done = task.await.unwrap();
+    assert_eq!(done.status_code, 204, "{}", done.data);
+    let sent = sent.lock().unwrap();
+    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
+    assert_eq!(sent.last().copied(), Some(data.len() as u64));
+}

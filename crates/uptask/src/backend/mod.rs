@@ -7,9 +7,13 @@
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 #[cfg(not(target_arch = "wasm32"))]
+pub use native::Blob;
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use native::{now, run_listeners, sleep, start};
 
 #[cfg(target_arch = "wasm32")]
 mod web;
+#[cfg(target_arch = "wasm32")]
+pub use web::Blob;
 #[cfg(target_arch = "wasm32")]
 pub(crate) use web::{now, run_listeners, sleep, start};

@@ -9,10 +9,11 @@ use bytes::Bytes;
 use uptask_proto::multipart::Piece;
 
 use super::exchange::{Link, Outgoing, roundtrip};
+use super::head::{Origin, encode_head};
 use super::source::{open_at, open_source};
 use crate::digest::Hasher;
 use crate::http::{Body, Client, Request, Response};
-use crate::prepare::{Origin, Plan, PlannedSource, encode_head};
+use crate::prepare::{Plan, PlannedSource};
 use crate::{ErrorKind, UploadError};
 
 pub(super) struct NativeClient<'a> {
@@ -53,7 +54,7 @@ impl Client for NativeClient<'_> {
             Body::Bytes(bytes) => Box::new(std::iter::once(Piece::Bytes(bytes))),
         };
         let link = Link {
-            origin: &origin,
+            origin,
             roots: &self.plan.roots,
             stall: self.plan.stall,
             source: &self.plan.source,
@@ -154,6 +155,7 @@ fn digest_of(
             hasher.update(slice);
         }
         PlannedSource::Stream { .. } => {}
+        PlannedSource::Blob(blob) => match *blob {},
         PlannedSource::Path { path, .. } => {
             let read_err = |e: std::io::Error| {
                 UploadError::new(

@@ -8,7 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::prepare::Origin;
+use super::head::Origin;
 use crate::{ErrorKind, UploadError};
 
 /// A byte stream to the server, plain or TLS.

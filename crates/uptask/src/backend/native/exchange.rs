@@ -15,9 +15,10 @@ use uptask_proto::http1::{
 use uptask_proto::multipart::{MultipartBody, Piece};
 
 use super::conn;
+use super::head::{Origin, multipart_head, retarget};
 use super::source::{CHUNK, Chunks, SendFile};
 use super::transport::{Out, Step, Transport};
-use crate::prepare::{Kind, Origin, Plan, PlannedSource};
+use crate::prepare::{Kind, Plan, PlannedSource};
 use crate::task::EventSink;
 use crate::{ErrorKind, UploadError, UploadSuccess};
 
@@ -33,13 +34,14 @@ const READ_RESERVE: usize = 16 * 1024;
 const MAX_REDIRECTS: usize = 5;
 
 pub(super) async fn run(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
-    let Kind::Multipart { head, body } = &plan.kind else {
+    let Kind::Multipart { body } = &plan.kind else {
         return Err(UploadError::new(
             ErrorKind::Internal,
             "a multipart exchange was asked for another protocol",
         ));
     };
-    let follow = follow(plan, head, body, sink);
+    let head = multipart_head(plan, body)?;
+    let follow = follow(plan, &head, body, sink);
     match plan.timeout {
         Some(limit) => tokio::time::timeout(limit, follow)
             .await
@@ -61,7 +63,7 @@ async fn follow(
     body: &MultipartBody,
     sink: &mut EventSink,
 ) -> Result<UploadSuccess, UploadError> {
-    let link = Link::of(plan);
+    let link = Link::of(plan)?;
     let mut url = plan.url.clone();
     let mut head = first_head.to_vec();
     for hop in 0..=MAX_REDIRECTS {
@@ -84,7 +86,7 @@ async fn follow(
             break;
         }
         tracing::debug!(from = %url, to = %next, status = done.head.status, "following a redirect");
-        head = crate::prepare::retarget(first_head, "POST", &next);
+        head = retarget(first_head, "POST", &next);
         url = next;
     }
     Err(UploadError::new(
@@ -129,20 +131,20 @@ impl Watch for MultipartWatch<'_> {
 
 /// Where requests go and where their bodies come from.
 pub(super) struct Link<'a> {
-    pub(super) origin: &'a Origin,
+    pub(super) origin: Origin,
     pub(super) roots: &'a [CertificateDer<'static>],
     pub(super) stall: Option<Duration>,
     pub(super) source: &'a PlannedSource,
 }
 
 impl<'a> Link<'a> {
-    pub(super) fn of(plan: &'a Plan) -> Self {
-        Self {
-            origin: &plan.origin,
+    pub(super) fn of(plan: &'a Plan) -> Result<Self, UploadError> {
+        Ok(Self {
+            origin: Origin::of(&plan.url)?,
             roots: &plan.roots,
             stall: plan.stall,
             source: &plan.source,
-        }
+        })
     }
 }
 
@@ -185,7 +187,7 @@ pub(super) async fn roundtrip<'a>(
     out: Outgoing<'a>,
     watch: &mut dyn Watch,
 ) -> Result<Exchanged, UploadError> {
-    let connected = guard(link.stall, conn::connect(link.origin, link.roots)).await??;
+    let connected = guard(link.stall, conn::connect(&link.origin, link.roots)).await??;
     let mut conn = Conn {
         io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
@@ -400,6 +402,7 @@ fn start_piece<'a>(
                     "a stream is sent from memory, not by range",
                 ));
             }
+            PlannedSource::Blob(blob) => match *blob {},
             PlannedSource::Path { path, fingerprint } => Pending::Chunked {
                 chunks: Chunks::open(path, *fingerprint, offset, len)?,
                 buf: Vec::new(),

@@ -1,8 +1,10 @@
 //! Native backend: tokio sockets, rustls, one connection per upload.
 
+mod blob;
 mod client;
 mod conn;
 mod exchange;
+mod head;
 mod runtime;
 mod source;
 mod transport;
@@ -10,6 +12,8 @@ mod transport;
 use std::future::Future;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+pub use blob::Blob;
 
 use crate::UploadError;
 use crate::prepare::{Kind, Plan};

@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio::task::JoinHandle;
 
@@ -77,7 +77,7 @@ impl Chunks {
         }
         data.truncate(n);
         *remaining -= n as u64;
-        if *remaining == 0 && !planned.unchanged(path, &f) {
+        if *remaining == 0 && !unchanged(planned, path, &f) {
             // Every byte promised in Content-Length is read, but the file changed meanwhile:
             // what went out may mix two versions.
             return Err(changed(path, planned.len));
@@ -196,7 +196,7 @@ impl SendFile {
     pub(super) fn ready(&self) -> Result<bool, UploadError> {
         if self.offset < self.end {
             Ok(true)
-        } else if self.planned.unchanged(&self.path, &self.file) {
+        } else if unchanged(&self.planned, &self.path, &self.file) {
             Ok(false)
         } else {
             Err(changed(&self.path, self.planned.len))
@@ -207,4 +207,12 @@ impl SendFile {
     pub(super) fn shrank(&self) -> UploadError {
         changed(&self.path, self.planned.len)
     }
+}
+
+/// Whether the file is still as planned: both the open file and whatever the path names now
+/// (a file renamed over it).
+fn unchanged(planned: &Fingerprint, path: &Path, open: &std::fs::File) -> bool {
+    let same =
+        |m: std::io::Result<std::fs::Metadata>| m.is_ok_and(|m| Fingerprint::of(&m) == *planned);
+    same(open.metadata()) && same(std::fs::metadata(path))
 }

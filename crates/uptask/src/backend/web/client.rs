@@ -1,7 +1,9 @@
 //! The protocol drivers' [`Client`] in the browser: each request one `XMLHttpRequest`, bodies
-//! cut from the source's bytes.
+//! cut from the source (bytes, or slices of the page's `Blob`, which the browser reads itself).
 
+use js_sys::Uint8Array;
 use send_wrapper::SendWrapper;
+use wasm_bindgen_futures::JsFuture;
 
 use super::xhr::{self, Event, XhrBody};
 use crate::UploadError;
@@ -9,30 +11,65 @@ use crate::digest::{Algorithm, Hasher};
 use crate::http::{Body, Client, Request, Response};
 use crate::prepare::{Plan, PlannedSource};
 
+enum WebSource {
+    Bytes(bytes::Bytes),
+    Blob(crate::Blob),
+}
+
 /// Requests for one upload, with the user's headers.
 pub(crate) struct WebClient {
-    source: bytes::Bytes,
+    source: WebSource,
     headers: Vec<(String, String)>,
+    stall: Option<std::time::Duration>,
+}
+
+fn past_the_end() -> UploadError {
+    UploadError::invalid("a range past the end of the source")
 }
 
 impl WebClient {
     pub(crate) fn new(plan: &Plan) -> Result<Self, UploadError> {
-        let PlannedSource::Bytes(source) = &plan.source else {
-            return Err(super::not_bytes());
+        let source = match &plan.source {
+            PlannedSource::Bytes(b) => WebSource::Bytes(b.clone()),
+            PlannedSource::Blob(b) => WebSource::Blob(b.clone()),
+            other => return Err(super::not_in_browser(other)),
         };
         Ok(Self {
-            source: source.clone(),
+            source,
             headers: plan.header.clone(),
+            stall: plan.stall,
         })
     }
 
-    fn range(&self, offset: u64, len: u64) -> Result<&[u8], UploadError> {
+    fn slice(bytes: &bytes::Bytes, offset: u64, len: u64) -> Result<&[u8], UploadError> {
         let start = usize::try_from(offset).ok();
         let end = start.and_then(|s| s.checked_add(usize::try_from(len).ok()?));
         start
             .zip(end)
-            .and_then(|(s, e)| self.source.get(s..e))
-            .ok_or_else(|| UploadError::invalid("a range past the end of the source"))
+            .and_then(|(s, e)| bytes.get(s..e))
+            .ok_or_else(past_the_end)
+    }
+
+    /// `len` bytes from `offset`, as a request body.
+    fn range(&self, offset: u64, len: u64) -> Result<XhrBody, UploadError> {
+        match &self.source {
+            WebSource::Bytes(b) => Ok(XhrBody::Bytes(Uint8Array::from(Self::slice(
+                b, offset, len,
+            )?))),
+            WebSource::Blob(b) => {
+                let end = offset
+                    .checked_add(len)
+                    .filter(|e| *e <= b.size())
+                    .ok_or_else(past_the_end)?;
+                // Offsets below 2^53 are exact in an f64.
+                b.js()
+                    .slice_with_f64_and_f64(offset as f64, end as f64)
+                    .map(XhrBody::Blob)
+                    .map_err(|e| {
+                        UploadError::new(crate::ErrorKind::Io, format!("Blob.slice: {e:?}"))
+                    })
+            }
+        }
     }
 }
 
@@ -47,10 +84,8 @@ impl Client for WebClient {
         SendWrapper::new(async move {
             let body = match &request.body {
                 Body::Empty => XhrBody::Empty,
-                Body::Range { offset, len } => {
-                    XhrBody::Bytes(js_sys::Uint8Array::from(self.range(*offset, *len)?))
-                }
-                Body::Bytes(b) => XhrBody::Bytes(js_sys::Uint8Array::from(&b[..])),
+                Body::Range { offset, len } => self.range(*offset, *len)?,
+                Body::Bytes(b) => XhrBody::Bytes(Uint8Array::from(&b[..])),
             };
             let headers: Vec<(&str, &str)> = request
                 .headers
@@ -58,9 +93,10 @@ impl Client for WebClient {
                 .map(|(n, v)| (*n, v.as_str()))
                 .chain(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
                 .collect();
+            let total = request.body.len();
             let mut on_event = |event| {
                 if let Event::Sent(n) = event {
-                    progress(n);
+                    progress(n.min(total));
                 }
             };
             xhr::exchange(
@@ -69,6 +105,7 @@ impl Client for WebClient {
                 &headers,
                 body,
                 None,
+                self.stall,
                 &mut on_event,
             )
             .await
@@ -90,6 +127,17 @@ impl Client for WebClient {
         offset: u64,
         len: u64,
     ) -> impl Future<Output = Result<Vec<u8>, UploadError>> + Send {
-        std::future::ready(self.range(offset, len).map(|b| Hasher::of(algorithm, b)))
+        SendWrapper::new(async move {
+            if let WebSource::Bytes(b) = &self.source {
+                return Ok(Hasher::of(algorithm, Self::slice(b, offset, len)?));
+            }
+            let XhrBody::Blob(slice) = self.range(offset, len)? else {
+                return Err(past_the_end());
+            };
+            let buffer = JsFuture::from(slice.array_buffer()).await.map_err(|e| {
+                UploadError::new(crate::ErrorKind::Io, format!("cannot read the Blob: {e:?}"))
+            })?;
+            Ok(Hasher::of(algorithm, &Uint8Array::new(&buffer).to_vec()))
+        })
     }
 }

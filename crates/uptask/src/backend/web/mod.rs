@@ -1,6 +1,7 @@
 //! Browser backend (wasm32): `XMLHttpRequest`, the one browser API that reports upload
 //! progress (`fetch` cannot), driven from the page's event loop.
 
+mod blob;
 mod client;
 mod clock;
 mod multipart;
@@ -8,10 +9,11 @@ mod xhr;
 
 use std::future::Future;
 
+pub use blob::Blob;
 pub(crate) use clock::{now, sleep};
 
 use crate::UploadError;
-use crate::prepare::{Kind, Plan};
+use crate::prepare::{Kind, Plan, PlannedSource};
 use crate::task::{Control, EventSink};
 
 /// Calls the listeners where they are: a page has one thread, and listener code runs between
@@ -21,8 +23,16 @@ pub(crate) async fn run_listeners(calls: impl FnOnce() + Send + 'static) {
 }
 
 /// The error for a source the browser cannot read (a path, a pipe).
-fn not_bytes() -> UploadError {
-    UploadError::invalid("in the browser the file must be given as bytes (Source::Bytes)")
+fn not_in_browser(source: &PlannedSource) -> UploadError {
+    let path = match source {
+        PlannedSource::Path { path, .. } | PlannedSource::Stream { path } => {
+            path.display().to_string()
+        }
+        _ => "the source".to_owned(),
+    };
+    UploadError::invalid(format!(
+        "a page cannot read {path}: in the browser the file must be a Blob or File (Source::Blob) or bytes (Source::Bytes)"
+    ))
 }
 
 /// Spawns the transport and the dispatcher on the page's event loop.
@@ -32,6 +42,12 @@ pub(crate) fn start(
     control: Control,
     dispatcher: impl Future<Output = ()> + 'static,
 ) -> Result<(), UploadError> {
+    // The browser checks certificates against its own store; a page cannot add to it.
+    if !plan.roots.is_empty() {
+        return Err(UploadError::invalid(
+            "extra root certificates cannot be used in the browser: it trusts its own store",
+        ));
+    }
     wasm_bindgen_futures::spawn_local(dispatcher);
     wasm_bindgen_futures::spawn_local(async move {
         let mut sink = sink;

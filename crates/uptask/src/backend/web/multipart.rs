@@ -1,5 +1,6 @@
 //! The multipart POST in the browser: the body assembled as one `Blob` from the planned
-//! framing and the source, sent by one `XMLHttpRequest`.
+//! framing and the source (bytes, or the page's `Blob`/`File` itself), sent by one
+//! `XMLHttpRequest`.
 
 use js_sys::{Array, Uint8Array};
 use uptask_proto::multipart::{MultipartBody, Segment};
@@ -37,6 +38,7 @@ pub(crate) async fn run(
             &all,
             XhrBody::Blob(blob),
             plan.timeout,
+            plan.stall,
             &mut on_event,
         );
         tokio::select! {
@@ -66,7 +68,11 @@ fn body_blob(plan: &Plan, body: &MultipartBody) -> Result<Blob, UploadError> {
                 PlannedSource::Bytes(b) => {
                     parts.push(&Uint8Array::from(&b[..]));
                 }
-                _ => return Err(super::not_bytes()),
+                // The page's own object: the browser reads it as it sends, no copy here.
+                PlannedSource::Blob(b) => {
+                    parts.push(b.js());
+                }
+                other => return Err(super::not_in_browser(other)),
             },
         }
     }

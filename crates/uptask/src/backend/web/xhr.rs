@@ -1,7 +1,8 @@
 //! One request through `XMLHttpRequest`: `upload.onprogress` reports the body bytes sent,
 //! `readyState` 2 (`HEADERS_RECEIVED`) the response head, `load` the end. Dropping the future
 //! before the end aborts the request (`xhr.abort()`), so an abort, a pause or a deadline of the
-//! caller reaches the network at once.
+//! caller reaches the network at once. With a stall limit, a request the browser reports no
+//! progress of (upload progress or response bytes) for that long is aborted as a timeout.
 //!
 //! The browser's callbacks only post signals into a channel; the request's future turns them
 //! into [`Event`]s in order, so the upload's event rules hold as on native targets.
@@ -35,6 +36,8 @@ pub(crate) enum Event {
 enum Signal {
     Sent(u64),
     Headers,
+    /// Response bytes are arriving.
+    Receiving,
     Loaded,
     Failed,
     TimedOut,
@@ -74,6 +77,7 @@ pub(crate) async fn exchange(
     headers: &[(&str, &str)],
     body: XhrBody,
     timeout: Option<Duration>,
+    stall: Option<Duration>,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Response, UploadError> {
     let xhr = XmlHttpRequest::new().map_err(|e| js_error("XMLHttpRequest", &e))?;
@@ -111,10 +115,14 @@ pub(crate) async fn exchange(
     let state = {
         let tx = tx.clone();
         let xhr = xhr.clone();
-        Closure::<dyn FnMut()>::new(move || {
-            if xhr.ready_state() == XmlHttpRequest::HEADERS_RECEIVED {
+        Closure::<dyn FnMut()>::new(move || match xhr.ready_state() {
+            XmlHttpRequest::HEADERS_RECEIVED => {
                 let _ = tx.send(Signal::Headers);
             }
+            XmlHttpRequest::LOADING => {
+                let _ = tx.send(Signal::Receiving);
+            }
+            _ => {}
         })
     };
     let loaded = signal(|| Signal::Loaded);
@@ -141,8 +149,22 @@ pub(crate) async fn exchange(
     sent.map_err(|e| js_error("XMLHttpRequest.send", &e))?;
     let mut head_seen = false;
     loop {
-        match rx.recv().await {
+        let next = match stall {
+            Some(limit) => tokio::select! {
+                next = rx.recv() => next,
+                () = super::clock::sleep(limit) => {
+                    // Dropping `open` on return aborts the request.
+                    return Err(UploadError::new(
+                        ErrorKind::Timeout,
+                        format!("{method} {url} made no progress for {limit:?}"),
+                    ));
+                }
+            },
+            None => rx.recv().await,
+        };
+        match next {
             Some(Signal::Sent(n)) => on_event(Event::Sent(n)),
+            Some(Signal::Receiving) => {}
             Some(Signal::Headers) => {
                 head_seen = true;
                 on_event(Event::Headers(response_headers(&xhr)));

@@ -1,0 +1,153 @@
+//! Request heads and origins for a socket: the HTTP/1.1 text the native transport writes, and
+//! where it connects.
+
+use uptask_proto::http1::RequestHead;
+use uptask_proto::multipart::MultipartBody;
+use url::Url;
+
+use crate::UploadError;
+use crate::prepare::Plan;
+
+/// Host, port and scheme of a URL: what a connection is opened to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Origin {
+    pub(super) host: String,
+    pub(super) port: u16,
+    pub(super) tls: bool,
+}
+
+impl Origin {
+    pub(super) fn of(url: &Url) -> Result<Self, UploadError> {
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.to_owned(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return Err(UploadError::invalid(format!("URL has no host: {url}"))),
+        };
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| UploadError::invalid(format!("URL has no port: {url}")))?;
+        Ok(Self {
+            host,
+            port,
+            tls: url.scheme() == "https",
+        })
+    }
+}
+
+/// A request head: the method and target of `url`, `Host`, the user's headers, defaults for
+/// `User-Agent` and `Accept`, then the protocol's own headers.
+pub(super) fn encode_head(
+    method: &str,
+    url: &Url,
+    user: &[(String, String)],
+    own: &[(&str, String)],
+) -> Result<Vec<u8>, UploadError> {
+    let proto = |e: uptask_proto::ProtoError| UploadError::invalid(e.to_string()).with_source(e);
+    let mut head = RequestHead::new(method, &request_target(url));
+    let user_has = |n: &str| user.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
+    if !user_has("host") {
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_owned(),
+        };
+        head.header("Host", &host).map_err(proto)?;
+    }
+    for (name, value) in user {
+        head.header(name, value).map_err(proto)?;
+    }
+    if !user_has("user-agent") {
+        head.header("User-Agent", concat!("uptask/", env!("CARGO_PKG_VERSION")))
+            .map_err(proto)?;
+    }
+    if !user_has("accept") {
+        head.header("Accept", "*/*").map_err(proto)?;
+    }
+    for (name, value) in own {
+        head.header(name, value).map_err(proto)?;
+    }
+    Ok(head.encode())
+}
+
+/// The same request head aimed at another URL of the same origin: only the request target
+/// changes (`Host`, the headers and the body stay the same).
+pub(super) fn retarget(head: &[u8], method: &str, url: &Url) -> Vec<u8> {
+    let fields = head
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map_or(head, |i| &head[i..]);
+    let mut out = format!("{method} {} HTTP/1.1", request_target(url)).into_bytes();
+    out.extend_from_slice(fields);
+    out
+}
+
+/// Path and query, the origin-form request target. `url` serializes both percent-encoded, so
+/// neither can hold a space or a line break.
+fn request_target(url: &Url) -> String {
+    let mut target = url.path().to_owned();
+    if let Some(q) = url.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    target
+}
+
+/// The head of a plan's multipart POST.
+pub(super) fn multipart_head(plan: &Plan, body: &MultipartBody) -> Result<Vec<u8>, UploadError> {
+    encode_head(
+        "POST",
+        &plan.url,
+        &plan.header,
+        &[
+            ("Content-Type", body.content_type()),
+            ("Content-Length", body.len().to_string()),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::UploadOptions;
+    use crate::prepare::{Kind, prepare};
+
+    fn head_of(url: &str) -> (Plan, String) {
+        let plan = prepare(&UploadOptions::from_bytes(url, b"x".to_vec(), "file")).unwrap();
+        let Kind::Multipart { body } = &plan.kind else {
+            panic!("not multipart");
+        };
+        let head = String::from_utf8(multipart_head(&plan, body).unwrap()).unwrap();
+        (plan, head)
+    }
+
+    #[test]
+    fn fragments_are_not_sent_and_ipv6_hosts_keep_brackets() {
+        let (plan, head) = head_of("http://[::1]:8080/up?a=1#frag");
+        assert!(
+            head.starts_with("POST /up?a=1 HTTP/1.1\r\nHost: [::1]:8080\r\n"),
+            "{head}"
+        );
+        let origin = Origin::of(&plan.url).unwrap();
+        assert_eq!(origin.host, "::1");
+        assert_eq!(origin.port, 8080);
+    }
+
+    #[test]
+    fn content_length_is_in_the_head() {
+        let (plan, head) = head_of("http://h/");
+        assert!(head.contains(&format!("Content-Length: {}\r\n", plan.expected())));
+        assert!(!head.to_ascii_lowercase().contains("transfer-encoding"));
+    }
+
+    #[test]
+    fn a_redirect_changes_only_the_request_target() {
+        let (_, head) = head_of("http://h/a?x=1");
+        let moved = retarget(head.as_bytes(), "POST", &Url::parse("http://h/b").unwrap());
+        let moved = String::from_utf8(moved).unwrap();
+        assert!(
+            moved.starts_with("POST /b HTTP/1.1\r\nHost: h\r\n"),
+            "{moved}"
+        );
+        assert_eq!(moved.len(), head.len() - "/a?x=1".len() + "/b".len());
+    }
+}
