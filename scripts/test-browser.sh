@@ -17,6 +17,9 @@ if [ "$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $2}')" != "
   cargo install wasm-bindgen-cli --version "$wb_version" --quiet
 fi
 
+echo "== cargo clippy for wasm32 (the browser backend and its tests)"
+cargo clippy -p uptask --target wasm32-unknown-unknown --lib --test browser --locked -- -D warnings
+
 cargo build -p uptask-cli --locked --quiet
 store="$(mktemp -d)"
 log="$store/serve.log"

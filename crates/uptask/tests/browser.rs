@@ -4,7 +4,12 @@
 //! this; the server's URL comes in at compile time as `UPTASK_BROWSER_SERVER`.
 
 #![cfg(target_arch = "wasm32")]
-#![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::sync::{Arc, Mutex};
 
@@ -162,4 +167,52 @@ async fn tus_sends_slices_of_a_blob_with_checksums() {
     let sent = sent.lock().unwrap();
     assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
     assert_eq!(sent.last().copied(), Some(data.len() as u64));
+}
+
+/// The status of a tus `HEAD` of `url`, asked synchronously (a test may block its page).
+fn tus_head_status(url: &str) -> u16 {
+    let xhr = web_sys::XmlHttpRequest::new().unwrap();
+    xhr.open_with_async("HEAD", url, false).unwrap();
+    xhr.set_request_header("Tus-Resumable", "1.0.0").unwrap();
+    xhr.send().unwrap();
+    xhr.status().unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn an_abort_mid_upload_reaches_the_server() {
+    // 8 chunks of 512 KiB: the abort comes after the first is acknowledged, long before the end.
+    let data = payload(4 << 20);
+    let opts = UploadOptions::with_source(
+        format!("{}/files/", server()),
+        Source::Bytes(data.into()),
+        "file",
+    )
+    .tus(uptask::TusOptions::new().chunk_size(512 << 10));
+    let task = upload_file(opts);
+    let handle = task.handle();
+    let created = Arc::new(Mutex::new(None));
+    let c = Arc::clone(&created);
+    task.on_notice(move |n| {
+        if let uptask::Notice::UploadCreated { url } = n {
+            *c.lock().unwrap() = Some(url.clone());
+        }
+    });
+    task.on_progress_update(move |p| {
+        if p.total_bytes_sent >= 512 << 10 {
+            handle.abort();
+        }
+    });
+    let err = task.await.unwrap_err();
+    assert!(err.is_aborted(), "{err}");
+    let url = created
+        .lock()
+        .unwrap()
+        .clone()
+        .expect("no upload was created");
+    // The abort terminated the upload (DELETE): the server no longer knows it.
+    let status = tus_head_status(&url);
+    assert!(
+        status == 404 || status == 410,
+        "HEAD {url} answered {status}"
+    );
 }
