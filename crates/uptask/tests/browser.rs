@@ -93,26 +93,28 @@ async fn a_body_over_the_servers_limit_is_answered_413() {
     }
 }
 
-#[wasm_bindgen_test]
-async fn tus_runs_over_the_same_backend() {
-    let data = payload((2 << 20) + 7);
-    let opts = UploadOptions::with_source(
-        format!("{}/files/", server()),
-        Source::Bytes(data.into()),
-        "file",
-    )
-    .file_name("page-tus.bin")
-    .tus(uptask::TusOptions::new().chunk_size(1 << 20));
+/// A tus upload of `source` (`len` bytes) in 1 MiB chunks to the server: 204, progress
+/// monotonic up to `len`.
+async fn tus_round_trip(source: Source, len: u64) -> uptask::UploadSuccess {
+    let opts = UploadOptions::with_source(format!("{}/files/", server()), source, "file")
+        .tus(uptask::TusOptions::new().chunk_size(1 << 20));
     let task = upload_file(opts);
     let sent = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&sent);
     task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
     let done = task.await.unwrap();
     assert_eq!(done.status_code, 204, "{}", done.data);
-    assert!(done.upload_url.is_some());
     let sent = sent.lock().unwrap();
     assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
-    assert_eq!(sent.last().copied(), Some((2 << 20) + 7));
+    assert_eq!(sent.last().copied(), Some(len));
+    done
+}
+
+#[wasm_bindgen_test]
+async fn tus_runs_over_the_same_backend() {
+    let data = payload((2 << 20) + 7);
+    let done = tus_round_trip(Source::Bytes(data.into()), (2 << 20) + 7).await;
+    assert!(done.upload_url.is_some());
 }
 
 /// A page `File` of `data` named `name`.
@@ -152,21 +154,7 @@ async fn tus_sends_slices_of_a_blob_with_checksums() {
     let data = payload((3 << 20) + 11);
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
-    let opts = UploadOptions::with_source(
-        format!("{}/files/", server()),
-        Source::Blob(blob.into()),
-        "file",
-    )
-    .tus(uptask::TusOptions::new().chunk_size(1 << 20));
-    let task = upload_file(opts);
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let s = Arc::clone(&sent);
-    task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
-    let done = task.await.unwrap();
-    assert_eq!(done.status_code, 204, "{}", done.data);
-    let sent = sent.lock().unwrap();
-    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
-    assert_eq!(sent.last().copied(), Some(data.len() as u64));
+    tus_round_trip(Source::Blob(blob.into()), data.len() as u64).await;
 }
 
 /// The status of a tus `HEAD` of `url`, asked synchronously (a test may block its page).
