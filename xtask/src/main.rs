@@ -249,11 +249,7 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
         ]),
         true,
     )?;
-    let have_curl = Command::new("curl")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let have_curl = usable("curl", &["--version"]);
     if !have_curl {
         eprintln!("WARNING: curl is not installed; its rows are skipped");
     }
@@ -478,12 +474,7 @@ fn tus_bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Result<Opti
     }
     let size = if settings.smoke { 8 * MIB } else { 256 * MIB };
     let file = data_file(dir, &format!("data-{}.bin", size / MIB), size, false)?;
-    let shm = Path::new("/dev/shm");
-    let store = if shm.is_dir() {
-        shm.join("uptask-bench-tus")
-    } else {
-        dir.join("tus-store")
-    };
+    let (store, medium) = server_store(dir, "tus");
     let cache = dir.join("tus-cache");
     let mut out = String::new();
     let servers: [(&str, Vec<OsString>); 2] = [
@@ -574,7 +565,7 @@ fn tus_bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Result<Opti
              | client | wall s | CPU s | peak RSS MiB | MB/s | throughput vs tus-js-client |\n|---|---:|---:|---:|---:|---:|\n",
             size / MIB,
             settings.runs,
-            if shm.is_dir() { "tmpfs" } else { "disk" }
+            medium
         ));
         let wall_of = |name: &str| {
             results
@@ -611,6 +602,27 @@ fn clear(store: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where a server under test keeps its data: tmpfs when there is one, so the disk does not set
+/// the pace; and the name of that medium, for the report.
+fn server_store(dir: &Path, name: &str) -> (PathBuf, &'static str) {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        (shm.join(format!("uptask-bench-{name}")), "tmpfs")
+    } else {
+        (dir.join(format!("{name}-store")), "disk")
+    }
+}
+
+/// Whether `program args` runs and succeeds.
+fn usable(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn ulimit(argv: &[OsString]) -> Vec<OsString> {

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
-use super::{MIB, Run, Settings, data_file, field, median, os, root, summary, timed};
+use super::{
+    MIB, Run, Settings, data_file, field, median, os, root, server_store, summary, timed, usable,
+};
 
 const ENDPOINT: &str = "http://127.0.0.1:8333";
 const BUCKET: &str = "bench";
@@ -30,15 +32,6 @@ impl Drop for Weed {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn usable(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// A signed curl request to the store.
@@ -110,12 +103,7 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
     let size = if settings.smoke { 20 * MIB } else { 256 * MIB };
     let file = data_file(dir, &format!("data-{}.bin", size / MIB), size, false)?;
     let warmup = data_file(dir, "data-20.bin", 20 * MIB, false)?;
-    let shm = Path::new("/dev/shm");
-    let store = if shm.is_dir() {
-        shm.join("uptask-bench-s3")
-    } else {
-        dir.join("s3-store")
-    };
+    let (store, medium) = server_store(dir, "s3");
     let cache = dir.join("s3-cache");
     let env = |argv: &[&dyn AsRef<std::ffi::OsStr>]| {
         let mut v = os(&[
@@ -210,7 +198,7 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         size / MIB,
         settings.runs,
         PART / MIB,
-        if shm.is_dir() { "tmpfs" } else { "disk" }
+        medium
     );
     let mut uptask_wall = f64::NAN;
     for (name, runs) in &results {

@@ -18,18 +18,10 @@ pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
         Some(url) => {
             let opts = plan::upload_options(&args, &url)?;
             let outcome = transfer(opts, args.json).await?;
+            // A tus or S3 upload of a file is kept when it fails: a second run continues it.
             let resumable =
                 args.protocol != crate::args::Protocol::Multipart && args.file.as_os_str() != "-";
-            if let Err(e) = &outcome
-                && resumable
-                && !args.json
-                && !matches!(e.kind(), ErrorKind::Aborted | ErrorKind::InvalidInput)
-            {
-                report_line(&e.detail());
-                report_line("run the same command again to continue where this upload stopped");
-                return Err(Reported(exit::FAILED).into());
-            }
-            conclude(outcome, args.json, |done| {
+            conclude(outcome, args.json, resumable, |done| {
                 if !args.json {
                     stdout_text(&done.data);
                     if let (Some(url), true) = (&done.upload_url, done.data.is_empty()) {
@@ -77,7 +69,7 @@ async fn embedded(args: &UploadArgs) -> anyhow::Result<u8> {
             .and_then(|r| r.files.into_iter().next()),
         _ => None,
     };
-    conclude(outcome, args.json, |_| {
+    conclude(outcome, args.json, false, |_| {
         let Some(file) = &stored else { return };
         let path = std::fs::canonicalize(&file.path).unwrap_or_else(|_| PathBuf::from(&file.path));
         if args.json {
@@ -170,10 +162,12 @@ async fn transfer(
     Ok(outcome)
 }
 
-/// Reports the outcome (after `on_success` for a completed upload) and picks the exit code.
+/// Reports the outcome (after `on_success` for a completed upload) and picks the exit code; a
+/// failed `resumable` upload also says how to continue it.
 fn conclude(
     outcome: Result<UploadSuccess, UploadError>,
     json: bool,
+    resumable: bool,
     on_success: impl FnOnce(&UploadSuccess),
 ) -> anyhow::Result<u8> {
     match outcome {
@@ -211,6 +205,9 @@ fn conclude(
                 err.detail()
             };
             report_line(&line);
+            if resumable && code == exit::FAILED && !json {
+                report_line("run the same command again to continue where this upload stopped");
+            }
             Err(Reported(code).into())
         }
     }

@@ -73,9 +73,8 @@ pub(crate) enum Kind {
 pub(crate) struct S3Plan {
     pub(crate) options: crate::S3Options,
     pub(crate) content_type: String,
-    /// The resume-store key of this file and object, when the source is a file and a store
-    /// is set.
-    pub(crate) resume_key: Option<String>,
+    /// This file's entry in the resume store, when the source is a file and a store is set.
+    pub(crate) resume: Option<crate::resume::Store>,
 }
 
 /// A tus upload: the encoded metadata and the options.
@@ -83,9 +82,8 @@ pub(crate) struct S3Plan {
 pub(crate) struct TusPlan {
     pub(crate) metadata: String,
     pub(crate) options: crate::TusOptions,
-    /// The resume-store key of this file and endpoint, when the source is a file and a store
-    /// is set.
-    pub(crate) resume_key: Option<String>,
+    /// This file's entry in the resume store, when the source is a file and a store is set.
+    pub(crate) resume: Option<crate::resume::Store>,
 }
 
 impl Plan {
@@ -173,7 +171,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
             Kind::S3(S3Plan {
                 options: s3.clone(),
                 content_type: uptask_proto::multipart::content_type_for(&file_name),
-                resume_key: resume_key(&source, s3.resume_store.is_some(), &url),
+                resume: resume_entry(&source, s3.resume_store.as_ref(), &url),
             })
         }
     };
@@ -239,17 +237,21 @@ fn plan_tus(
     Ok(TusPlan {
         metadata,
         options: tus.clone(),
-        resume_key: resume_key(source, tus.resume_store.is_some(), url),
+        resume: resume_entry(source, tus.resume_store.as_ref(), url),
     })
 }
 
-/// The resume-store key of a file going to `url`, when there is a store to use (the key
+/// The resume-store entry of a file going to `url`, when there is a store to use (its key
 /// canonicalizes the path, a syscall).
-fn resume_key(source: &PlannedSource, store: bool, url: &Url) -> Option<String> {
-    match source {
-        PlannedSource::Path { path, fingerprint } if store => {
-            Some(crate::resume::key(path, fingerprint, url.as_str()))
-        }
+fn resume_entry(
+    source: &PlannedSource,
+    dir: Option<&PathBuf>,
+    url: &Url,
+) -> Option<crate::resume::Store> {
+    match (source, dir) {
+        (PlannedSource::Path { path, fingerprint }, Some(dir)) => Some(
+            crate::resume::Store::of_file(dir.clone(), path, fingerprint, url.as_str()),
+        ),
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::prepare::Fingerprint;
 
 /// The store key of a file and its destination (a tus endpoint, an S3 object URL).
-pub(crate) fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> String {
+fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> String {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let mut hash = Sha256::new();
     for part in [
@@ -27,49 +27,61 @@ pub(crate) fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> Str
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One upload's entry in a store directory: what is remembered of this file going to this
+/// destination.
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     dir: PathBuf,
+    key: String,
 }
 
 impl Store {
-    pub(crate) fn new(dir: PathBuf) -> Self {
-        Self { dir }
+    /// The entry of the file at `path` (as `fingerprint` describes it) going to `endpoint`.
+    pub(crate) fn of_file(
+        dir: PathBuf,
+        path: &Path,
+        fingerprint: &Fingerprint,
+        endpoint: &str,
+    ) -> Self {
+        Self {
+            dir,
+            key: key(path, fingerprint, endpoint),
+        }
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.dir.join(format!("{key}.json"))
+    fn path(&self) -> PathBuf {
+        self.dir.join(format!("{}.json", self.key))
     }
 
-    pub(crate) fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<T> {
-        let text = std::fs::read(self.path(key)).ok()?;
+    pub(crate) fn get<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        let text = std::fs::read(self.path()).ok()?;
         match serde_json::from_slice(&text) {
             Ok(entry) => Some(entry),
             Err(e) => {
-                tracing::warn!(error = %e, key, "unreadable resume entry ignored");
+                tracing::warn!(error = %e, key = self.key, "unreadable resume entry ignored");
                 None
             }
         }
     }
 
-    /// Saves an entry. A failure is logged, not fatal: the upload itself goes on.
-    pub(crate) fn put<T: serde::Serialize>(&self, key: &str, entry: &T) {
-        if let Err(e) = self.try_put(key, entry) {
+    /// Saves the entry. A failure is logged, not fatal: the upload itself goes on.
+    pub(crate) fn put<T: serde::Serialize>(&self, entry: &T) {
+        if let Err(e) = self.try_put(entry) {
             tracing::warn!(error = %e, dir = %self.dir.display(), "cannot save the resume entry");
         }
     }
 
-    fn try_put<T: serde::Serialize>(&self, key: &str, entry: &T) -> std::io::Result<()> {
+    fn try_put<T: serde::Serialize>(&self, entry: &T) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let mut tmp = tempfile_in(&self.dir, key)?;
+        let mut tmp = tempfile_in(&self.dir, &self.key)?;
         tmp.1
             .write_all(&serde_json::to_vec(entry).map_err(std::io::Error::other)?)?;
         tmp.1.sync_all()?;
-        std::fs::rename(&tmp.0, self.path(key))
+        std::fs::rename(&tmp.0, self.path())
     }
 
-    pub(crate) fn remove(&self, key: &str) {
-        match std::fs::remove_file(self.path(key)) {
+    pub(crate) fn remove(&self) {
+        match std::fs::remove_file(self.path()) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => tracing::warn!(error = %e, "cannot remove the resume entry"),
@@ -92,26 +104,33 @@ mod tests {
         url: String,
     }
 
+    fn store(dir: PathBuf) -> Store {
+        Store {
+            dir,
+            key: "k".into(),
+        }
+    }
+
     #[test]
     fn entries_round_trip_and_vanish() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().join("nested"));
-        assert_eq!(store.get::<Entry>("k"), None);
+        let store = store(dir.path().join("nested"));
+        assert_eq!(store.get::<Entry>(), None);
         let entry = Entry {
             url: "http://h/files/1".into(),
         };
-        store.put("k", &entry);
-        assert_eq!(store.get("k"), Some(entry));
-        store.remove("k");
-        store.remove("k");
-        assert_eq!(store.get::<Entry>("k"), None);
+        store.put(&entry);
+        assert_eq!(store.get(), Some(entry));
+        store.remove();
+        store.remove();
+        assert_eq!(store.get::<Entry>(), None);
     }
 
     #[test]
     fn an_entry_of_another_shape_is_ignored() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().to_path_buf());
-        store.put("k", &42u32);
-        assert_eq!(store.get::<Entry>("k"), None);
+        let store = store(dir.path().to_path_buf());
+        store.put(&42u32);
+        assert_eq!(store.get::<Entry>(), None);
     }
 }

@@ -52,11 +52,7 @@ pub(crate) async fn run<C: Client>(
     sink: &mut EventSink,
     control: Control,
 ) -> Result<UploadSuccess, UploadError> {
-    let store = match (&s3.options.resume_store, &s3.resume_key) {
-        (Some(dir), Some(key)) => Some((Store::new(dir.clone()), key.clone())),
-        _ => None,
-    };
-    let stored: Option<Entry> = store.as_ref().and_then(|(store, key)| store.get(key));
+    let stored: Option<Entry> = s3.resume.as_ref().and_then(Store::get);
     // A resumed upload keeps the part size it was cut with, so its parts still line up, and
     // the checksum it was created for.
     let (part_size, crc32c) = match &stored {
@@ -75,7 +71,7 @@ pub(crate) async fn run<C: Client>(
         control,
         deadline: plan.timeout.map(|t| crate::backend::now() + t),
         meter: &meter,
-        store,
+        store: s3.resume.as_ref(),
         crc32c,
     };
     let result = if parts.count <= 1 {
@@ -111,8 +107,8 @@ struct Driver<'a, C> {
     control: Control,
     deadline: Option<Duration>,
     meter: &'a Meter<'a>,
-    /// Where this upload's id is kept between runs, and under which key.
-    store: Option<(Store, String)>,
+    /// Where this upload's id is kept between runs.
+    store: Option<&'a Store>,
     /// CRC32C checksums rather than `Content-MD5`.
     crc32c: bool,
 }
@@ -241,7 +237,7 @@ impl<C: Client> Driver<'_, C> {
                 continue;
             }
             if let Some(expected) = md5_of_etag(&part.etag)
-                && self.md5(offset, len).await? != expected
+                && self.digest(Algorithm::Md5, offset, len).await? != expected
             {
                 tracing::debug!(
                     number = part.number,
@@ -413,21 +409,21 @@ impl<C: Client> Driver<'_, C> {
     }
 
     fn remember(&self, entry: &Entry) {
-        if let Some((store, key)) = &self.store {
-            store.put(key, entry);
+        if let Some(store) = self.store {
+            store.put(entry);
         }
     }
 
     fn forget(&self) {
-        if let Some((store, key)) = &self.store {
-            store.remove(key);
+        if let Some(store) = self.store {
+            store.remove();
         }
     }
 
-    /// MD5 of a range of the source.
-    async fn md5(&self, offset: u64, len: u64) -> Result<Vec<u8>, Stop> {
+    /// A digest of a range of the source.
+    async fn digest(&self, algorithm: Algorithm, offset: u64, len: u64) -> Result<Vec<u8>, Stop> {
         Ok(self
-            .interruptible(self.client.digest(Algorithm::Md5, offset, len))
+            .interruptible(self.client.digest(algorithm, offset, len))
             .await??)
     }
 
@@ -438,9 +434,7 @@ impl<C: Client> Driver<'_, C> {
         } else {
             ("Content-MD5", Algorithm::Md5)
         };
-        let digest = self
-            .interruptible(self.client.digest(algorithm, offset, len))
-            .await??;
+        let digest = self.digest(algorithm, offset, len).await?;
         Ok((name, STANDARD.encode(digest)))
     }
 

@@ -83,10 +83,6 @@ pub(crate) async fn run<C: Client>(
     sink: &mut EventSink,
     control: Control,
 ) -> Result<UploadSuccess, UploadError> {
-    let store = match (&tus.options.resume_store, &tus.resume_key) {
-        (Some(dir), Some(key)) => Some((Store::new(dir.clone()), key.clone())),
-        _ => None,
-    };
     let mut driver = Driver {
         plan,
         tus,
@@ -94,7 +90,7 @@ pub(crate) async fn run<C: Client>(
         control,
         deadline: plan.timeout.map(|t| crate::backend::now() + t),
         caps: None,
-        store,
+        store: tus.resume.as_ref(),
     };
     let meter = Meter::new(sink, 1);
     let result = driver.upload(&meter).await;
@@ -118,7 +114,7 @@ struct Driver<'a, C> {
     /// When the whole upload must be done, on the backend clock; moved on while paused.
     deadline: Option<Duration>,
     caps: Option<Capabilities>,
-    store: Option<(Store, String)>,
+    store: Option<&'a Store>,
 }
 
 /// A completed upload: the last response, which is the outcome, and the upload's URL.
@@ -382,11 +378,11 @@ impl<C: Client> Driver<'_, C> {
         if self.tus.options.fresh {
             return None;
         }
-        let (store, key) = self.store.as_ref()?;
-        let entry: Entry = store.get(key)?;
+        let store = self.store?;
+        let entry: Entry = store.get()?;
         if entry.expired() {
             tracing::debug!(url = %entry.upload_url, "stored upload expired; starting anew");
-            store.remove(key);
+            store.remove();
             return None;
         }
         Url::parse(&entry.upload_url).ok()
@@ -512,9 +508,9 @@ impl<C: Client> Driver<'_, C> {
                 Ok(true) => {
                     if let Some(response) = last.take() {
                         if !part.partial
-                            && let Some((store, key)) = &self.store
+                            && let Some(store) = self.store
                         {
-                            store.remove(key);
+                            store.remove();
                         }
                         return Ok(Done {
                             response,
@@ -587,8 +583,8 @@ impl<C: Client> Driver<'_, C> {
                 Ok(r) => r,
                 Err(Stop::Answered(r)) if is_gone(r.status) => {
                     tracing::warn!(%url, status = r.status, "the upload is gone on the server; starting anew");
-                    if let Some((store, key)) = &self.store {
-                        store.remove(key);
+                    if let Some(store) = self.store {
+                        store.remove();
                     }
                     part.url = None;
                     part.offset = 0;
@@ -655,14 +651,11 @@ impl<C: Client> Driver<'_, C> {
             .await?;
         let url = self.location_of(&response)?;
         if !part.partial {
-            if let Some((store, key)) = &self.store {
-                store.put(
-                    key,
-                    &Entry {
-                        upload_url: url.to_string(),
-                        expires: response.get("upload-expires").map(str::to_owned),
-                    },
-                );
+            if let Some(store) = self.store {
+                store.put(&Entry {
+                    upload_url: url.to_string(),
+                    expires: response.get("upload-expires").map(str::to_owned),
+                });
             }
             meter.with_sink(|s| {
                 s.notice(Notice::UploadCreated {
@@ -860,8 +853,8 @@ impl<C: Client> Driver<'_, C> {
                     for url in urls {
                         self.terminate(url).await;
                     }
-                    if let Some((store, key)) = &self.store {
-                        store.remove(key);
+                    if let Some(store) = self.store {
+                        store.remove();
                     }
                 }
                 Err(UploadError::aborted())
