@@ -36,11 +36,16 @@ use std::future::Future;
 
 use axum::Router;
 use axum::routing::{get, post};
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use config::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY, ServerConfig};
 pub use storage::StoredFile;
 pub use upload::UploadReply;
+
+/// Response headers a cross-origin page may read: tus's, `Location`, and the usual ones.
+pub(crate) const EXPOSED_LIST: &str = "location, upload-offset, upload-length, upload-expires, \
+    upload-metadata, upload-defer-length, upload-concat, tus-resumable, tus-version, \
+    tus-extension, tus-max-size, tus-checksum-algorithm, etag, www-authenticate";
 
 /// The router: `GET /` (a liveness line), `POST /upload` and tus at `/files/`, with CORS and
 /// optional auth.
@@ -52,11 +57,20 @@ pub use upload::UploadReply;
 /// ```
 pub fn app(config: ServerConfig) -> Router {
     let state: config::State = std::sync::Arc::new(config);
+    // Pages may send credentials (Taro's `withCredentials` defaults to true), which rules out
+    // the `*` wildcards: the origin, methods and headers asked for are echoed instead, and the
+    // headers a page may read are named. No route trusts cookies, so this opens nothing.
     let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods(Any)
-        .allow_headers(Any)
-        .expose_headers(Any);
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true)
+        .expose_headers(
+            EXPOSED_LIST
+                .split(", ")
+                .map(axum::http::HeaderName::from_static)
+                .collect::<Vec<_>>(),
+        );
     Router::new()
         .route("/", get(|| async { "uptask server\n" }))
         .route("/upload", post(upload::upload))

@@ -122,7 +122,41 @@ async fn discovery_announces_the_extensions_and_checksums() {
         .body(Body::empty())
         .unwrap();
     let a = tus.call(pre).await;
-    assert!(a.get("access-control-allow-methods").is_some());
+    assert_eq!(a.get("access-control-allow-methods"), Some("PATCH"));
+    // Credentials allowed (a page's withCredentials), so the origin is echoed, never `*`.
+    assert_eq!(
+        a.get("access-control-allow-origin"),
+        Some("http://example.test")
+    );
+    assert_eq!(a.get("access-control-allow-credentials"), Some("true"));
+    // Discovery from a page (answered before the CORS layer) carries the same answer.
+    let discover = Request::options("/files/")
+        .header("Origin", "http://example.test")
+        .header("Tus-Resumable", "1.0.0")
+        .body(Body::empty())
+        .unwrap();
+    let a = tus.call(discover).await;
+    assert_eq!(a.get("tus-version"), Some("1.0.0"));
+    assert_eq!(
+        a.get("access-control-allow-origin"),
+        Some("http://example.test")
+    );
+    assert_eq!(a.get("access-control-allow-credentials"), Some("true"));
+    // A cross-origin page can read where its upload went and how far it got.
+    let create = Request::post("/files/")
+        .header("Origin", "http://example.test")
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "1")
+        .body(Body::empty())
+        .unwrap();
+    let a = tus.call(create).await;
+    let exposed = a.get("access-control-expose-headers").unwrap_or_default();
+    for name in ["location", "upload-offset", "tus-resumable"] {
+        assert!(
+            exposed.split(',').any(|e| e.trim() == name),
+            "{name} in {exposed}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -78,6 +78,7 @@ pub struct UploadOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) stall_timeout: Option<Duration>,
     pub(crate) root_certificates: Vec<Vec<u8>>,
+    pub(crate) with_credentials: bool,
     pub(crate) protocol: Protocol,
 }
 
@@ -130,6 +131,7 @@ impl UploadOptions {
             timeout: Some(DEFAULT_TIMEOUT),
             stall_timeout: None,
             root_certificates: Vec::new(),
+            with_credentials: false,
             protocol: Protocol::Multipart,
         }
     }
@@ -217,6 +219,22 @@ impl UploadOptions {
     #[must_use]
     pub fn add_root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// In the browser, sends the page's cookies and HTTP authentication to another origin
+    /// (`XMLHttpRequest.withCredentials`); the server must then answer CORS with
+    /// `Access-Control-Allow-Credentials: true` and the page's exact origin. Off by default, as
+    /// in the browser; it changes nothing on native targets, which keep no cookies.
+    ///
+    /// ```
+    /// let opts = uptask::UploadOptions::from_bytes("https://api.example/upload", b"hi".to_vec(), "file")
+    ///     .with_credentials(true);
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn with_credentials(mut self, with_credentials: bool) -> Self {
+        self.with_credentials = with_credentials;
         self
     }
 

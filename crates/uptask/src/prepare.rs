@@ -56,6 +56,8 @@ pub(crate) struct Plan {
     pub(crate) source: PlannedSource,
     pub(crate) timeout: Option<Duration>,
     pub(crate) stall: Option<Duration>,
+    /// Browser only: send cookies and HTTP auth to another origin.
+    pub(crate) with_credentials: bool,
     pub(crate) roots: Arc<Vec<CertificateDer<'static>>>,
     pub(crate) kind: Kind,
 }
@@ -181,6 +183,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
         source,
         timeout: opts.timeout,
         stall: opts.stall_timeout,
+        with_credentials: opts.with_credentials,
         roots,
         kind,
     })

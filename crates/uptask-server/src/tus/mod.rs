@@ -128,10 +128,21 @@ pub(crate) async fn discovery(
         return next.run(req).await;
     }
     let mut res = discovery_answer(&config);
-    res.headers_mut().insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    // The CORS layer's answer for any other request, written out: the origin echoed (pages
+    // may send credentials), and the tus headers readable.
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let h = res.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(crate::EXPOSED_LIST),
+        );
+        h.insert(header::VARY, HeaderValue::from_static("origin"));
+    }
     res
 }
 

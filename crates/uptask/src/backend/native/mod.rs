@@ -45,6 +45,10 @@ pub(crate) fn start(
     control: Control,
     dispatcher: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), UploadError> {
+    if plan.with_credentials {
+        // Cookies and HTTP auth are the page's; a program sends what its headers say.
+        tracing::debug!("with_credentials only matters in the browser; ignored here");
+    }
     let driver = async move {
         let mut sink = sink;
         let result = match &plan.kind {

@@ -5,7 +5,7 @@ use js_sys::Uint8Array;
 use send_wrapper::SendWrapper;
 use wasm_bindgen_futures::JsFuture;
 
-use super::xhr::{self, Event, XhrBody};
+use super::xhr::{self, Event, XhrBody, XhrRequest};
 use crate::UploadError;
 use crate::digest::{Algorithm, Hasher};
 use crate::http::{Body, Client, Request, Response};
@@ -21,6 +21,7 @@ pub(crate) struct WebClient {
     source: WebSource,
     headers: Vec<(String, String)>,
     stall: Option<std::time::Duration>,
+    with_credentials: bool,
 }
 
 fn past_the_end() -> UploadError {
@@ -38,6 +39,7 @@ impl WebClient {
             source,
             headers: plan.header.clone(),
             stall: plan.stall,
+            with_credentials: plan.with_credentials,
         })
     }
 
@@ -100,12 +102,15 @@ impl Client for WebClient {
                 }
             };
             xhr::exchange(
-                request.method,
-                request.url.as_str(),
-                &headers,
-                body,
-                None,
-                self.stall,
+                XhrRequest {
+                    method: request.method,
+                    url: request.url.as_str(),
+                    headers: &headers,
+                    body,
+                    timeout: None,
+                    stall: self.stall,
+                    with_credentials: self.with_credentials,
+                },
                 &mut on_event,
             )
             .await

@@ -6,7 +6,7 @@ use js_sys::{Array, Uint8Array};
 use uptask_proto::multipart::{MultipartBody, Segment};
 use web_sys::{Blob, BlobPropertyBag};
 
-use super::xhr::{self, Event, XhrBody};
+use super::xhr::{self, Event, XhrBody, XhrRequest};
 use crate::prepare::{Plan, PlannedSource};
 use crate::task::{Control, EventSink};
 use crate::{ErrorKind, UploadError, UploadSuccess};
@@ -33,12 +33,15 @@ pub(crate) async fn run(
             Event::Headers(h) => sink.headers(&h),
         };
         let request = xhr::exchange(
-            "POST",
-            plan.url.as_str(),
-            &all,
-            XhrBody::Blob(blob),
-            plan.timeout,
-            plan.stall,
+            XhrRequest {
+                method: "POST",
+                url: plan.url.as_str(),
+                headers: &all,
+                body: XhrBody::Blob(blob),
+                timeout: plan.timeout,
+                stall: plan.stall,
+                with_credentials: plan.with_credentials,
+            },
             &mut on_event,
         );
         tokio::select! {

@@ -70,19 +70,37 @@ impl Drop for Open {
     }
 }
 
+/// One request to send.
+pub(crate) struct XhrRequest<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+    pub(crate) body: XhrBody,
+    /// Bounds the whole request (the XHR's own timeout).
+    pub(crate) timeout: Option<Duration>,
+    /// Ends a request the browser reports no progress of for this long.
+    pub(crate) stall: Option<Duration>,
+    pub(crate) with_credentials: bool,
+}
+
 /// Sends one request and waits for its whole response.
 pub(crate) async fn exchange(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: XhrBody,
-    timeout: Option<Duration>,
-    stall: Option<Duration>,
+    request: XhrRequest<'_>,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Response, UploadError> {
+    let XhrRequest {
+        method,
+        url,
+        headers,
+        body,
+        timeout,
+        stall,
+        with_credentials,
+    } = request;
     let xhr = XmlHttpRequest::new().map_err(|e| js_error("XMLHttpRequest", &e))?;
     xhr.open_with_async(method, url, true)
         .map_err(|e| js_error("XMLHttpRequest.open", &e))?;
+    xhr.set_with_credentials(with_credentials);
     for (name, value) in headers {
         // The browser refuses some names (Cookie, Host, ...): say which.
         xhr.set_request_header(name, value).map_err(|_| {
