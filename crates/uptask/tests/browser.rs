@@ -23,6 +23,13 @@ fn server() -> &'static str {
         .unwrap_or_else(|| panic!("UPTASK_BROWSER_SERVER is not set: run scripts/test-browser.sh"))
 }
 
+/// The independent tus server (@tus/server) the script starts beside ours.
+fn tus_peer() -> &'static str {
+    option_env!("UPTASK_BROWSER_TUS_PEER").unwrap_or_else(|| {
+        panic!("UPTASK_BROWSER_TUS_PEER is not set: run scripts/test-browser.sh")
+    })
+}
+
 fn payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
@@ -93,10 +100,10 @@ async fn a_body_over_the_servers_limit_is_answered_413() {
     }
 }
 
-/// A tus upload of `source` (`len` bytes) in 1 MiB chunks to the server: 204, progress
+/// A tus upload of `source` (`len` bytes) in 1 MiB chunks to `endpoint`: 204, progress
 /// monotonic up to `len`.
-async fn tus_round_trip(source: Source, len: u64) -> uptask::UploadSuccess {
-    let opts = UploadOptions::with_source(format!("{}/files/", server()), source, "file")
+async fn tus_round_trip(endpoint: &str, source: Source, len: u64) -> uptask::UploadSuccess {
+    let opts = UploadOptions::with_source(endpoint, source, "file")
         .tus(uptask::TusOptions::new().chunk_size(1 << 20));
     let task = upload_file(opts);
     let sent = Arc::new(Mutex::new(Vec::new()));
@@ -113,7 +120,8 @@ async fn tus_round_trip(source: Source, len: u64) -> uptask::UploadSuccess {
 #[wasm_bindgen_test]
 async fn tus_runs_over_the_same_backend() {
     let data = payload((2 << 20) + 7);
-    let done = tus_round_trip(Source::Bytes(data.into()), (2 << 20) + 7).await;
+    let endpoint = format!("{}/files/", server());
+    let done = tus_round_trip(&endpoint, Source::Bytes(data.into()), (2 << 20) + 7).await;
     assert!(done.upload_url.is_some());
 }
 
@@ -154,28 +162,30 @@ async fn tus_sends_slices_of_a_blob_with_checksums() {
     let data = payload((3 << 20) + 11);
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
     let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
-    tus_round_trip(Source::Blob(blob.into()), data.len() as u64).await;
+    let endpoint = format!("{}/files/", server());
+    tus_round_trip(&endpoint, Source::Blob(blob.into()), data.len() as u64).await;
 }
 
-/// The status of a tus `HEAD` of `url`, asked synchronously (a test may block its page).
-fn tus_head_status(url: &str) -> u16 {
+/// A tus `HEAD` of `url`, asked synchronously (a test may block its page): the status and
+/// `Upload-Offset`.
+fn tus_head(url: &str) -> (u16, Option<String>) {
     let xhr = web_sys::XmlHttpRequest::new().unwrap();
     xhr.open_with_async("HEAD", url, false).unwrap();
     xhr.set_request_header("Tus-Resumable", "1.0.0").unwrap();
     xhr.send().unwrap();
-    xhr.status().unwrap()
+    (
+        xhr.status().unwrap(),
+        xhr.get_response_header("Upload-Offset").unwrap(),
+    )
 }
 
-#[wasm_bindgen_test]
-async fn an_abort_mid_upload_reaches_the_server() {
-    // 8 chunks of 512 KiB: the abort comes after the first is acknowledged, long before the end.
+/// Aborts a tus upload to `endpoint` once it was created and its second 512 KiB chunk is on
+/// the way, and checks the server no longer knows the upload (the abort terminated it).
+async fn abort_mid_upload(endpoint: &str) {
+    // 8 chunks of 512 KiB: the abort comes long before the end.
     let data = payload(4 << 20);
-    let opts = UploadOptions::with_source(
-        format!("{}/files/", server()),
-        Source::Bytes(data.into()),
-        "file",
-    )
-    .tus(uptask::TusOptions::new().chunk_size(512 << 10));
+    let opts = UploadOptions::with_source(endpoint, Source::Bytes(data.into()), "file")
+        .tus(uptask::TusOptions::new().chunk_size(512 << 10));
     let task = upload_file(opts);
     let handle = task.handle();
     let created = Arc::new(Mutex::new(None));
@@ -185,8 +195,11 @@ async fn an_abort_mid_upload_reaches_the_server() {
             *c.lock().unwrap() = Some(url.clone());
         }
     });
+    let c = Arc::clone(&created);
     task.on_progress_update(move |p| {
-        if p.total_bytes_sent >= 512 << 10 {
+        // Once the server has told where the upload lives (a server taking data with the
+        // creation request only answers after its chunk).
+        if p.total_bytes_sent > 512 << 10 && c.lock().unwrap().is_some() {
             handle.abort();
         }
     });
@@ -197,10 +210,32 @@ async fn an_abort_mid_upload_reaches_the_server() {
         .unwrap()
         .clone()
         .expect("no upload was created");
-    // The abort terminated the upload (DELETE): the server no longer knows it.
-    let status = tus_head_status(&url);
+    let (status, _) = tus_head(&url);
     assert!(
         status == 404 || status == 410,
         "HEAD {url} answered {status}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn an_abort_mid_upload_reaches_the_server() {
+    abort_mid_upload(&format!("{}/files/", server())).await;
+}
+
+/// The peer's stored bytes are compared with the payload by scripts/test-browser.sh after the
+/// run (a page cannot read the disk); here the peer must say it holds all of them.
+#[wasm_bindgen_test]
+async fn tus_to_an_independent_server_from_a_page_blob() {
+    let data = payload((3 << 20) + 11);
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let done = tus_round_trip(tus_peer(), Source::Blob(blob.into()), data.len() as u64).await;
+    let url = done.upload_url.expect("the upload's URL");
+    assert!(url.starts_with(tus_peer()), "{url}");
+    assert_eq!(tus_head(&url), (200, Some(data.len().to_string())));
+}
+
+#[wasm_bindgen_test]
+async fn an_abort_mid_upload_reaches_an_independent_server() {
+    abort_mid_upload(tus_peer()).await;
 }
