@@ -1,0 +1,188 @@
+//! Reading the options object a page passes to `uploadFile`.
+
+use std::time::Duration;
+
+use js_sys::{Function, Object, Reflect};
+use uptask::{ErrorKind, Source, TusOptions, UploadError, UploadOptions};
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
+
+#[wasm_bindgen]
+extern "C" {
+    /// JavaScript's `String(value)`: what `setRequestHeader` and `FormData.append` do to a
+    /// value that is not a string, so pages see the same text as with Taro.
+    #[wasm_bindgen(js_name = String)]
+    pub(crate) fn to_js_string(value: &JsValue) -> String;
+}
+
+/// Where the file comes from.
+pub(crate) enum File {
+    /// A `Blob` or `File` of the page.
+    Blob(web_sys::Blob),
+    /// A URL to fetch it from first (Taro's `filePath`, normally a `blob:` URL).
+    Url(String),
+}
+
+/// The `protocol` option: this package's one addition to Taro's options.
+enum Protocol {
+    Multipart,
+    Tus,
+}
+
+/// A checked call: everything but the callbacks.
+pub(crate) struct Call {
+    pub(crate) file: File,
+    url: String,
+    name: String,
+    header: Vec<(String, String)>,
+    form_data: Vec<(String, String)>,
+    timeout: Duration,
+    file_name: Option<String>,
+    with_credentials: bool,
+    protocol: Protocol,
+}
+
+/// The `success`, `fail` and `complete` callbacks; anything else in their place is ignored,
+/// as in WeChat.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    pub(crate) success: Option<Function>,
+    pub(crate) fail: Option<Function>,
+    pub(crate) complete: Option<Function>,
+}
+
+fn invalid(message: impl Into<String>) -> UploadError {
+    UploadError::new(ErrorKind::InvalidInput, message)
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn is_given(value: &JsValue) -> bool {
+    !value.is_undefined() && !value.is_null()
+}
+
+fn string(object: &JsValue, key: &str, required: bool) -> Result<Option<String>, UploadError> {
+    let value = get(object, key);
+    match value.as_string() {
+        Some(s) => Ok(Some(s)),
+        None if !is_given(&value) && !required => Ok(None),
+        None if !is_given(&value) => Err(invalid(format!("parameter error: {key} is required"))),
+        None => Err(invalid(format!("parameter error: {key} must be a string"))),
+    }
+}
+
+/// An object's own enumerable string-keyed entries, values as `String(value)` gives them.
+fn entries(object: &JsValue, key: &str) -> Result<Vec<(String, String)>, UploadError> {
+    let value = get(object, key);
+    if !is_given(&value) {
+        return Ok(Vec::new());
+    }
+    if !value.is_object() {
+        return Err(invalid(format!("parameter error: {key} must be an object")));
+    }
+    Ok(Object::entries(value.unchecked_ref())
+        .iter()
+        .filter_map(|pair| {
+            let pair: js_sys::Array = pair.unchecked_into();
+            Some((pair.get(0).as_string()?, to_js_string(&pair.get(1))))
+        })
+        .collect())
+}
+
+impl Callbacks {
+    pub(crate) fn of(option: &JsValue) -> Self {
+        let function = |key| get(option, key).dyn_into::<Function>().ok();
+        Self {
+            success: function("success"),
+            fail: function("fail"),
+            complete: function("complete"),
+        }
+    }
+}
+
+impl Call {
+    /// Checks the options; the error is what `fail` receives.
+    pub(crate) fn parse(option: &JsValue) -> Result<Self, UploadError> {
+        if !option.is_object() {
+            return Err(invalid(
+                "parameter error: uploadFile takes an options object",
+            ));
+        }
+        let url = string(option, "url", true)?.unwrap_or_default();
+        let name = string(option, "name", true)?.unwrap_or_default();
+        let file = get(option, "file");
+        let file = if is_given(&file) {
+            File::Blob(
+                file.dyn_into()
+                    .map_err(|_| invalid("parameter error: file must be a Blob or File"))?,
+            )
+        } else {
+            match string(option, "filePath", false)? {
+                Some(path) => File::Url(path),
+                None => {
+                    return Err(invalid(
+                        "parameter error: filePath (a URL such as blob:...) or file (a Blob or File) is required",
+                    ));
+                }
+            }
+        };
+        // Taro sends its own value too; ours carries the boundary the body needs (a bare
+        // `multipart/form-data` from the page breaks every upload on Taro H5).
+        let header = entries(option, "header")?
+            .into_iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-type"))
+            .collect();
+        let timeout = get(option, "timeout")
+            .as_f64()
+            .filter(|ms| ms.is_finite() && *ms > 0.0)
+            // Taro's `timeout || 60000`: nothing, 0 and nonsense mean the default.
+            .map_or(uptask::DEFAULT_TIMEOUT, |ms| {
+                Duration::from_secs_f64(ms / 1000.0)
+            });
+        let with_credentials = get(option, "withCredentials");
+        let protocol = match string(option, "protocol", false)?.as_deref() {
+            None | Some("multipart") => Protocol::Multipart,
+            Some("tus") => Protocol::Tus,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "parameter error: protocol {other:?} is not \"multipart\" or \"tus\""
+                )));
+            }
+        };
+        Ok(Self {
+            file,
+            url,
+            name,
+            header,
+            form_data: entries(option, "formData")?,
+            timeout,
+            file_name: string(option, "fileName", false)?,
+            // Taro's default: a cross-origin server must then allow credentials.
+            with_credentials: with_credentials.is_undefined() || with_credentials.is_truthy(),
+            protocol,
+        })
+    }
+
+    /// The library's options for this call, sending `blob`.
+    pub(crate) fn options(self, blob: web_sys::Blob) -> UploadOptions {
+        let mut options =
+            UploadOptions::with_source(self.url, Source::Blob(blob.into()), self.name)
+                .timeout(self.timeout)
+                .with_credentials(self.with_credentials);
+        for (name, value) in self.header {
+            options = options.header(name, value);
+        }
+        for (key, value) in self.form_data {
+            options = options.form_data(key, value);
+        }
+        if let Some(file_name) = self.file_name {
+            options = options.file_name(file_name);
+        }
+        match self.protocol {
+            Protocol::Multipart => options,
+            Protocol::Tus => options.tus(TusOptions::new()),
+        }
+    }
+}

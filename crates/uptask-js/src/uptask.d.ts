@@ -1,0 +1,74 @@
+/** What `onProgressUpdate` listeners receive. */
+export interface UploadProgress {
+  /** Whole percent sent, 0 to 100; never NaN (an empty body is 100). */
+  progress: number;
+  /** Body bytes sent so far, multipart framing included. */
+  totalBytesSent: number;
+  /** The whole body's length. */
+  totalBytesExpectedToSend: number;
+}
+
+/** What `onHeadersReceived` listeners receive: names lower-cased, repeats joined by ", ". */
+export interface HeadersReceivedResult {
+  header: Record<string, string>;
+}
+
+/** The result of a completed upload, whatever its HTTP status. */
+export interface UploadFileSuccessResult {
+  errMsg: "uploadFile:ok";
+  statusCode: number;
+  header: Record<string, string>;
+  /** The response body as text. */
+  data: string;
+  /** For `protocol: "tus"`: where the upload lives on the server. */
+  uploadUrl?: string;
+}
+
+/** A failure: an `Error` whose message is also `errMsg`, e.g. "uploadFile:fail abort". */
+export interface UploadFileError extends Error {
+  errMsg: string;
+}
+
+export interface UploadFileOption {
+  /** Where to send the file. */
+  url: string;
+  /** A URL the page can fetch the file from, usually a `blob:` URL. One of filePath or file. */
+  filePath?: string;
+  /** The file itself. One of filePath or file. */
+  file?: Blob;
+  /** The form field of the file. */
+  name: string;
+  /** Request headers; a Content-Type here is ignored (the body sets its own). */
+  header?: Record<string, string | number | boolean>;
+  /** Text fields sent before the file; values as String(value). */
+  formData?: Record<string, unknown>;
+  /** Milliseconds for the whole request; default (and for 0) 60000. */
+  timeout?: number;
+  /** The file name the server sees; default the File's name, else "blob". */
+  fileName?: string;
+  /** Send cookies and HTTP auth cross-origin; default true, as Taro. */
+  withCredentials?: boolean;
+  /** "multipart" (default): one multipart/form-data POST. "tus": a tus 1.0 upload. */
+  protocol?: "multipart" | "tus";
+  success?: (result: UploadFileSuccessResult) => void;
+  fail?: (error: UploadFileError) => void;
+  complete?: (result: UploadFileSuccessResult | UploadFileError) => void;
+}
+
+/** The value `uploadFile` returns: a Promise of the result that is also the task. */
+export interface UploadTask extends Promise<UploadFileSuccessResult> {
+  /** Stops the upload at any stage; the outcome is "uploadFile:fail abort". */
+  abort(): void;
+  onProgressUpdate(listener: (result: UploadProgress) => void): void;
+  /** Without a listener, removes them all. */
+  offProgressUpdate(listener?: (result: UploadProgress) => void): void;
+  onHeadersReceived(listener: (result: HeadersReceivedResult) => void): void;
+  /** Without a listener, removes them all. */
+  offHeadersReceived(listener?: (result: HeadersReceivedResult) => void): void;
+  /** Chainable alias of onProgressUpdate. */
+  progress(listener: (result: UploadProgress) => void): UploadTask;
+  /** Chainable alias of onHeadersReceived. */
+  headersReceived(listener: (result: HeadersReceivedResult) => void): UploadTask;
+  /** Taro 3's spelling of headersReceived. */
+  headersReceive(listener: (result: HeadersReceivedResult) => void): UploadTask;
+}
