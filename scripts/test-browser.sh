@@ -23,6 +23,9 @@ fi
 if [ ! -d peers/node_modules/@tus/server ]; then
   (cd peers && npm install --no-package-lock --no-audit --no-fund --silent)
 fi
+if ! command -v weed >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null; then
+  pip install --quiet -r peers/requirements.txt
+fi
 if [ ! -x crates/uptask-js/node_modules/.bin/tsc ]; then
   (cd crates/uptask-js && npm install --no-package-lock --no-audit --no-fund --silent)
 fi
@@ -39,7 +42,54 @@ server=$!
 tus_log="$store/tus.log"
 node peers/tus-server.mjs 0 "$store/tus" > "$tus_log" 2>&1 &
 tus_peer=$!
-trap 'kill "$server" "$tus_peer" 2>/dev/null; rm -rf "$store"' EXIT
+# SeaweedFS for S3 from the page: a bucket whose CORS rules let any origin sign requests and
+# read the ETag of each part.
+if (exec 3<>/dev/tcp/127.0.0.1/8333) 2>/dev/null; then
+  echo "port 8333 is taken: stop the S3 store listening there first" >&2
+  exit 1
+fi
+s3_key=browser-key s3_secret=browser-secret s3_bucket=browser
+printf '{"identities":[{"name":"page","credentials":[{"accessKey":"%s","secretKey":"%s"}],"actions":["Admin","Read","Write","List"]}]}' \
+  "$s3_key" "$s3_secret" > "$store/s3.json"
+peers/weed-mini.sh "$store/weed" "$store/s3.json" > "$store/weed.log" 2>&1 &
+weed=$!
+trap 'kill "$server" "$tus_peer" "$weed" 2>/dev/null; wait "$weed" 2>/dev/null; rm -rf "$store"' EXIT
+export AWS_ACCESS_KEY_ID="$s3_key" AWS_SECRET_ACCESS_KEY="$s3_secret" AWS_REGION=us-east-1
+s3_check() {
+  python3 - "$@" <<'PY'
+import sys, time, boto3
+s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:8333")
+what, bucket = sys.argv[1], sys.argv[2]
+if what == "setup":
+    for _ in range(120):  # the store takes a few seconds to come up
+        try:
+            s3.create_bucket(Bucket=bucket)
+            break
+        except Exception as e:
+            last = e
+            time.sleep(0.5)
+    else:
+        sys.exit(f"the S3 store did not come up: {last}")
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
+        "AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT", "POST", "DELETE", "HEAD"],
+        "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
+else:
+    for pair in sys.argv[3:]:
+        key, size = pair.split("=")
+        got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        if got != bytes(i % 251 for i in range(int(size))):
+            sys.exit(f"s3://{bucket}/{key}: {len(got)} stored bytes differ from the {size} sent")
+        print(f"s3://{bucket}/{key}: the {len(got)} bytes sent from the page")
+    # The aborted upload left neither an object nor an open multipart upload.
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
+    if keys != sorted(p.split("=")[0] for p in sys.argv[3:]):
+        sys.exit(f"the bucket holds {keys}")
+    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    if uploads:
+        sys.exit(f"multipart uploads left open: {uploads}")
+PY
+}
+s3_check setup "$s3_bucket"
 for _ in $(seq 100); do
   url="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 || true)"
   peer="$(grep -o 'http://127.0.0.1:[0-9]*/files' "$tus_log" | head -1 || true)"
@@ -53,7 +103,11 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export UPTASK_BROWSER_SERVER="$url"
 
 echo "== browser tests of the library against $url and the tus peer at $peer"
-UPTASK_BROWSER_TUS_PEER="$peer" cargo test -p uptask --target wasm32-unknown-unknown --test browser --locked
+UPTASK_BROWSER_TUS_PEER="$peer" UPTASK_BROWSER_S3_ENDPOINT=http://127.0.0.1:8333 \
+  UPTASK_BROWSER_S3_KEY="$s3_key" UPTASK_BROWSER_S3_SECRET="$s3_secret" \
+  UPTASK_BROWSER_S3_BUCKET="$s3_bucket" \
+  cargo test -p uptask --target wasm32-unknown-unknown --test browser --locked
+s3_check verify "$s3_bucket" browser/multipart.bin=$(((12 << 20) + 3)) browser/single.bin=$((1 << 20))
 # A page cannot read the disk: the peer's copy is compared here. The one upload left (the
 # aborted one was terminated) must be the test's payload, byte for byte.
 python3 - "$store/tus" <<'PY'

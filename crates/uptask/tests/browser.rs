@@ -239,3 +239,99 @@ async fn tus_to_an_independent_server_from_a_page_blob() {
 async fn an_abort_mid_upload_reaches_an_independent_server() {
     abort_mid_upload(tus_peer()).await;
 }
+
+/// The S3-compatible store (SeaweedFS) the script starts with CORS allowed on its bucket:
+/// endpoint, access key, secret and bucket.
+fn s3_store() -> (&'static str, &'static str, &'static str, &'static str) {
+    let need = || panic!("UPTASK_BROWSER_S3_* is not set: run scripts/test-browser.sh");
+    (
+        option_env!("UPTASK_BROWSER_S3_ENDPOINT").unwrap_or_else(need),
+        option_env!("UPTASK_BROWSER_S3_KEY").unwrap_or_else(need),
+        option_env!("UPTASK_BROWSER_S3_SECRET").unwrap_or_else(need),
+        option_env!("UPTASK_BROWSER_S3_BUCKET").unwrap_or_else(need),
+    )
+}
+
+/// Uploads `len` payload bytes from a page Blob to `key` in 5 MiB parts, checksummed with
+/// `checksum`. The script compares the stored objects with the payload afterwards.
+async fn s3_from_a_blob(key: &str, len: usize, checksum: uptask::s3::PartChecksum) {
+    let (endpoint, id, secret, bucket) = s3_store();
+    let data = payload(len);
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let s3 = uptask::S3Options::new(uptask::s3::Credentials::new(id, secret))
+        .endpoint(endpoint)
+        .part_size(5 << 20)
+        .checksum(checksum);
+    let opts = UploadOptions::with_source(
+        format!("s3://{bucket}/{key}"),
+        Source::Blob(blob.into()),
+        "file",
+    )
+    .s3(s3);
+    let task = upload_file(opts);
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&sent);
+    task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
+    let done = task.await.unwrap();
+    assert_eq!(done.status_code, 200, "{}", done.data);
+    let sent = sent.lock().unwrap();
+    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
+    assert_eq!(sent.last().copied(), Some(len as u64));
+}
+
+#[wasm_bindgen_test]
+async fn s3_multipart_from_a_page_blob() {
+    // Three parts, the last one short, in parallel; CRC32C per part.
+    s3_from_a_blob(
+        "browser/multipart.bin",
+        (12 << 20) + 3,
+        uptask::s3::PartChecksum::Crc32c,
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn s3_single_put_from_a_page_blob_with_content_md5() {
+    s3_from_a_blob("browser/single.bin", 1 << 20, uptask::s3::PartChecksum::Md5).await;
+}
+
+#[wasm_bindgen_test]
+async fn s3_abort_mid_upload_aborts_the_multipart_upload() {
+    // The script then checks the bucket has no multipart upload left open.
+    let (endpoint, id, secret, bucket) = s3_store();
+    let data = payload(20 << 20);
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
+    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let s3 = uptask::S3Options::new(uptask::s3::Credentials::new(id, secret))
+        .endpoint(endpoint)
+        .part_size(5 << 20)
+        .concurrency(1);
+    let opts = UploadOptions::with_source(
+        format!("s3://{bucket}/browser/aborted.bin"),
+        Source::Blob(blob.into()),
+        "file",
+    )
+    .s3(s3);
+    let task = upload_file(opts);
+    let handle = task.handle();
+    let created = Arc::new(Mutex::new(false));
+    let c = Arc::clone(&created);
+    task.on_notice(move |n| {
+        if matches!(n, uptask::Notice::UploadCreated { .. }) {
+            *c.lock().unwrap() = true;
+        }
+    });
+    let c = Arc::clone(&created);
+    task.on_progress_update(move |p| {
+        if p.total_bytes_sent > 0 && *c.lock().unwrap() {
+            handle.abort();
+        }
+    });
+    let err = task.await.unwrap_err();
+    assert!(err.is_aborted(), "{err}");
+    assert!(
+        *created.lock().unwrap(),
+        "aborted before the upload was created"
+    );
+}

@@ -511,9 +511,7 @@ impl<C: Client> Driver<'_, C> {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = crate::backend::unix_time().as_secs();
         let scope = Scope::new(&self.s3.options.region, "s3", &sigv4::amz_date(now))
             .ok_or_else(|| Stop::Failed(UploadError::new(ErrorKind::Internal, "bad clock")))?;
         let path = percent_decode(url.path());

@@ -16,7 +16,7 @@ impl Entry {
         self.expires
             .as_deref()
             .and_then(|e| httpdate::parse_http_date(e).ok())
-            .is_some_and(|at| at <= std::time::SystemTime::now())
+            .is_some_and(|at| at <= std::time::UNIX_EPOCH + crate::backend::unix_time())
     }
 }
 

@@ -25,6 +25,13 @@ pub(crate) fn now() -> Duration {
     ORIGIN.get_or_init(Instant::now).elapsed()
 }
 
+/// The wall clock: time since the Unix epoch (zero for a clock set before it).
+pub(crate) fn unix_time() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
 /// Runs listener calls on the blocking pool, so a listener that sleeps or blocks cannot hold up
 /// the runtime thread the transport needs.
 pub(crate) async fn run_listeners(calls: impl FnOnce() + Send + 'static) {

@@ -26,6 +26,11 @@ pub(crate) fn now() -> Duration {
     Duration::from_secs_f64(ms.max(0.0) / 1000.0)
 }
 
+/// The wall clock, `Date.now()`: `std::time::SystemTime` has no clock in the browser.
+pub(crate) fn unix_time() -> Duration {
+    Duration::from_secs_f64(js_sys::Date::now().max(0.0) / 1000.0)
+}
+
 /// Waits for `delay` with `setTimeout`.
 pub(crate) async fn sleep(delay: Duration) {
     let global = js_sys::global();

@@ -10,7 +10,7 @@ mod xhr;
 use std::future::Future;
 
 pub use blob::Blob;
-pub(crate) use clock::{now, sleep};
+pub(crate) use clock::{now, sleep, unix_time};
 
 use crate::UploadError;
 use crate::prepare::{Kind, Plan, PlannedSource};
