@@ -100,20 +100,31 @@ async fn a_body_over_the_servers_limit_is_answered_413() {
     }
 }
 
+/// Awaits `task`, checking its progress never went down and ended at `len` bytes.
+async fn await_rising_to(task: uptask::UploadTask, len: u64) -> uptask::UploadSuccess {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&sent);
+    task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
+    let done = task.await.unwrap();
+    let sent = sent.lock().unwrap();
+    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
+    assert_eq!(sent.last().copied(), Some(len));
+    done
+}
+
+/// A page `Blob` holding `data`.
+fn page_blob(data: &[u8]) -> web_sys::Blob {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(data));
+    web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap()
+}
+
 /// A tus upload of `source` (`len` bytes) in 1 MiB chunks to `endpoint`: 204, progress
 /// monotonic up to `len`.
 async fn tus_round_trip(endpoint: &str, source: Source, len: u64) -> uptask::UploadSuccess {
     let opts = UploadOptions::with_source(endpoint, source, "file")
         .tus(uptask::TusOptions::new().chunk_size(1 << 20));
-    let task = upload_file(opts);
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let s = Arc::clone(&sent);
-    task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
-    let done = task.await.unwrap();
+    let done = await_rising_to(upload_file(opts), len).await;
     assert_eq!(done.status_code, 204, "{}", done.data);
-    let sent = sent.lock().unwrap();
-    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
-    assert_eq!(sent.last().copied(), Some(len));
     done
 }
 
@@ -160,8 +171,7 @@ async fn a_page_file_is_sent_as_itself_with_its_name() {
 #[wasm_bindgen_test]
 async fn tus_sends_slices_of_a_blob_with_checksums() {
     let data = payload((3 << 20) + 11);
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
-    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let blob = page_blob(&data);
     let endpoint = format!("{}/files/", server());
     tus_round_trip(&endpoint, Source::Blob(blob.into()), data.len() as u64).await;
 }
@@ -227,8 +237,7 @@ async fn an_abort_mid_upload_reaches_the_server() {
 #[wasm_bindgen_test]
 async fn tus_to_an_independent_server_from_a_page_blob() {
     let data = payload((3 << 20) + 11);
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
-    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let blob = page_blob(&data);
     let done = tus_round_trip(tus_peer(), Source::Blob(blob.into()), data.len() as u64).await;
     let url = done.upload_url.expect("the upload's URL");
     assert!(url.starts_with(tus_peer()), "{url}");
@@ -257,8 +266,7 @@ fn s3_store() -> (&'static str, &'static str, &'static str, &'static str) {
 async fn s3_from_a_blob(key: &str, len: usize, checksum: uptask::s3::PartChecksum) {
     let (endpoint, id, secret, bucket) = s3_store();
     let data = payload(len);
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
-    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let blob = page_blob(&data);
     let s3 = uptask::S3Options::new(uptask::s3::Credentials::new(id, secret))
         .endpoint(endpoint)
         .part_size(5 << 20)
@@ -269,15 +277,8 @@ async fn s3_from_a_blob(key: &str, len: usize, checksum: uptask::s3::PartChecksu
         "file",
     )
     .s3(s3);
-    let task = upload_file(opts);
-    let sent = Arc::new(Mutex::new(Vec::new()));
-    let s = Arc::clone(&sent);
-    task.on_progress_update(move |p| s.lock().unwrap().push(p.total_bytes_sent));
-    let done = task.await.unwrap();
+    let done = await_rising_to(upload_file(opts), len as u64).await;
     assert_eq!(done.status_code, 200, "{}", done.data);
-    let sent = sent.lock().unwrap();
-    assert!(sent.windows(2).all(|w| w[0] <= w[1]), "{sent:?}");
-    assert_eq!(sent.last().copied(), Some(len as u64));
 }
 
 #[wasm_bindgen_test]
@@ -301,8 +302,7 @@ async fn s3_abort_mid_upload_aborts_the_multipart_upload() {
     // The script then checks the bucket has no multipart upload left open.
     let (endpoint, id, secret, bucket) = s3_store();
     let data = payload(20 << 20);
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&data[..]));
-    let blob = web_sys::Blob::new_with_u8_array_sequence(&parts).unwrap();
+    let blob = page_blob(&data);
     let s3 = uptask::S3Options::new(uptask::s3::Credentials::new(id, secret))
         .endpoint(endpoint)
         .part_size(5 << 20)
