@@ -166,7 +166,12 @@ async fn the_token_is_required_on_every_route_but_preflight() {
         .unwrap();
     let (status, headers, _) = call(config(), preflight).await;
     assert!(status.is_success(), "{status}");
-    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    // Echoed, never `*`: pages may send credentials.
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://page.example"
+    );
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
 }
 
 #[tokio::test]
