@@ -99,6 +99,10 @@ pub(crate) struct UploadArgs {
     /// End the upload when no byte moves for this long; 0 means never.
     #[arg(long, value_name = "DURATION", default_value = "30s")]
     pub(crate) stall_timeout: String,
+    /// Send at most this many bytes per second, curl's way: 500K, 2M, 1G (K = 1024 bytes), or
+    /// a size such as 1.5MiB or 800kB; 0 means no limit.
+    #[arg(long, value_name = "RATE", default_value = "0")]
+    pub(crate) limit_rate: String,
     /// Write one JSON object per event on stdout (NDJSON) instead of a progress bar.
     #[arg(long)]
     pub(crate) json: bool,

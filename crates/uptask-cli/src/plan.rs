@@ -21,6 +21,10 @@ pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<Upl
     let mut opts = UploadOptions::new(url, &file, &args.name)
         .timeout(duration("--timeout", &args.timeout)?)
         .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?);
+    let rate = limit_rate(&args.limit_rate)?;
+    if rate > 0 {
+        opts = opts.limit_rate(rate);
+    }
     match args.protocol {
         Protocol::Multipart => {}
         Protocol::Tus => opts = opts.tus(tus_options(args)?),
@@ -160,6 +164,29 @@ pub(crate) fn byte_size(flag: &str, text: &str) -> anyhow::Result<u64> {
         })
 }
 
+/// `--limit-rate`: curl's suffixes (K, M, G, powers of 1024), or any [`byte_size`].
+pub(crate) fn limit_rate(text: &str) -> anyhow::Result<u64> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.len() - t.chars().last().map_or(0, char::len_utf8));
+    let shift = match unit {
+        "k" | "K" => Some(10),
+        "m" | "M" => Some(20),
+        "g" | "G" => Some(30),
+        _ => None,
+    };
+    if let (Some(shift), Ok(n)) = (shift, number.parse::<f64>())
+        && n.is_finite()
+        && n >= 0.0
+    {
+        return Ok((n * f64::from(1u32 << shift)) as u64);
+    }
+    byte_size("--limit-rate", t).map_err(|_| {
+        bad(format!(
+            "invalid --limit-rate {text:?}: use bytes per second, e.g. 500K, 2M, 1.5MiB or 0 for none"
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +207,18 @@ mod tests {
         assert_eq!(byte_size("--max-size", "10GiB").unwrap(), 10 << 30);
         assert_eq!(byte_size("--max-size", "1024").unwrap(), 1024);
         assert!(byte_size("--max-size", "lots").is_err());
+        assert_eq!(limit_rate("2M").unwrap(), 2 << 20);
+        assert_eq!(limit_rate("500k").unwrap(), 500 << 10);
+        assert_eq!(limit_rate("1.5M").unwrap(), 3 << 19);
+        assert_eq!(limit_rate("800kB").unwrap(), 800_000);
+        assert_eq!(limit_rate("4096").unwrap(), 4096);
+        assert_eq!(limit_rate("0").unwrap(), 0);
+        assert!(
+            limit_rate("fast")
+                .unwrap_err()
+                .to_string()
+                .contains("--limit-rate")
+        );
+        assert!(limit_rate("-1M").is_err());
     }
 }

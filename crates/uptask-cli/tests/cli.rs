@@ -147,8 +147,45 @@ fn the_json_stream_follows_the_event_rules() {
     let success = events.last().unwrap();
     assert_eq!(success["statusCode"], 200);
     assert_eq!(success["errMsg"], "uploadFile:ok");
+    // WeChat's profile rides on the result: the request head and body were all sent.
+    let sent = success["profile"]["sendBytesCount"].as_u64().unwrap();
+    assert!(sent > last.2, "{success}");
+    assert_eq!(success["profile"]["peerIP"], "127.0.0.1");
     let stored = events.iter().find(|e| e["event"] == "stored").unwrap();
     assert_eq!(stored["sha256"], sha256_file(&dir.path().join("data.bin")));
+}
+
+#[test]
+fn limit_rate_holds_the_upload_to_its_pace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("data.bin"), vec![7u8; 1 << 20]).unwrap();
+    let started = std::time::Instant::now();
+    let out = uptask()
+        .current_dir(dir.path())
+        .args(["upload", "data.bin", "--json", "--limit-rate", "512K"])
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // 1 MiB at 512 KiB/s, less the limit's first tenth of a second: at least 1.9 s.
+    assert!(
+        elapsed >= std::time::Duration::from_millis(1900),
+        "{elapsed:?}"
+    );
+    // Events carry the speed, which the limit caps (a busy machine may only make it lower).
+    let speeds: Vec<u64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "progressUpdate")
+        .filter_map(|e| e["speed"].as_u64())
+        .collect();
+    let last = *speeds.last().unwrap();
+    assert!(last > 0 && last < 600 << 10, "{speeds:?}");
 }
 
 /// An in-process receiving server on its own runtime.
@@ -325,6 +362,10 @@ fn every_bad_input_exits_2_with_one_clear_line() {
             "cannot read --ca-cert nope.pem",
         ),
         (vec!["upload", "a.txt", url, "--name", ""], "field name"),
+        (
+            vec!["upload", "a.txt", url, "--limit-rate", "fast"],
+            "invalid --limit-rate",
+        ),
         (vec!["serve", "--max-size", "lots"], "invalid --max-size"),
         (
             vec!["serve", "--addr", "not-an-addr"],

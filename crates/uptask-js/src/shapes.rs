@@ -9,8 +9,8 @@ fn set(object: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(object, &JsValue::from_str(key), &value.into());
 }
 
-/// `{progress, totalBytesSent, totalBytesExpectedToSend}`; byte counts are below 2^53, exact
-/// as numbers.
+/// `{progress, totalBytesSent, totalBytesExpectedToSend}`, plus `speed` (bytes per second)
+/// and `eta` (seconds left) once measured; byte counts are below 2^53, exact as numbers.
 pub(crate) fn progress(p: &ProgressUpdate) -> JsValue {
     let o = Object::new();
     set(&o, "progress", p.progress);
@@ -20,6 +20,12 @@ pub(crate) fn progress(p: &ProgressUpdate) -> JsValue {
         "totalBytesExpectedToSend",
         p.total_bytes_expected_to_send as f64,
     );
+    if let Some(speed) = p.speed {
+        set(&o, "speed", speed as f64);
+    }
+    if let Some(eta) = p.eta {
+        set(&o, "eta", eta as f64);
+    }
     o.into()
 }
 
@@ -38,7 +44,8 @@ pub(crate) fn headers_received(h: &Header) -> JsValue {
     o.into()
 }
 
-/// `{errMsg: "uploadFile:ok", statusCode, header, data}`, plus `uploadUrl` for tus.
+/// `{errMsg: "uploadFile:ok", statusCode, header, data}`, plus `uploadUrl` for tus and
+/// `profile` (the request's timings) for multipart.
 pub(crate) fn success(s: &UploadSuccess) -> JsValue {
     let o = Object::new();
     set(&o, "errMsg", s.err_msg());
@@ -47,6 +54,14 @@ pub(crate) fn success(s: &UploadSuccess) -> JsValue {
     set(&o, "data", s.data.as_str());
     if let Some(url) = &s.upload_url {
         set(&o, "uploadUrl", url.as_str());
+    }
+    // The profile's JSON is WeChat's shape already; it always serializes and parses.
+    if let Some(profile) = serde_json::to_string(&s.profile)
+        .ok()
+        .and_then(|json| js_sys::JSON::parse(&json).ok())
+        .filter(|p| !p.is_null())
+    {
+        set(&o, "profile", profile);
     }
     o.into()
 }

@@ -6,6 +6,10 @@ export interface UploadProgress {
   totalBytesSent: number;
   /** The whole body's length. */
   totalBytesExpectedToSend: number;
+  /** Bytes per second over the last few seconds, once measured. */
+  speed?: number;
+  /** Seconds left at that speed (0 when all is sent), once known. */
+  eta?: number;
 }
 
 /** What `onHeadersReceived` listeners receive: names lower-cased, repeats joined by ", ". */
@@ -22,6 +26,19 @@ export interface UploadFileSuccessResult {
   data: string;
   /** For `protocol: "tus"`: where the upload lives on the server. */
   uploadUrl?: string;
+  /** For multipart: when the request and the response started and ended (ms since the epoch). */
+  profile?: UploadProfile;
+}
+
+/** WeChat's `profile`, as far as a page can see it. */
+export interface UploadProfile {
+  invokeStart: number;
+  requestStart: number;
+  requestEnd: number;
+  responseStart: number;
+  responseEnd: number;
+  /** The body's length (the page does not see the request head). */
+  sendBytesCount: number;
 }
 
 /** A failure: an `Error` whose message is also `errMsg`, e.g. "uploadFile:fail abort". */

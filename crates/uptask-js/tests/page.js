@@ -46,6 +46,15 @@ export async function taroFlow(uploadFile, server) {
   });
   check(res.errMsg === 'uploadFile:ok' && res.statusCode === 200, 'uploadFile:ok 200', res);
   check(res.header['content-type'].startsWith('application/json'), 'result header', res.header);
+  const t = res.profile;
+  check(
+    t && t.invokeStart <= t.requestStart && t.requestStart <= t.requestEnd &&
+      t.requestEnd <= t.responseStart && t.responseStart <= t.responseEnd &&
+      t.sendBytesCount === progress[progress.length - 1].totalBytesExpectedToSend &&
+      Math.abs(t.invokeStart - Date.now()) < 60_000,
+    'the profile orders the request and response',
+    t,
+  );
   const reply = JSON.parse(res.data);
   check(reply.files[0].field === 'file' && reply.files[0].fileName === 'photo.jpg', 'file part', reply);
   check(reply.files[0].size === 3 << 20, 'file size', reply);

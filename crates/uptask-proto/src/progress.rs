@@ -6,10 +6,15 @@
 //! - every whole-percent step is reported;
 //! - beyond that, at most one event per [`ProgressGate::MIN_INTERVAL`];
 //! - never two identical events in a row, and the final one (`sent == expected`) always.
+//!
+//! Each event also carries the recent speed and the time left at that speed, measured by the
+//! gate over a few seconds of samples (every sample counts, not only those let through).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
-/// One progress event, with the seed's field names when serialized.
+/// One progress event, with the seed's field names when serialized, plus `speed` and `eta`
+/// once they are known.
 ///
 /// ```
 /// use uptask_proto::progress::ProgressUpdate;
@@ -20,6 +25,7 @@ use std::time::Duration;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ProgressUpdate {
     /// Whole percent sent, `floor(100 * sent / expected)`, 0..=100.
     pub progress: u8,
@@ -27,6 +33,13 @@ pub struct ProgressUpdate {
     pub total_bytes_sent: u64,
     /// The whole encoded body length, framing included.
     pub total_bytes_expected_to_send: u64,
+    /// Bytes per second over the last few seconds; `None` until a quarter second of samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<u64>,
+    /// Whole seconds left at that speed (rounded up; 0 when everything is sent); `None` while
+    /// the speed is unknown or zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta: Option<u64>,
 }
 
 impl ProgressUpdate {
@@ -44,7 +57,99 @@ impl ProgressUpdate {
             progress: percent(sent, expected),
             total_bytes_sent: sent,
             total_bytes_expected_to_send: expected,
+            speed: None,
+            eta: None,
         }
+    }
+
+    /// The same event with a speed in bytes per second, and the time left at that speed.
+    ///
+    /// ```
+    /// use uptask_proto::progress::ProgressUpdate;
+    /// let p = ProgressUpdate::new(500, 2000).with_speed(300);
+    /// assert_eq!((p.speed, p.eta), (Some(300), Some(5))); // 1500 bytes left: 5 s, rounded up
+    /// assert_eq!(ProgressUpdate::new(9, 9).with_speed(0).eta, Some(0));
+    /// assert_eq!(ProgressUpdate::new(1, 9).with_speed(0).eta, None);
+    /// ```
+    #[must_use]
+    pub fn with_speed(mut self, bytes_per_second: u64) -> Self {
+        let left = self.total_bytes_expected_to_send - self.total_bytes_sent;
+        self.speed = Some(bytes_per_second);
+        self.eta = if left == 0 {
+            Some(0)
+        } else {
+            (bytes_per_second > 0).then(|| left.div_ceil(bytes_per_second))
+        };
+        self
+    }
+}
+
+/// Recent throughput: byte counts sampled over a sliding window of a few seconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use uptask_proto::progress::Speedometer;
+/// let mut speed = Speedometer::default();
+/// speed.record(0, Duration::ZERO);
+/// speed.record(1_000, Duration::from_millis(500));
+/// assert_eq!(speed.bytes_per_second(), Some(2_000));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Speedometer {
+    samples: VecDeque<(Duration, u64)>,
+}
+
+impl Speedometer {
+    /// How far back the speed looks: long enough to smooth bursts, short enough to follow a
+    /// change of network within a few seconds.
+    pub const WINDOW: Duration = Duration::from_secs(3);
+    /// The shortest span a speed is computed over.
+    pub const MIN_SPAN: Duration = Duration::from_millis(250);
+    /// Samples closer together than this replace each other (bounds the memory to ~30).
+    const SPACING: Duration = Duration::from_millis(100);
+
+    /// Notes that `sent` bytes were out at time `now` (any monotonic origin).
+    pub fn record(&mut self, sent: u64, now: Duration) {
+        // The newest sample keeps moving; the older ones stay at least SPACING apart.
+        let n = self.samples.len();
+        if n >= 2
+            && self
+                .samples
+                .get(n - 2)
+                .is_some_and(|&(t, _)| now.saturating_sub(t) < Self::SPACING)
+        {
+            self.samples.pop_back();
+        }
+        self.samples.push_back((now, sent));
+        // Keep one sample at or before the window's start, so the window is always full.
+        while self.samples.len() > 2
+            && self
+                .samples
+                .get(1)
+                .is_some_and(|&(t, _)| now.saturating_sub(t) >= Self::WINDOW)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// Forgets every sample: the count jumped (a resumed upload starts from the server's
+    /// offset), which says nothing about the speed.
+    pub fn reset(&mut self) {
+        self.samples.clear();
+    }
+
+    /// Bytes per second between the oldest and the newest sample, once they span
+    /// [`MIN_SPAN`](Self::MIN_SPAN).
+    #[must_use]
+    pub fn bytes_per_second(&self) -> Option<u64> {
+        let (&(t0, s0), &(t1, s1)) = (self.samples.front()?, self.samples.back()?);
+        let span = t1.saturating_sub(t0);
+        if span < Self::MIN_SPAN {
+            return None;
+        }
+        // Byte counts below 2^53 and spans of seconds: f64 is exact enough, and the result is
+        // a rate, not a count.
+        Some((s1.saturating_sub(s0) as f64 / span.as_secs_f64()) as u64)
     }
 }
 
@@ -77,6 +182,7 @@ fn percent(sent: u64, expected: u64) -> u8 {
 pub struct ProgressGate {
     expected: u64,
     last: Option<(ProgressUpdate, Duration)>,
+    speed: Speedometer,
 }
 
 impl ProgressGate {
@@ -89,6 +195,7 @@ impl ProgressGate {
         Self {
             expected,
             last: None,
+            speed: Speedometer::default(),
         }
     }
 
@@ -132,6 +239,7 @@ impl ProgressGate {
     /// ```
     pub fn rewind(&mut self) {
         self.last = None;
+        self.speed.reset();
     }
 
     /// Offers a sample: `sent` bytes accepted so far, at time `now`. Returns the event to emit,
@@ -139,7 +247,7 @@ impl ProgressGate {
     ///
     /// A sample below an earlier one is ignored: within one request the count never decreases.
     pub fn offer(&mut self, sent: u64, now: Duration) -> Option<ProgressUpdate> {
-        let next = ProgressUpdate::new(sent, self.expected);
+        let mut next = ProgressUpdate::new(sent, self.expected);
         let emit = match self.last {
             None => true,
             Some((prev, at)) => {
@@ -149,7 +257,16 @@ impl ProgressGate {
                         || now.saturating_sub(at) >= Self::MIN_INTERVAL)
             }
         };
+        if self
+            .last
+            .is_none_or(|(prev, _)| sent >= prev.total_bytes_sent)
+        {
+            self.speed.record(next.total_bytes_sent, now);
+        }
         if emit {
+            if let Some(speed) = self.speed.bytes_per_second() {
+                next = next.with_speed(speed);
+            }
             self.last = Some((next, now));
             Some(next)
         } else {
@@ -191,6 +308,35 @@ mod tests {
         assert!(gate.offer(5, ms(60)).is_none());
     }
 
+    #[test]
+    fn speed_and_eta_follow_the_recent_rate() {
+        let mut gate = ProgressGate::new(10_000_000);
+        let ms = Duration::from_millis;
+        // 1 MB/s for four seconds, sampled every 10 ms.
+        let mut last = None;
+        for i in 0..=400u64 {
+            if let Some(ev) = gate.offer(i * 10_000, ms(i * 10)) {
+                last = Some(ev);
+            }
+        }
+        let ev = last.unwrap();
+        assert_eq!(ev.total_bytes_sent, 4_000_000);
+        assert!(ev.speed.unwrap().abs_diff(1_000_000) < 20_000, "{ev:?}");
+        assert!(matches!(ev.eta, Some(6 | 7)), "{ev:?}");
+        // The link slows to 100 kB/s: within the window the speed follows.
+        for i in 1..=400u64 {
+            if let Some(ev) = gate.offer(4_000_000 + i * 1_000, ms(4_000 + i * 10)) {
+                last = Some(ev);
+            }
+        }
+        let ev = last.unwrap();
+        assert!(ev.speed.unwrap().abs_diff(100_000) < 5_000, "{ev:?}");
+        // A rewind (a resumed upload's jump) starts the measurement over.
+        gate.rewind();
+        let ev = gate.offer(9_000_000, ms(8_010)).unwrap();
+        assert_eq!((ev.speed, ev.eta), (None, None));
+    }
+
     proptest! {
         #[test]
         fn events_follow_the_contract(
@@ -220,8 +366,8 @@ mod tests {
             let reported: std::collections::BTreeSet<u8> = events.iter().map(|e| e.progress).collect();
             prop_assert_eq!(reported, percents_seen);
             // the final event is there, at 100
-            let last = events.last().copied();
-            prop_assert_eq!(last, Some(ProgressUpdate::new(expected, expected)));
+            let last = events.last().map(|e| (e.total_bytes_sent, e.progress, e.eta.unwrap_or(0)));
+            prop_assert_eq!(last, Some((expected, 100, 0)));
         }
     }
 }

@@ -84,6 +84,7 @@
 //! ```
 
 mod backend;
+pub mod blocking;
 mod digest;
 mod error;
 mod http;
@@ -94,6 +95,8 @@ mod notice;
 mod options;
 mod outcome;
 mod prepare;
+mod profile;
+mod rate;
 mod resume;
 pub mod s3;
 mod task;
@@ -105,6 +108,8 @@ pub use listeners::ListenerId;
 pub use notice::Notice;
 pub use options::{DEFAULT_TIMEOUT, Protocol, Source, UploadOptions};
 pub use outcome::{Header, HeadersReceived, ProgressUpdate, UploadSuccess};
+pub use profile::Profile;
+pub use rate::RateLimit;
 pub use s3::S3Options;
 pub use task::{UploadHandle, UploadTask, upload_file};
 pub use tus::TusOptions;

@@ -79,6 +79,7 @@ pub struct UploadOptions {
     pub(crate) stall_timeout: Option<Duration>,
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) with_credentials: bool,
+    pub(crate) limits: crate::rate::Limits,
     pub(crate) protocol: Protocol,
 }
 
@@ -132,6 +133,7 @@ impl UploadOptions {
             stall_timeout: None,
             root_certificates: Vec::new(),
             with_credentials: false,
+            limits: crate::rate::Limits::default(),
             protocol: Protocol::Multipart,
         }
     }
@@ -235,6 +237,35 @@ impl UploadOptions {
     #[must_use]
     pub fn with_credentials(mut self, with_credentials: bool) -> Self {
         self.with_credentials = with_credentials;
+        self
+    }
+
+    /// Sends at most `bytes_per_second` for this upload (every request of it together: tus
+    /// chunks, S3 parts in parallel). The bytes are held back before the socket, so progress
+    /// stays exact. Native targets only.
+    ///
+    /// ```
+    /// let opts = uptask::UploadOptions::new("http://127.0.0.1:8080/upload", "big.iso", "file")
+    ///     .limit_rate(2 << 20); // 2 MiB/s
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn limit_rate(self, bytes_per_second: u64) -> Self {
+        self.rate_limit(crate::RateLimit::new(bytes_per_second))
+    }
+
+    /// Counts this upload against `limit`, which other uploads may share (a client-wide
+    /// limit); with [`limit_rate`](Self::limit_rate) too, both hold.
+    ///
+    /// ```
+    /// let shared = uptask::RateLimit::new(1 << 20);
+    /// let opts = uptask::UploadOptions::new("http://127.0.0.1:8080/upload", "a.bin", "file")
+    ///     .rate_limit(shared.clone());
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn rate_limit(mut self, limit: crate::RateLimit) -> Self {
+        self.limits.push(limit);
         self
     }
 

@@ -39,7 +39,7 @@ pub struct HeadersReceived {
 ///     r#"{"data":"{}","statusCode":201,"header":{},"errMsg":"uploadFile:ok"}"#
 /// );
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UploadSuccess {
     /// The response body as text (lossy UTF-8), never parsed.
@@ -50,6 +50,8 @@ pub struct UploadSuccess {
     pub header: Header,
     /// For a resumable (tus) upload, where it lives on the server.
     pub upload_url: Option<String>,
+    /// When each stage of the request happened (WeChat's `profile`), where measured.
+    pub profile: Option<crate::Profile>,
 }
 
 impl UploadSuccess {
@@ -61,6 +63,7 @@ impl UploadSuccess {
             status_code,
             header,
             upload_url: None,
+            profile: None,
         }
     }
 
@@ -78,13 +81,17 @@ impl UploadSuccess {
 impl serde::Serialize for UploadSuccess {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let fields = 4 + usize::from(self.upload_url.is_some());
+        let fields =
+            4 + usize::from(self.upload_url.is_some()) + usize::from(self.profile.is_some());
         let mut s = serializer.serialize_struct("UploadSuccess", fields)?;
         s.serialize_field("data", &self.data)?;
         s.serialize_field("statusCode", &self.status_code)?;
         s.serialize_field("header", &self.header)?;
         if let Some(url) = &self.upload_url {
             s.serialize_field("uploadUrl", url)?;
+        }
+        if let Some(profile) = &self.profile {
+            s.serialize_field("profile", profile)?;
         }
         s.serialize_field("errMsg", self.err_msg())?;
         s.end()

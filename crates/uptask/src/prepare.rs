@@ -58,6 +58,10 @@ pub(crate) struct Plan {
     pub(crate) stall: Option<Duration>,
     /// Browser only: send cookies and HTTP auth to another origin.
     pub(crate) with_credentials: bool,
+    /// When `upload_file` was called, for the result's profile.
+    pub(crate) invoked: crate::profile::Invoked,
+    /// Bandwidth limits, applied at the socket.
+    pub(crate) limits: crate::rate::Limits,
     pub(crate) roots: Arc<Vec<CertificateDer<'static>>>,
     pub(crate) kind: Kind,
 }
@@ -157,6 +161,7 @@ impl Fingerprint {
 }
 
 pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
+    let invoked = crate::profile::Invoked::now();
     let url = match &opts.protocol {
         Protocol::S3(s3) => s3_object_url(&opts.url, s3)?,
         _ => parse_url(&opts.url)?,
@@ -184,6 +189,8 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
         timeout: opts.timeout,
         stall: opts.stall_timeout,
         with_credentials: opts.with_credentials,
+        invoked,
+        limits: opts.limits.clone(),
         roots,
         kind,
     })

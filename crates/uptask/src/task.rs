@@ -36,7 +36,8 @@ pub(crate) enum Event {
     Progress(ProgressUpdate),
     Headers(HeadersReceived),
     Notice(Notice),
-    Done(Result<UploadSuccess, UploadError>),
+    /// Boxed: the outcome is much larger than the events before it, and comes once.
+    Done(Box<Result<UploadSuccess, UploadError>>),
 }
 
 #[derive(Debug)]
@@ -162,7 +163,7 @@ impl EventSink {
     }
 
     pub(crate) fn done(self, result: Result<UploadSuccess, UploadError>) {
-        let _ = self.tx.send(Event::Done(result));
+        let _ = self.tx.send(Event::Done(Box::new(result)));
     }
 }
 
@@ -231,7 +232,7 @@ async fn dispatch(
         while let Some(event) = next {
             match event {
                 Event::Done(result) => {
-                    outcome = Some(result);
+                    outcome = Some(*result);
                     break;
                 }
                 other => batch.push(other),

@@ -64,6 +64,16 @@ async fn progress_rises_to_100_then_headers_then_success() {
     let done = task.await.unwrap();
     assert_eq!(done.status_code, 200, "{}", done.data);
     assert!(done.data.contains("\"size\":3145728"), "{}", done.data);
+    // What a page can time of its request; the connection is the browser's business.
+    let p = done.profile.unwrap();
+    assert!(
+        p.invoke_start <= p.request_start
+            && p.request_start <= p.request_end
+            && p.request_end <= p.response_start
+            && p.response_start <= p.response_end,
+        "{p:?}"
+    );
+    assert_eq!((p.connect_start, p.peer_ip.as_deref()), (None, None));
     let events = events.lock().unwrap();
     let progress: Vec<(u64, u64)> = events
         .iter()

@@ -9,10 +9,13 @@
 )]
 
 mod abort;
+mod blocking;
 #[path = "../common/mod.rs"]
 mod common;
 mod faults;
 mod listeners;
+mod profile;
+mod rate;
 mod redirects;
 mod rules;
 mod support;

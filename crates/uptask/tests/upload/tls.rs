@@ -58,6 +58,18 @@ async fn https_with_an_extra_root_ca_round_trips() {
         body.windows(data.len().min(4096))
             .any(|w| w == &data[..4096])
     );
+    // The profile places the handshake inside the connection's setup.
+    let p = done.profile.unwrap();
+    let (start, end) = (
+        p.ssl_connection_start.unwrap(),
+        p.ssl_connection_end.unwrap(),
+    );
+    let (connect_start, connect_end) = (p.connect_start.unwrap(), p.connect_end.unwrap());
+    assert!(
+        connect_start <= start && start <= end && end <= connect_end,
+        "{p:?}"
+    );
+    assert!(end <= p.request_start, "{p:?}");
 }
 
 #[tokio::test]

@@ -58,6 +58,7 @@ impl Client for NativeClient<'_> {
             roots: &self.plan.roots,
             stall: self.plan.stall,
             source: &self.plan.source,
+            limits: &self.plan.limits,
         };
         let out = Outgoing {
             method: request.method,

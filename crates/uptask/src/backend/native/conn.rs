@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::head::Origin;
+use super::timing::Timings;
 use crate::{ErrorKind, UploadError};
 
 /// A byte stream to the server, plain or TLS.
@@ -21,11 +22,15 @@ pub(super) enum Connected {
     Tls(Box<dyn Io>),
 }
 
+/// Opens the connection, noting in `timings` when each stage began and ended.
 pub(super) async fn connect(
     origin: &Origin,
     roots: &[CertificateDer<'static>],
+    timings: &mut Timings,
 ) -> Result<Connected, UploadError> {
     let target = format!("{}:{}", origin.host, origin.port);
+    let now = crate::backend::now;
+    timings.lookup.0 = now();
     let addrs = tokio::net::lookup_host((origin.host.as_str(), origin.port))
         .await
         .map_err(|e| {
@@ -35,11 +40,14 @@ pub(super) async fn connect(
             )
             .with_source(e)
         })?;
+    timings.lookup.1 = now();
+    timings.connect.0 = timings.lookup.1;
     let mut last_err = None;
     let mut tcp = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(stream) => {
+                timings.peer = Some(addr);
                 tcp = Some(stream);
                 break;
             }
@@ -70,9 +78,11 @@ pub(super) async fn connect(
         )
         .with_source(e)
     })?;
+    timings.connect.1 = now();
     if !origin.tls {
         return Ok(Connected::Plain(tcp));
     }
+    let handshake = now();
     let config = tls_config(roots)?;
     let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
         UploadError::invalid(format!("{:?} is not a valid TLS server name", origin.host))
@@ -88,6 +98,8 @@ pub(super) async fn connect(
             )
             .with_source(e)
         })?;
+    timings.connect.1 = now();
+    timings.tls = Some((handshake, timings.connect.1));
     Ok(Connected::Tls(Box::new(tls)))
 }
 

@@ -17,6 +17,7 @@ use uptask_proto::multipart::{MultipartBody, Piece};
 use super::conn;
 use super::head::{Origin, multipart_head, retarget};
 use super::source::{CHUNK, Chunks, SendFile};
+use super::timing::Timings;
 use super::transport::{Out, Step, Transport};
 use crate::prepare::{Kind, Plan, PlannedSource};
 use crate::task::EventSink;
@@ -80,7 +81,9 @@ async fn follow(
         };
         let done = roundtrip(&link, out, &mut watch).await?;
         let Some(next) = redirect_target(plan, &url, &done.head) else {
-            return Ok(UploadSuccess::new(done.head.status, done.header, done.data));
+            let mut success = UploadSuccess::new(done.head.status, done.header, done.data);
+            success.profile = Some(done.timings.profile(plan.invoked));
+            return Ok(success);
         };
         if hop == MAX_REDIRECTS {
             break;
@@ -135,6 +138,7 @@ pub(super) struct Link<'a> {
     pub(super) roots: &'a [CertificateDer<'static>],
     pub(super) stall: Option<Duration>,
     pub(super) source: &'a PlannedSource,
+    pub(super) limits: &'a crate::rate::Limits,
 }
 
 impl<'a> Link<'a> {
@@ -144,6 +148,7 @@ impl<'a> Link<'a> {
             roots: &plan.roots,
             stall: plan.stall,
             source: &plan.source,
+            limits: &plan.limits,
         })
     }
 }
@@ -156,11 +161,12 @@ pub(super) struct Outgoing<'a> {
     pub(super) len: u64,
 }
 
-/// One response: its head, headers as a map, and body.
+/// One response: its head, headers as a map, and body; and when each stage happened.
 pub(super) struct Exchanged {
     pub(super) head: ResponseHead,
     pub(super) header: crate::Header,
     pub(super) data: String,
+    pub(super) timings: Timings,
 }
 
 /// Where a 307/308 points, if uptask follows it: only within the origin of the upload.
@@ -187,20 +193,30 @@ pub(super) async fn roundtrip<'a>(
     out: Outgoing<'a>,
     watch: &mut dyn Watch,
 ) -> Result<Exchanged, UploadError> {
-    let connected = guard(link.stall, conn::connect(&link.origin, link.roots)).await??;
+    let mut timings = Timings::default();
+    let connected = guard(
+        link.stall,
+        conn::connect(&link.origin, link.roots, &mut timings),
+    )
+    .await??;
     let mut conn = Conn {
         io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
         stall: link.stall,
+        written: 0,
     };
     let method = out.method;
     let expected = out.len;
+    timings.request.0 = crate::backend::now();
     let early = send_body(link, out, watch, &mut conn).await?;
+    timings.request.1 = crate::backend::now();
+    timings.written = conn.written;
     let was_early = early.is_some();
     let head = match early {
         Some(head) => head,
         None => conn.read_final_head(expected).await?,
     };
+    timings.response.0 = crate::backend::now();
     tracing::debug!(
         status = head.status,
         early = was_early,
@@ -218,10 +234,12 @@ pub(super) async fn roundtrip<'a>(
         }
         Err((_, err)) => return Err(err),
     };
+    timings.response.1 = crate::backend::now();
     Ok(Exchanged {
         head,
         header,
         data: String::from_utf8_lossy(&data).into_owned(),
+        timings,
     })
 }
 
@@ -229,6 +247,8 @@ struct Conn {
     io: Transport,
     inbuf: Vec<u8>,
     stall: Option<Duration>,
+    /// Request bytes the transport accepted, head included.
+    written: u64,
 }
 
 /// The stretch of the request being written now.
@@ -284,8 +304,21 @@ async fn send_body<'a>(
             Pending::Chunked { buf, pos, .. } => Out::Bytes(&buf[*pos..]),
             Pending::SendFile(f) => f.out(),
         };
+        // Under a limit, only what it grants goes to the socket; the rest waits.
+        let (out, grant) = if link.limits.is_empty() {
+            (out, None)
+        } else {
+            let grant = link.limits.take(out.len()).await;
+            (out.capped(grant.len()), Some(grant))
+        };
         conn.inbuf.reserve(READ_RESERVE);
         let step = guard(conn.stall, conn.io.step(&mut conn.inbuf, out)).await?;
+        if let Some(grant) = grant {
+            grant.settle(match &step {
+                Step::Wrote(Ok(n)) => *n as u64,
+                _ => 0,
+            });
+        }
         match step {
             Step::Wrote(Ok(0)) => {
                 return Err(match &pending {
@@ -294,6 +327,7 @@ async fn send_body<'a>(
                 });
             }
             Step::Wrote(Ok(n)) => {
+                conn.written += n as u64;
                 let is_body = match &mut pending {
                     Pending::Slice { pos, body, .. } => {
                         *pos += n;

@@ -7,6 +7,7 @@ mod exchange;
 mod head;
 mod runtime;
 mod source;
+mod timing;
 mod transport;
 
 use std::future::Future;
@@ -30,6 +31,38 @@ pub(crate) fn unix_time() -> Duration {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
+}
+
+/// Runs `start` (which spawns an upload) with uptask's own runtime as the current one, so the
+/// upload never depends on a runtime the caller may block.
+pub(crate) fn on_own_runtime<T>(start: impl FnOnce() -> T) -> T {
+    match runtime::own() {
+        Ok(rt) => {
+            let _entered = rt.enter();
+            start()
+        }
+        // The upload then reports the same error itself.
+        Err(_) => start(),
+    }
+}
+
+/// Polls `fut` to its end on this thread, parking it between wake-ups.
+pub(crate) fn block_on<F: Future>(fut: F) -> Result<F::Output, UploadError> {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return Ok(out);
+        }
+        std::thread::park();
+    }
 }
 
 /// Runs listener calls on the blocking pool, so a listener that sleeps or blocks cannot hold up

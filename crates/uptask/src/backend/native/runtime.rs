@@ -16,13 +16,14 @@ pub(super) fn spawn(fut: impl Future<Output = ()> + Send + 'static) -> Result<()
             Ok(())
         }
         Err(_) => {
-            fallback()?.spawn(fut);
+            own()?.spawn(fut);
             Ok(())
         }
     }
 }
 
-fn fallback() -> Result<&'static Runtime, UploadError> {
+/// uptask's own runtime, started on first use.
+pub(super) fn own() -> Result<&'static Runtime, UploadError> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {

@@ -24,6 +24,30 @@ pub(super) enum Out<'a> {
     },
 }
 
+impl Out<'_> {
+    /// How many bytes this write offers.
+    pub(super) fn len(&self) -> u64 {
+        match self {
+            Out::Bytes(b) => b.len() as u64,
+            Out::File { len, .. } => *len,
+        }
+    }
+
+    /// The same write, offering at most `max` bytes.
+    pub(super) fn capped(self, max: u64) -> Self {
+        match self {
+            Out::Bytes(b) => {
+                Out::Bytes(&b[..b.len().min(usize::try_from(max).unwrap_or(usize::MAX))])
+            }
+            Out::File { file, offset, len } => Out::File {
+                file,
+                offset,
+                len: len.min(max),
+            },
+        }
+    }
+}
+
 pub(super) enum Step {
     Read(io::Result<usize>),
     Wrote(io::Result<usize>),

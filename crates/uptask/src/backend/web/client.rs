@@ -22,6 +22,7 @@ pub(crate) struct WebClient {
     headers: Vec<(String, String)>,
     stall: Option<std::time::Duration>,
     with_credentials: bool,
+    limits: crate::rate::Limits,
 }
 
 fn past_the_end() -> UploadError {
@@ -40,6 +41,7 @@ impl WebClient {
             headers: plan.header.clone(),
             stall: plan.stall,
             with_credentials: plan.with_credentials,
+            limits: plan.limits.clone(),
         })
     }
 
@@ -96,6 +98,15 @@ impl Client for WebClient {
                 .chain(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
                 .collect();
             let total = request.body.len();
+            // The browser sends the body at its own pace: under a limit, the request first
+            // waits for its bytes' share, so the average over the chunks holds.
+            let mut left = total;
+            while left > 0 && !self.limits.is_empty() {
+                let grant = self.limits.take(left).await;
+                left -= grant.len();
+                let all = grant.len();
+                grant.settle(all);
+            }
             let mut on_event = |event| {
                 if let Event::Sent(n) = event {
                     progress(n.min(total));

@@ -22,6 +22,18 @@ pub(crate) async fn run_listeners(calls: impl FnOnce() + Send + 'static) {
     calls();
 }
 
+/// A page has one runtime, its event loop: nothing to choose.
+pub(crate) fn on_own_runtime<T>(start: impl FnOnce() -> T) -> T {
+    start()
+}
+
+/// A page cannot block its only thread (the upload would never run).
+pub(crate) fn block_on<F: Future>(_fut: F) -> Result<F::Output, UploadError> {
+    Err(UploadError::invalid(
+        "a page cannot block while it uploads: await the task instead of uptask::blocking",
+    ))
+}
+
 /// The error for a source the browser cannot read (a path, a pipe).
 fn not_in_browser(source: &PlannedSource) -> UploadError {
     let path = match source {
@@ -47,6 +59,10 @@ pub(crate) fn start(
         return Err(UploadError::invalid(
             "extra root certificates cannot be used in the browser: it trusts its own store",
         ));
+    }
+    if !plan.limits.is_empty() && matches!(plan.kind, Kind::Multipart { .. }) {
+        // One request whose body the browser sends at its own pace.
+        tracing::warn!("a bandwidth limit cannot slow a multipart upload in the browser");
     }
     wasm_bindgen_futures::spawn_local(dispatcher);
     wasm_bindgen_futures::spawn_local(async move {

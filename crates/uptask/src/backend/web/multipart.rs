@@ -27,10 +27,26 @@ pub(crate) async fn run(
         .collect();
     all.push(("Content-Type", &content_type));
     let total = body.len();
+    let now = super::clock::now;
+    // What the page can time: its request and the response (for the result's profile).
+    let request_start = now();
+    let mut request_end = None;
+    let mut response_start = None;
     let response = {
         let mut on_event = |event| match event {
-            Event::Sent(n) => sink.progress(n.min(total)),
-            Event::Headers(h) => sink.headers(&h),
+            Event::Sent(n) => {
+                if n >= total {
+                    request_end.get_or_insert_with(now);
+                }
+                sink.progress(n.min(total));
+            }
+            Event::Headers(h) => {
+                let at = now();
+                response_start = Some(at);
+                // An early answer ends the request too.
+                request_end.get_or_insert(at);
+                sink.headers(&h);
+            }
         };
         let request = xhr::exchange(
             XhrRequest {
@@ -50,13 +66,18 @@ pub(crate) async fn run(
             response = request => response?,
         }
     };
+    let response_end = now();
     // Some browsers send no progress event for the last bytes before the load.
     sink.progress(total);
-    Ok(UploadSuccess::new(
-        response.status,
-        response.header,
-        response.data,
-    ))
+    let response_start = response_start.unwrap_or(response_end);
+    let mut success = UploadSuccess::new(response.status, response.header, response.data);
+    success.profile = Some(crate::Profile::of_exchange(
+        plan.invoked,
+        (request_start, request_end.unwrap_or(response_start)),
+        (response_start, response_end),
+        total,
+    ));
+    Ok(success)
 }
 
 /// The body as one `Blob`: framing bytes and the source, in wire order.
