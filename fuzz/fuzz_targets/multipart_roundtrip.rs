@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
     for piece in body.pieces_from(0) {
         match piece {
             Piece::Bytes(b) => wire.extend_from_slice(b),
-            Piece::File { offset, len } => {
+            Piece::File { offset, len, .. } => {
                 wire.extend_from_slice(&content[offset as usize..(offset + len) as usize])
             }
             _ => unreachable!(),

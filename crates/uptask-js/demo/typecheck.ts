@@ -31,6 +31,7 @@ async function awaited(): Promise<number> {
 }
 void awaited;
 
+uploadFile({ url: 'x', files: [{ name: 'a', file }, { name: 'b', uri: 'blob:y' }] });
 // @ts-expect-error: protocol is "multipart" or "tus"
 uploadFile({ url: 'x', file, name: 'file', protocol: 's3' });
 // @ts-expect-error: name is required

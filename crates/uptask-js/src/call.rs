@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use js_sys::{Function, Object, Reflect};
-use uptask::{ErrorKind, Source, TusOptions, UploadError, UploadOptions};
+use uptask::{ErrorKind, FormFile, Source, TusOptions, UploadError, UploadOptions};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -29,15 +29,21 @@ enum Protocol {
     Tus,
 }
 
+/// One file of the request: its form field, where it comes from, and the name the server sees.
+pub(crate) struct Part {
+    pub(crate) name: String,
+    pub(crate) file: File,
+    file_name: Option<String>,
+}
+
 /// A checked call: everything but the callbacks.
 pub(crate) struct Call {
-    pub(crate) file: File,
+    /// The files, at least one: the top-level `file`/`filePath`, then uni-app's `files`.
+    pub(crate) parts: Vec<Part>,
     url: String,
-    name: String,
     header: Vec<(String, String)>,
     form_data: Vec<(String, String)>,
     timeout: Duration,
-    file_name: Option<String>,
     with_credentials: bool,
     protocol: Protocol,
 }
@@ -111,23 +117,35 @@ impl Call {
             ));
         }
         let url = string(option, "url", true)?.unwrap_or_default();
-        let name = string(option, "name", true)?.unwrap_or_default();
-        let file = get(option, "file");
-        let file = if is_given(&file) {
-            File::Blob(
-                file.dyn_into()
-                    .map_err(|_| invalid("parameter error: file must be a Blob or File"))?,
-            )
-        } else {
-            match string(option, "filePath", false)? {
-                Some(path) => File::Url(path),
-                None => {
-                    return Err(invalid(
-                        "parameter error: filePath (a URL such as blob:...) or file (a Blob or File) is required",
-                    ));
-                }
+        let mut parts = Vec::new();
+        if let Some(file) = file_of(option, "file", "filePath")? {
+            parts.push(Part {
+                name: string(option, "name", true)?.unwrap_or_default(),
+                file,
+                file_name: string(option, "fileName", false)?,
+            });
+        }
+        let files = get(option, "files");
+        if is_given(&files) {
+            let files: js_sys::Array = files.dyn_into().map_err(|_| {
+                invalid("parameter error: files must be an array of {name, file | uri}")
+            })?;
+            for entry in files.iter() {
+                let file = file_of(&entry, "file", "uri")?.ok_or_else(|| {
+                    invalid("parameter error: each of files needs file (a Blob or File) or uri")
+                })?;
+                parts.push(Part {
+                    name: string(&entry, "name", true)?.unwrap_or_default(),
+                    file,
+                    file_name: None,
+                });
             }
-        };
+        }
+        if parts.is_empty() {
+            return Err(invalid(
+                "parameter error: filePath (a URL such as blob:...), file (a Blob or File) or files is required",
+            ));
+        }
         // Taro sends its own value too; ours carries the boundary the body needs (a bare
         // `multipart/form-data` from the page breaks every upload on Taro H5).
         let header = entries(option, "header")?
@@ -152,37 +170,56 @@ impl Call {
             }
         };
         Ok(Self {
-            file,
+            parts,
             url,
-            name,
             header,
             form_data: entries(option, "formData")?,
             timeout,
-            file_name: string(option, "fileName", false)?,
             // Taro's default: a cross-origin server must then allow credentials.
             with_credentials: with_credentials.is_undefined() || with_credentials.is_truthy(),
             protocol,
         })
     }
 
-    /// The library's options for this call, sending `blob`.
-    pub(crate) fn options(self, blob: web_sys::Blob) -> UploadOptions {
+    /// The library's options for this call, sending `blobs` (one per part, in order).
+    pub(crate) fn options(self, blobs: Vec<web_sys::Blob>) -> UploadOptions {
+        let mut files = self.parts.into_iter().zip(blobs);
+        let Some((first, blob)) = files.next() else {
+            // `parse` made sure there is a part; the upload then says what is missing.
+            return UploadOptions::with_source(self.url, Source::Bytes(Default::default()), "");
+        };
         let mut options =
-            UploadOptions::with_source(self.url, Source::Blob(blob.into()), self.name)
+            UploadOptions::with_source(self.url, Source::Blob(blob.into()), first.name)
                 .timeout(self.timeout)
                 .with_credentials(self.with_credentials);
+        if let Some(file_name) = first.file_name {
+            options = options.file_name(file_name);
+        }
+        for (part, blob) in files {
+            options = options.add_file(FormFile::with_source(part.name, Source::Blob(blob.into())));
+        }
         for (name, value) in self.header {
             options = options.header(name, value);
         }
         for (key, value) in self.form_data {
             options = options.form_data(key, value);
         }
-        if let Some(file_name) = self.file_name {
-            options = options.file_name(file_name);
-        }
         match self.protocol {
             Protocol::Multipart => options,
             Protocol::Tus => options.tus(TusOptions::new()),
         }
     }
+}
+
+/// The file an object names: a `Blob` under `blob_key`, or a URL to fetch under `url_key`.
+fn file_of(object: &JsValue, blob_key: &str, url_key: &str) -> Result<Option<File>, UploadError> {
+    let blob = get(object, blob_key);
+    if is_given(&blob) {
+        return blob.dyn_into().map(|b| Some(File::Blob(b))).map_err(|_| {
+            invalid(format!(
+                "parameter error: {blob_key} must be a Blob or File"
+            ))
+        });
+    }
+    Ok(string(object, url_key, false)?.map(File::Url))
 }

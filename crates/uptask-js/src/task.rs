@@ -184,14 +184,17 @@ fn aborted() -> UploadError {
 
 async fn attempt(inner: &Inner, option: &JsValue) -> Result<UploadSuccess, UploadError> {
     let call = Call::parse(option)?;
-    let blob = match &call.file {
-        File::Blob(blob) => blob.clone(),
-        File::Url(url) => fetch(inner, url).await?,
-    };
+    let mut blobs = Vec::with_capacity(call.parts.len());
+    for part in &call.parts {
+        blobs.push(match &part.file {
+            File::Blob(blob) => blob.clone(),
+            File::Url(url) => fetch(inner, url).await?,
+        });
+    }
     if inner.is_aborted() {
         return Err(aborted());
     }
-    let task = uptask::upload_file(call.options(blob));
+    let task = uptask::upload_file(call.options(blobs));
     // The library's listeners must be `Send`; the page's functions never leave its thread.
     let progress = SendWrapper::new(inner.progress.clone());
     task.on_progress_update(move |p| progress.emit(&shapes::progress(p)));

@@ -46,31 +46,55 @@ export interface UploadFileError extends Error {
   errMsg: string;
 }
 
-export interface UploadFileOption {
+/** One more file of the request (uni-app's `files`). */
+export interface UploadFileEntry {
+  /** Its form field. */
+  name: string;
+  /** The file itself; or uri. */
+  file?: Blob;
+  /** A URL the page can fetch it from (blob:...); or file. */
+  uri?: string;
+}
+
+/** The options every call takes. */
+export interface UploadFileCommon {
   /** Where to send the file. */
   url: string;
-  /** A URL the page can fetch the file from, usually a `blob:` URL. One of filePath or file. */
-  filePath?: string;
-  /** The file itself. One of filePath or file. */
-  file?: Blob;
-  /** The form field of the file. */
-  name: string;
   /** Request headers; a Content-Type here is ignored (the body sets its own). */
   header?: Record<string, string | number | boolean>;
   /** Text fields sent before the file; values as String(value). */
   formData?: Record<string, unknown>;
   /** Milliseconds for the whole request; default (and for 0) 60000. */
   timeout?: number;
-  /** The file name the server sees; default the File's name, else "blob". */
-  fileName?: string;
   /** Send cookies and HTTP auth cross-origin; default true, as Taro. */
   withCredentials?: boolean;
-  /** "multipart" (default): one multipart/form-data POST. "tus": a tus 1.0 upload. */
+  /** "multipart" (default): one multipart/form-data POST. "tus": a tus 1.0 upload of one file. */
   protocol?: "multipart" | "tus";
   success?: (result: UploadFileSuccessResult) => void;
   fail?: (error: UploadFileError) => void;
   complete?: (result: UploadFileSuccessResult | UploadFileError) => void;
 }
+
+/** One file, Taro's way (more may follow in files). */
+export interface UploadOneFile {
+  /** A URL the page can fetch the file from, usually a `blob:` URL. One of filePath or file. */
+  filePath?: string;
+  /** The file itself. One of filePath or file. */
+  file?: Blob;
+  /** The form field of the file. */
+  name: string;
+  /** The file name the server sees; default the File's name, else "blob". */
+  fileName?: string;
+  /** More files in the same request, after this one. */
+  files?: UploadFileEntry[];
+}
+
+/** Several files in one request, uni-app's way. */
+export interface UploadManyFiles {
+  files: UploadFileEntry[];
+}
+
+export type UploadFileOption = UploadFileCommon & (UploadOneFile | UploadManyFiles);
 
 /** The value `uploadFile` returns: a Promise of the result that is also the task. */
 export interface UploadTask extends Promise<UploadFileSuccessResult> {

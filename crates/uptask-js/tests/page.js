@@ -217,6 +217,32 @@ export async function parameterErrors(uploadFile, server) {
   return seen;
 }
 
+// Several files in one request, uni-app's way, after a Taro-style first file.
+export async function severalFiles(uploadFile, server) {
+  const path = URL.createObjectURL(new Blob([bytes(1000)]));
+  const seen = [];
+  const res = await uploadFile({
+    url: `${server}/upload`,
+    file: file(300_000, 'front.jpg'),
+    name: 'photo',
+    files: [
+      { name: 'photo', file: file(200_000, 'back.jpg') },
+      { name: 'note', uri: path },
+    ],
+    formData: { album: 'trip' },
+  }).progress((p) => seen.push(p));
+  URL.revokeObjectURL(path);
+  const stored = JSON.parse(res.data).files.map((f) => `${f.field} ${f.fileName} ${f.size}`);
+  check(
+    JSON.stringify(stored) === JSON.stringify(['photo front.jpg 300000', 'photo back.jpg 200000', 'note blob 1000']),
+    'every file, in order',
+    stored,
+  );
+  const last = seen[seen.length - 1];
+  check(last.progress === 100 && last.totalBytesExpectedToSend > 501_000, 'progress over the whole body', last);
+  return stored;
+}
+
 // The same call as a tus upload: this package's one addition to Taro's options.
 export async function tusProtocol(uploadFile, server) {
   const res = await uploadFile({

@@ -30,6 +30,8 @@ extern "C" {
     async fn early_413(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = parameterErrors)]
     async fn parameter_errors(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = severalFiles)]
+    async fn several_files(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = tusProtocol)]
     async fn tus_protocol(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
 }
@@ -98,6 +100,14 @@ async fn bad_options_fail_through_fail_and_the_promise() {
     passed(
         "parameterErrors",
         parameter_errors(&upload_file(), server()).await,
+    );
+}
+
+#[wasm_bindgen_test]
+async fn several_files_go_in_one_request() {
+    passed(
+        "severalFiles",
+        several_files(&upload_file(), server()).await,
     );
 }
 

@@ -1,8 +1,9 @@
 //! The `multipart/form-data` encoder (RFC 7578), as browsers and WeChat send it.
 //!
-//! The body is planned up front as a list of [`Segment`]s: framing bytes held in memory and one
-//! file segment that the IO layer streams from its source. The exact length is therefore known
-//! before the first byte, and [`MultipartBody::pieces_from`] restarts the body at any offset.
+//! The body is planned up front as a list of [`Segment`]s: framing bytes held in memory and a
+//! segment per file that the IO layer streams from its source. The exact length is therefore
+//! known before the first byte, and [`MultipartBody::pieces_from`] restarts the body at any
+//! offset.
 //!
 //! Names and file names are quoted the way the HTML standard's form encoder does it: `"`, CR and
 //! LF become `%22`, `%0D` and `%0A`; everything else, UTF-8 included, is sent as is. That is what
@@ -20,7 +21,7 @@
 //! for piece in body.pieces_from(0) {
 //!     match piece {
 //!         Piece::Bytes(b) => wire.extend_from_slice(b),
-//!         Piece::File { offset, len } => wire.extend_from_slice(&b"abc"[offset as usize..][..len as usize]),
+//!         Piece::File { offset, len, .. } => wire.extend_from_slice(&b"abc"[offset as usize..][..len as usize]),
 //!         _ => unreachable!("no other piece kinds yet"),
 //!     }
 //! }
@@ -174,8 +175,10 @@ pub fn escape_quoted(text: &str) -> String {
 pub enum Segment {
     /// Framing (and text field values), held in memory.
     Bytes(Vec<u8>),
-    /// The file's contents, `len` bytes streamed from the source.
+    /// A file's contents, `len` bytes streamed from its source.
     File {
+        /// Which file: its position among the body's files.
+        index: usize,
         /// How many bytes the source must supply.
         len: u64,
     },
@@ -187,7 +190,7 @@ impl Segment {
     pub fn len(&self) -> u64 {
         match self {
             Segment::Bytes(b) => b.len() as u64,
-            Segment::File { len } => *len,
+            Segment::File { len, .. } => *len,
         }
     }
 
@@ -204,8 +207,10 @@ impl Segment {
 pub enum Piece<'a> {
     /// Write these bytes.
     Bytes(&'a [u8]),
-    /// Write `len` bytes of the file, starting at `offset` within the file.
+    /// Write `len` bytes of file `index`, starting at `offset` within that file.
     File {
+        /// Which file: its position among the body's files.
+        index: usize,
         /// Offset within the file.
         offset: u64,
         /// Number of bytes.
@@ -213,7 +218,7 @@ pub enum Piece<'a> {
     },
 }
 
-/// A planned `multipart/form-data` body: text fields first, then one file part.
+/// A planned `multipart/form-data` body: text fields first, then the file parts in order.
 #[derive(Debug, Clone)]
 pub struct MultipartBody {
     boundary: Boundary,
@@ -221,42 +226,74 @@ pub struct MultipartBody {
     len: u64,
 }
 
+/// Appends one part's delimiter and headers to `out`.
+fn part_head(out: &mut Vec<u8>, boundary: &str, name: &str, file: Option<&FilePart>) {
+    out.extend_from_slice(b"--");
+    out.extend_from_slice(boundary.as_bytes());
+    out.extend_from_slice(b"\r\nContent-Disposition: form-data; name=\"");
+    out.extend_from_slice(escape_quoted(name).as_bytes());
+    match file {
+        None => out.extend_from_slice(b"\"\r\n\r\n"),
+        Some(file) => {
+            out.extend_from_slice(b"\"; filename=\"");
+            out.extend_from_slice(escape_quoted(&file.file_name).as_bytes());
+            out.extend_from_slice(b"\"\r\nContent-Type: ");
+            // Content types never legitimately hold controls; strip them rather than break framing.
+            out.extend(file.content_type.bytes().filter(|c| !c.is_ascii_control()));
+            out.extend_from_slice(b"\r\n\r\n");
+        }
+    }
+}
+
 impl MultipartBody {
     /// Plans the body for `fields` (in order, duplicates kept) and `file`.
     #[must_use]
     pub fn new(boundary: Boundary, fields: &[(String, String)], file: &FilePart) -> Self {
+        Self::with_files(boundary, fields, std::slice::from_ref(file))
+    }
+
+    /// Plans the body for `fields` and then every file of `files`, in order: several files in
+    /// one request (uni-app's `files`). File `i`'s contents are [`Segment::File`] `{ index: i }`.
+    ///
+    /// ```
+    /// use uptask_proto::multipart::{Boundary, FilePart, MultipartBody, Segment};
+    /// let files = [FilePart::new("a", "a.txt", 3), FilePart::new("b", "b.png", 5)];
+    /// let body = MultipartBody::with_files(Boundary::new("XyZ").unwrap(), &[], &files);
+    /// let indexes: Vec<usize> = body.segments().iter().filter_map(|s| match s {
+    ///     Segment::File { index, .. } => Some(*index),
+    ///     _ => None,
+    /// }).collect();
+    /// assert_eq!(indexes, [0, 1]);
+    /// assert_eq!(body.len(), body.framing_len() + 8);
+    /// ```
+    #[must_use]
+    pub fn with_files(boundary: Boundary, fields: &[(String, String)], files: &[FilePart]) -> Self {
         let b = boundary.as_str();
-        let mut head = Vec::new();
+        let mut framing = Vec::new();
         for (name, value) in fields {
-            head.extend_from_slice(b"--");
-            head.extend_from_slice(b.as_bytes());
-            head.extend_from_slice(b"\r\nContent-Disposition: form-data; name=\"");
-            head.extend_from_slice(escape_quoted(name).as_bytes());
-            head.extend_from_slice(b"\"\r\n\r\n");
-            head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
+            part_head(&mut framing, b, name, None);
+            framing.extend_from_slice(value.as_bytes());
+            framing.extend_from_slice(b"\r\n");
         }
-        head.extend_from_slice(b"--");
-        head.extend_from_slice(b.as_bytes());
-        head.extend_from_slice(b"\r\nContent-Disposition: form-data; name=\"");
-        head.extend_from_slice(escape_quoted(&file.field_name).as_bytes());
-        head.extend_from_slice(b"\"; filename=\"");
-        head.extend_from_slice(escape_quoted(&file.file_name).as_bytes());
-        head.extend_from_slice(b"\"\r\nContent-Type: ");
-        // Content types never legitimately hold controls; strip them rather than break framing.
-        head.extend(file.content_type.bytes().filter(|c| !c.is_ascii_control()));
-        head.extend_from_slice(b"\r\n\r\n");
-
-        let mut tail = Vec::with_capacity(b.len() + 8);
-        tail.extend_from_slice(b"\r\n--");
-        tail.extend_from_slice(b.as_bytes());
-        tail.extend_from_slice(b"--\r\n");
-
-        let segments = vec![
-            Segment::Bytes(head),
-            Segment::File { len: file.len },
-            Segment::Bytes(tail),
-        ];
+        let mut segments = Vec::with_capacity(files.len() * 2 + 1);
+        for (index, file) in files.iter().enumerate() {
+            if index > 0 {
+                framing.extend_from_slice(b"\r\n");
+            }
+            part_head(&mut framing, b, &file.field_name, Some(file));
+            segments.push(Segment::Bytes(std::mem::take(&mut framing)));
+            segments.push(Segment::File {
+                index,
+                len: file.len,
+            });
+        }
+        if !files.is_empty() {
+            framing.extend_from_slice(b"\r\n");
+        }
+        framing.extend_from_slice(b"--");
+        framing.extend_from_slice(b.as_bytes());
+        framing.extend_from_slice(b"--\r\n");
+        segments.push(Segment::Bytes(framing));
         let len = segments.iter().map(Segment::len).sum();
         Self {
             boundary,
@@ -317,13 +354,12 @@ impl MultipartBody {
     /// yields nothing.
     pub fn pieces_from(&self, offset: u64) -> impl Iterator<Item = Piece<'_>> + '_ {
         let mut start = 0u64;
-        let mut file_start = 0u64;
         self.segments.iter().filter_map(move |seg| {
             let seg_start = start;
             let seg_len = seg.len();
             start += seg_len;
             let skip = offset.saturating_sub(seg_start);
-            let piece = if skip >= seg_len {
+            if skip >= seg_len {
                 None
             } else {
                 match seg {
@@ -332,16 +368,13 @@ impl MultipartBody {
                         .ok()
                         .and_then(|s| b.get(s..))
                         .map(Piece::Bytes),
-                    Segment::File { len } => Some(Piece::File {
-                        offset: file_start + skip,
+                    Segment::File { index, len } => Some(Piece::File {
+                        index: *index,
+                        offset: skip,
                         len: len - skip,
                     }),
                 }
-            };
-            if let Segment::File { len } = seg {
-                file_start += len;
             }
-            piece
         })
     }
 }

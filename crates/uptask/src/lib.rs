@@ -85,8 +85,10 @@
 
 mod backend;
 pub mod blocking;
+mod client;
 mod digest;
 mod error;
+mod form_file;
 mod http;
 mod join;
 mod listeners;
@@ -103,7 +105,9 @@ mod task;
 mod tus;
 
 pub use backend::Blob;
+pub use client::{Client, DEFAULT_MAX_CONCURRENT};
 pub use error::{ErrorKind, UploadError};
+pub use form_file::FormFile;
 pub use listeners::ListenerId;
 pub use notice::Notice;
 pub use options::{DEFAULT_TIMEOUT, Protocol, Source, UploadOptions};

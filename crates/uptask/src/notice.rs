@@ -34,6 +34,12 @@ pub enum Notice {
         /// Bytes the server already had.
         offset: u64,
     },
+    /// The upload left its [`Client`](crate::Client)'s queue and starts now, after waiting
+    /// `waited_ms` for a free slot.
+    Dequeued {
+        /// Milliseconds spent in the queue.
+        waited_ms: u64,
+    },
     /// A request failed in a way worth retrying; the next try starts after `delay_ms`.
     Retrying {
         /// 1 for the first retry since the last progress.

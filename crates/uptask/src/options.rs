@@ -80,6 +80,9 @@ pub struct UploadOptions {
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) with_credentials: bool,
     pub(crate) limits: crate::rate::Limits,
+    pub(crate) more_files: Vec<crate::FormFile>,
+    /// Set by [`Client::upload_file`](crate::Client::upload_file).
+    pub(crate) queue: Option<crate::client::Queue>,
     pub(crate) protocol: Protocol,
 }
 
@@ -134,6 +137,8 @@ impl UploadOptions {
             root_certificates: Vec::new(),
             with_credentials: false,
             limits: crate::rate::Limits::default(),
+            more_files: Vec::new(),
+            queue: None,
             protocol: Protocol::Multipart,
         }
     }
@@ -237,6 +242,22 @@ impl UploadOptions {
     #[must_use]
     pub fn with_credentials(mut self, with_credentials: bool) -> Self {
         self.with_credentials = with_credentials;
+        self
+    }
+
+    /// Sends another file in the same multipart request, after the first (uni-app's `files`).
+    /// Progress counts the whole body, every file in it.
+    ///
+    /// ```
+    /// use uptask::{FormFile, Source, UploadOptions};
+    /// let opts = UploadOptions::new("http://127.0.0.1:8080/upload", "front.jpg", "photo")
+    ///     .add_file(FormFile::new("photo", "back.jpg"))
+    ///     .add_file(FormFile::with_source("notes", Source::Bytes("seen at noon".into())).file_name("notes.txt"));
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn add_file(mut self, file: crate::FormFile) -> Self {
+        self.more_files.push(file);
         self
     }
 

@@ -54,6 +54,8 @@ pub(crate) struct Plan {
     /// The user's headers, checked for the protocol.
     pub(crate) header: Vec<(String, String)>,
     pub(crate) source: PlannedSource,
+    /// The multipart body's other files, in order (file `i + 1` of the body).
+    pub(crate) more_sources: Vec<PlannedSource>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) stall: Option<Duration>,
     /// Browser only: send cookies and HTTP auth to another origin.
@@ -62,6 +64,8 @@ pub(crate) struct Plan {
     pub(crate) invoked: crate::profile::Invoked,
     /// Bandwidth limits, applied at the socket.
     pub(crate) limits: crate::rate::Limits,
+    /// The client's queue to wait in first, if any.
+    pub(crate) queue: Option<crate::client::Queue>,
     pub(crate) roots: Arc<Vec<CertificateDer<'static>>>,
     pub(crate) kind: Kind,
 }
@@ -118,6 +122,21 @@ pub(crate) enum PlannedSource {
     },
 }
 
+impl Plan {
+    /// File `index` of a multipart body: the main source, then the added files.
+    pub(crate) fn source_at(&self, index: usize) -> Result<&PlannedSource, UploadError> {
+        match index.checked_sub(1) {
+            None => Ok(&self.source),
+            Some(i) => self.more_sources.get(i).ok_or_else(|| {
+                UploadError::new(
+                    crate::ErrorKind::Internal,
+                    "the body names a file the plan does not have",
+                )
+            }),
+        }
+    }
+}
+
 impl PlannedSource {
     /// The length, or 0 for a stream (unknown until its end).
     pub(crate) fn len(&self) -> u64 {
@@ -170,8 +189,26 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     let (source, default_name) = plan_source(&opts.source, streams)?;
     let file_name = opts.file_name.clone().unwrap_or(default_name);
     let roots = Arc::new(parse_roots(&opts.root_certificates)?);
+    if !opts.more_files.is_empty() && !matches!(opts.protocol, Protocol::Multipart) {
+        return Err(UploadError::invalid(
+            "several files go in one multipart request; a tus or S3 upload sends one file",
+        ));
+    }
+    let mut parts = vec![FilePart::new(&opts.name, &file_name, source.len())];
+    let mut more_sources = Vec::with_capacity(opts.more_files.len());
+    for file in &opts.more_files {
+        let (planned, default_name) = plan_source(&file.source, false)?;
+        let name = file.file_name.as_deref().unwrap_or(&default_name);
+        if file.name.is_empty() {
+            return Err(UploadError::invalid(format!(
+                "the form field name of {name:?} is empty"
+            )));
+        }
+        parts.push(FilePart::new(&file.name, name, planned.len()));
+        more_sources.push(planned);
+    }
     let kind = match &opts.protocol {
-        Protocol::Multipart => plan_multipart(opts, &file_name, &source)?,
+        Protocol::Multipart => plan_multipart(opts, &parts)?,
         Protocol::Tus(tus) => Kind::Tus(plan_tus(opts, tus, &url, &file_name, &source)?),
         Protocol::S3(s3) => {
             check_user_headers(&opts.header, S3_OWNED, "an S3 upload")?;
@@ -186,32 +223,29 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
         url,
         header: opts.header.clone(),
         source,
+        more_sources,
         timeout: opts.timeout,
         stall: opts.stall_timeout,
         with_credentials: opts.with_credentials,
         invoked,
         limits: opts.limits.clone(),
+        queue: opts.queue.clone(),
         roots,
         kind,
     })
 }
 
-fn plan_multipart(
-    opts: &UploadOptions,
-    file_name: &str,
-    source: &PlannedSource,
-) -> Result<Kind, UploadError> {
+fn plan_multipart(opts: &UploadOptions, parts: &[FilePart]) -> Result<Kind, UploadError> {
     if opts.name.is_empty() {
         return Err(UploadError::invalid(
             "the form field name (`name`) is empty",
         ));
     }
     check_user_headers(&opts.header, MULTIPART_OWNED, "a multipart upload")?;
-    let file = FilePart::new(&opts.name, file_name, source.len());
-    let body = MultipartBody::new(
+    let body = MultipartBody::with_files(
         Boundary::from_random(random_bytes()?),
         &opts.form_data,
-        &file,
+        parts,
     );
     Ok(Kind::Multipart { body })
 }

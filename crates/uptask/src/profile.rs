@@ -28,6 +28,12 @@
 pub struct Profile {
     /// When `upload_file` was called.
     pub invoke_start: f64,
+    /// The upload entered its [`Client`](crate::Client)'s queue; `None` outside a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_start: Option<f64>,
+    /// The upload left the queue and started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_end: Option<f64>,
     /// Name resolution began.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_look_up_start: Option<f64>,
@@ -82,12 +88,15 @@ impl Profile {
     /// A profile that knows only its request and response (what a page can see).
     pub(crate) fn of_exchange(
         invoked: Invoked,
+        queued: Option<(std::time::Duration, std::time::Duration)>,
         request: (std::time::Duration, std::time::Duration),
         response: (std::time::Duration, std::time::Duration),
         sent: u64,
     ) -> Self {
         Self {
             invoke_start: invoked.start_ms(),
+            queue_start: queued.map(|q| invoked.ms(q.0)),
+            queue_end: queued.map(|q| invoked.ms(q.1)),
             domain_look_up_start: None,
             domain_look_up_end: None,
             connect_start: None,

@@ -128,6 +128,8 @@ pub(crate) struct EventSink {
     tx: mpsc::UnboundedSender<Event>,
     gate: ProgressGate,
     headers_sent: bool,
+    /// When the upload entered and left its client's queue.
+    queued: Option<(std::time::Duration, std::time::Duration)>,
 }
 
 impl EventSink {
@@ -156,6 +158,16 @@ impl EventSink {
     /// A resumable upload restarts from the server's offset: the next count may be lower.
     pub(crate) fn rewind(&mut self) {
         self.gate.rewind();
+    }
+
+    /// The upload waited in its client's queue from `start` to `end`.
+    pub(crate) fn dequeued(&mut self, start: std::time::Duration, end: std::time::Duration) {
+        self.queued = Some((start, end));
+    }
+
+    /// When the upload entered and left its client's queue, if it had one.
+    pub(crate) fn queued(&self) -> Option<(std::time::Duration, std::time::Duration)> {
+        self.queued
     }
 
     pub(crate) fn notice(&mut self, notice: Notice) {
@@ -310,6 +322,7 @@ pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
         tx: ev_tx,
         gate: ProgressGate::new(plan.expected()),
         headers_sent: false,
+        queued: None,
     };
     shared.resumable.store(
         matches!(plan.kind, crate::prepare::Kind::Tus(_)),

@@ -90,6 +90,93 @@ async fn busboy_reads_fields_file_name_size_and_content() {
 }
 
 #[tokio::test]
+async fn several_files_in_one_request_reach_busboy_whole_and_in_order() {
+    let Some((_peer, base)) = start_echo() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (front, back, note) = (payload(700_001), payload(1 << 20), b"seen at noon".to_vec());
+    std::fs::write(dir.path().join("front.jpg"), &front).unwrap();
+    std::fs::write(dir.path().join("back.jpg"), &back).unwrap();
+    std::fs::write(dir.path().join("empty.txt"), b"").unwrap();
+    let opts = UploadOptions::new(
+        format!("{base}/upload"),
+        dir.path().join("front.jpg"),
+        "photo",
+    )
+    .form_data("album", "trip")
+    .add_file(uptask::FormFile::new("photo", dir.path().join("back.jpg")))
+    .add_file(
+        uptask::FormFile::with_source("note", uptask::Source::Bytes(note.clone().into()))
+            .file_name("note.txt"),
+    )
+    .add_file(uptask::FormFile::new("extra", dir.path().join("empty.txt")));
+    let task = upload_file(opts);
+    let last = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let l = std::sync::Arc::clone(&last);
+    task.on_progress_update(move |p| *l.lock().unwrap() = Some(*p));
+    let done = task.await.unwrap();
+    assert_eq!(done.status_code, 200, "{}", done.data);
+    let v: Value = serde_json::from_str(&done.data).unwrap();
+    let files: Vec<(String, String, u64, String)> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap().to_owned(),
+                f["filename"].as_str().unwrap().to_owned(),
+                f["size"].as_u64().unwrap(),
+                f["sha256"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("photo", "front.jpg", &front[..]),
+        ("photo", "back.jpg", &back[..]),
+        ("note", "note.txt", &note[..]),
+        ("extra", "empty.txt", &b""[..]),
+    ]
+    .map(|(n, f, d)| (n.to_owned(), f.to_owned(), d.len() as u64, hex_sha256(d)));
+    assert_eq!(files, want);
+    assert_eq!(v["fields"][0]["value"], "trip");
+    // Progress covered the whole body: every file and the framing around them.
+    let last = last.lock().unwrap().unwrap();
+    let received = v["bytesReceived"].as_u64().unwrap();
+    assert_eq!(
+        (last.progress, last.total_bytes_expected_to_send),
+        (100, received)
+    );
+    assert!(received > (front.len() + back.len() + note.len()) as u64);
+}
+
+#[tokio::test]
+async fn several_files_are_refused_for_tus_and_checked_like_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.bin"), b"a").unwrap();
+    let a = dir.path().join("a.bin");
+    let err = UploadOptions::new("http://127.0.0.1:9/files/", &a, "file")
+        .add_file(uptask::FormFile::new("file", &a))
+        .tus(uptask::TusOptions::new())
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("one multipart request"), "{err}");
+    let err = UploadOptions::new("http://127.0.0.1:9/upload", &a, "file")
+        .add_file(uptask::FormFile::new(
+            "file",
+            dir.path().join("missing.bin"),
+        ))
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("file not found"), "{err}");
+    let err = UploadOptions::new("http://127.0.0.1:9/upload", &a, "file")
+        .add_file(uptask::FormFile::new("", &a))
+        .validate()
+        .unwrap_err();
+    assert!(err.to_string().contains("form field name"), "{err}");
+}
+
+#[tokio::test]
 async fn busboy_reads_escaped_names_as_browsers_send_them() {
     let Some((_peer, base)) = start_echo() else {
         return;

@@ -1,25 +1,35 @@
 use super::*;
 use proptest::prelude::*;
 
-fn render(body: &MultipartBody, file: &[u8], offset: u64) -> Vec<u8> {
+fn render_files(body: &MultipartBody, files: &[&[u8]], offset: u64) -> Vec<u8> {
     let mut wire = Vec::new();
     for piece in body.pieces_from(offset) {
         match piece {
             Piece::Bytes(b) => wire.extend_from_slice(b),
-            Piece::File { offset, len } => {
+            Piece::File { index, offset, len } => {
                 let start = usize::try_from(offset).unwrap();
                 let end = start + usize::try_from(len).unwrap();
-                wire.extend_from_slice(&file[start..end]);
+                wire.extend_from_slice(&files[index][start..end]);
             }
         }
     }
     wire
 }
 
+fn render(body: &MultipartBody, file: &[u8], offset: u64) -> Vec<u8> {
+    render_files(body, &[file], offset)
+}
+
 #[derive(Debug)]
 struct Parsed {
     fields: Vec<(String, String)>,
-    file: Option<(String, String, String, Vec<u8>)>,
+    files: Vec<(String, String, String, Vec<u8>)>,
+}
+
+impl Parsed {
+    fn file(self) -> (String, String, String, Vec<u8>) {
+        self.files.into_iter().next().unwrap()
+    }
 }
 
 fn parse_with_multer(boundary: &str, wire: Vec<u8>) -> Parsed {
@@ -34,7 +44,7 @@ fn parse_with_multer(boundary: &str, wire: Vec<u8>) -> Parsed {
         let mut mp = multer::Multipart::new(stream, boundary);
         let mut parsed = Parsed {
             fields: Vec::new(),
-            file: None,
+            files: Vec::new(),
         };
         while let Some(field) = mp.next_field().await.unwrap() {
             let name = field.name().unwrap_or_default().to_owned();
@@ -45,7 +55,7 @@ fn parse_with_multer(boundary: &str, wire: Vec<u8>) -> Parsed {
                         .map(|m| m.to_string())
                         .unwrap_or_default();
                     let data = field.bytes().await.unwrap().to_vec();
-                    parsed.file = Some((name, file_name, ct, data));
+                    parsed.files.push((name, file_name, ct, data));
                 }
                 None => {
                     let value = field.text().await.unwrap();
@@ -90,6 +100,30 @@ fn restarts_at_every_offset() {
 }
 
 #[test]
+fn several_files_restart_at_every_offset() {
+    let (a, b, c): (Vec<u8>, Vec<u8>, Vec<u8>) =
+        ((0..40).collect(), Vec::new(), (100..117).collect());
+    let files = [
+        FilePart::new("a", "a.bin", 40),
+        FilePart::new("b", "empty.txt", 0),
+        FilePart::new("a", "c.png", 17),
+    ];
+    let body = MultipartBody::with_files(
+        Boundary::new("bnd").unwrap(),
+        &[("k".into(), "v".into())],
+        &files,
+    );
+    let sources: [&[u8]; 3] = [&a, &b, &c];
+    let whole = render_files(&body, &sources, 0);
+    assert_eq!(whole.len() as u64, body.len());
+    assert_eq!(body.len(), body.framing_len() + 57);
+    for offset in 0..=whole.len() + 2 {
+        let tail = render_files(&body, &sources, offset as u64);
+        assert_eq!(tail, whole[offset.min(whole.len())..], "offset {offset}");
+    }
+}
+
+#[test]
 fn quotes_and_newlines_are_percent_escaped_in_names() {
     let fields = vec![("we\"ird\r\nname".to_owned(), "v".to_owned())];
     let body = MultipartBody::new(
@@ -115,7 +149,7 @@ fn control_characters_in_names_are_percent_escaped() {
     );
     let parsed = parse_with_multer("b", render(&body, b"x", 0));
     assert_eq!(parsed.fields, [("k%1B[31m".to_owned(), "v".to_owned())]);
-    let (field, file_name, _, data) = parsed.file.unwrap();
+    let (field, file_name, _, data) = parsed.file();
     assert_eq!(
         (field.as_str(), file_name.as_str(), data.as_slice()),
         ("%00%00", "a%7F.txt", &b"x"[..])
@@ -131,7 +165,7 @@ fn utf8_file_names_survive_a_parser() {
         &FilePart::new("file", name, 3),
     );
     let parsed = parse_with_multer("b", render(&body, b"pdf", 0));
-    let (field, file_name, ct, data) = parsed.file.unwrap();
+    let (field, file_name, ct, data) = parsed.file();
     assert_eq!(field, "file");
     assert_eq!(file_name, name);
     assert_eq!(ct, "application/pdf");
@@ -167,6 +201,36 @@ fn as_parsed(name: &str) -> String {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn several_files_round_trip_through_multer(
+        files in proptest::collection::vec(
+            (text(), text(), proptest::collection::vec(any::<u8>(), 0..2048)),
+            0..4,
+        ),
+        rnd in any::<[u8; 16]>(),
+    ) {
+        let boundary = Boundary::from_random(rnd);
+        let parts: Vec<FilePart> = files
+            .iter()
+            .map(|(field, name, data)| FilePart::new(field, name, data.len() as u64))
+            .collect();
+        let body = MultipartBody::with_files(boundary.clone(), &[("n".into(), "1".into())], &parts);
+        let sources: Vec<&[u8]> = files.iter().map(|(_, _, d)| d.as_slice()).collect();
+        let wire = render_files(&body, &sources, 0);
+        prop_assert_eq!(wire.len() as u64, body.len());
+        let parsed = parse_with_multer(boundary.as_str(), wire);
+        prop_assert_eq!(parsed.fields, vec![("n".to_owned(), "1".to_owned())]);
+        prop_assert_eq!(parsed.files.len(), files.len());
+        for ((pf, pn, _, pdata), (field, name, data)) in parsed.files.iter().zip(&files) {
+            prop_assert_eq!(pf, &as_parsed(field));
+            prop_assert_eq!(pn, &as_parsed(name));
+            prop_assert_eq!(pdata, data);
+        }
+    }
+}
+
+proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
     #[test]
     fn encode_then_parse_with_multer_round_trips(
@@ -190,8 +254,8 @@ proptest! {
         prop_assert_eq!(wire.len() as u64, body.len());
         let parsed = parse_with_multer(boundary.as_str(), wire);
         let want: Vec<(String, String)> = fields.iter().map(|(k, v)| (as_parsed(k), v.clone())).collect();
-        prop_assert_eq!(parsed.fields, want);
-        let (pf, pn, pct, pdata) = parsed.file.unwrap();
+        prop_assert_eq!(&parsed.fields, &want);
+        let (pf, pn, pct, pdata) = parsed.file();
         prop_assert_eq!(pf, as_parsed(&field_name));
         prop_assert_eq!(pn, as_parsed(&file_name));
         prop_assert_eq!(pct, ct);

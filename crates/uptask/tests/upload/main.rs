@@ -10,6 +10,7 @@
 
 mod abort;
 mod blocking;
+mod client;
 #[path = "../common/mod.rs"]
 mod common;
 mod faults;

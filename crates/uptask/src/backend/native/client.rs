@@ -48,6 +48,7 @@ impl Client for NativeClient<'_> {
         let pieces: Box<dyn Iterator<Item = Piece<'_>> + Send> = match &request.body {
             Body::Empty => Box::new(std::iter::empty()),
             Body::Range { offset, len } => Box::new(std::iter::once(Piece::File {
+                index: 0,
                 offset: *offset,
                 len: *len,
             })),
@@ -55,10 +56,7 @@ impl Client for NativeClient<'_> {
         };
         let link = Link {
             origin,
-            roots: &self.plan.roots,
-            stall: self.plan.stall,
-            source: &self.plan.source,
-            limits: &self.plan.limits,
+            plan: self.plan,
         };
         let out = Outgoing {
             method: request.method,

@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
 use uptask_proto::http1::{
     BodyFraming, ChunkedDecoder, ResponseHead, header_map, parse_response_head,
 };
@@ -82,7 +81,7 @@ async fn follow(
         let done = roundtrip(&link, out, &mut watch).await?;
         let Some(next) = redirect_target(plan, &url, &done.head) else {
             let mut success = UploadSuccess::new(done.head.status, done.header, done.data);
-            success.profile = Some(done.timings.profile(plan.invoked));
+            success.profile = Some(done.timings.profile(plan.invoked, sink.queued()));
             return Ok(success);
         };
         if hop == MAX_REDIRECTS {
@@ -132,23 +131,17 @@ impl Watch for MultipartWatch<'_> {
     }
 }
 
-/// Where requests go and where their bodies come from.
+/// Where a request goes; the plan has the rest (trust, limits, the body's sources).
 pub(super) struct Link<'a> {
     pub(super) origin: Origin,
-    pub(super) roots: &'a [CertificateDer<'static>],
-    pub(super) stall: Option<Duration>,
-    pub(super) source: &'a PlannedSource,
-    pub(super) limits: &'a crate::rate::Limits,
+    pub(super) plan: &'a Plan,
 }
 
 impl<'a> Link<'a> {
     pub(super) fn of(plan: &'a Plan) -> Result<Self, UploadError> {
         Ok(Self {
             origin: Origin::of(&plan.url)?,
-            roots: &plan.roots,
-            stall: plan.stall,
-            source: &plan.source,
-            limits: &plan.limits,
+            plan,
         })
     }
 }
@@ -195,14 +188,14 @@ pub(super) async fn roundtrip<'a>(
 ) -> Result<Exchanged, UploadError> {
     let mut timings = Timings::default();
     let connected = guard(
-        link.stall,
-        conn::connect(&link.origin, link.roots, &mut timings),
+        link.plan.stall,
+        conn::connect(&link.origin, &link.plan.roots, &mut timings),
     )
     .await??;
     let mut conn = Conn {
         io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
-        stall: link.stall,
+        stall: link.plan.stall,
         written: 0,
     };
     let method = out.method;
@@ -292,7 +285,7 @@ async fn send_body<'a>(
         if !ready(&mut pending).await? {
             pending = match pieces.next() {
                 None => break,
-                Some(piece) => start_piece(link.source, &conn.io, piece)?,
+                Some(piece) => start_piece(link.plan, &conn.io, piece)?,
             };
             continue;
         }
@@ -305,10 +298,11 @@ async fn send_body<'a>(
             Pending::SendFile(f) => f.out(),
         };
         // Under a limit, only what it grants goes to the socket; the rest waits.
-        let (out, grant) = if link.limits.is_empty() {
+        let limits = &link.plan.limits;
+        let (out, grant) = if limits.is_empty() {
             (out, None)
         } else {
-            let grant = link.limits.take(out.len()).await;
+            let grant = limits.take(out.len()).await;
             (out.capped(grant.len()), Some(grant))
         };
         conn.inbuf.reserve(READ_RESERVE);
@@ -410,7 +404,7 @@ fn slice_of(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8], UploadError> {
 }
 
 fn start_piece<'a>(
-    source: &'a PlannedSource,
+    plan: &'a Plan,
     io: &Transport,
     piece: Piece<'a>,
 ) -> Result<Pending<'a>, UploadError> {
@@ -420,7 +414,7 @@ fn start_piece<'a>(
             pos: 0,
             body: true,
         },
-        Piece::File { offset, len } => match source {
+        Piece::File { index, offset, len } => match plan.source_at(index)? {
             // Bytes already in memory are written from where they are, like the framing.
             PlannedSource::Bytes(bytes) => Pending::Slice {
                 data: slice_of(bytes, offset, len)?,

@@ -91,6 +91,11 @@ pub(crate) fn start(
     }
     let driver = async move {
         let mut sink = sink;
+        // Its turn in the client's queue first; the slot is held until the upload ends.
+        let _slot = match crate::client::admit(&plan, &control, &mut sink).await {
+            Ok(slot) => slot,
+            Err(e) => return sink.done(Err(e)),
+        };
         let result = match &plan.kind {
             Kind::Multipart { .. } => {
                 let run = exchange::run(&plan, &mut sink);

@@ -22,9 +22,10 @@ pub(super) struct Timings {
 }
 
 impl Timings {
-    pub(super) fn profile(&self, invoked: Invoked) -> Profile {
+    pub(super) fn profile(&self, invoked: Invoked, queued: Option<Span>) -> Profile {
         let ms = |t| Some(invoked.ms(t));
-        let mut p = Profile::of_exchange(invoked, self.request, self.response, self.written);
+        let mut p =
+            Profile::of_exchange(invoked, queued, self.request, self.response, self.written);
         p.domain_look_up_start = ms(self.lookup.0);
         p.domain_look_up_end = ms(self.lookup.1);
         p.connect_start = ms(self.connect.0);

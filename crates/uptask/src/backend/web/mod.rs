@@ -67,6 +67,11 @@ pub(crate) fn start(
     wasm_bindgen_futures::spawn_local(dispatcher);
     wasm_bindgen_futures::spawn_local(async move {
         let mut sink = sink;
+        // Its turn in the client's queue first; the slot is held until the upload ends.
+        let _slot = match crate::client::admit(&plan, &control, &mut sink).await {
+            Ok(slot) => slot,
+            Err(e) => return sink.done(Err(e)),
+        };
         let result = match &plan.kind {
             Kind::Multipart { body, .. } => multipart::run(&plan, body, &mut sink, &control).await,
             // The tus and S3 drivers watch abort themselves: they must still tell the server.

@@ -73,6 +73,7 @@ pub(crate) async fn run(
     let mut success = UploadSuccess::new(response.status, response.header, response.data);
     success.profile = Some(crate::Profile::of_exchange(
         plan.invoked,
+        sink.queued(),
         (request_start, request_end.unwrap_or(response_start)),
         (response_start, response_end),
         total,
@@ -88,7 +89,7 @@ fn body_blob(plan: &Plan, body: &MultipartBody) -> Result<Blob, UploadError> {
             Segment::Bytes(b) => {
                 parts.push(&Uint8Array::from(b.as_slice()));
             }
-            _ => match &plan.source {
+            Segment::File { index, .. } => match plan.source_at(*index)? {
                 PlannedSource::Bytes(b) => {
                     parts.push(&Uint8Array::from(&b[..]));
                 }
@@ -98,6 +99,12 @@ fn body_blob(plan: &Plan, body: &MultipartBody) -> Result<Blob, UploadError> {
                 }
                 other => return Err(super::not_in_browser(other)),
             },
+            _ => {
+                return Err(UploadError::new(
+                    ErrorKind::Internal,
+                    "unknown body segment",
+                ));
+            }
         }
     }
     let options = BlobPropertyBag::new();
