@@ -14,8 +14,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Upload FILE to URL as multipart/form-data, with tus, or to S3 (to a built-in server when
-    /// URL is omitted).
+    /// Upload files to URL as multipart/form-data, with tus, or to S3 (to a built-in server
+    /// when URL is omitted).
     #[command(after_help = UPLOAD_EXAMPLES)]
     Upload(Box<UploadArgs>),
     /// Receive uploads: POST /upload stores multipart files (sha256-checked) in --dir.
@@ -36,6 +36,9 @@ Examples:
   uptask upload photo.jpg https://example.com/upload --name avatar -F album=holidays \\
       -H 'Authorization: Bearer t0k3n'
   uptask upload big.iso http://127.0.0.1:8080/upload --json | jq -c 'select(.event==\"success\")'
+  uptask upload *.jpg http://127.0.0.1:8080/upload --parallel 3 --limit-rate 4M
+      Three at a time, 4 MiB/s for all of them together: a bar per file and a total.
+      With --json every event names its \"file\".
   uptask upload big.iso http://127.0.0.1:8080/files/ --protocol tus
       Resumable: if interrupted (even killed), the same command continues from the
       server's offset. Upload URLs are remembered in $XDG_CACHE_HOME/uptask/tus
@@ -75,12 +78,15 @@ pub(crate) enum PartChecksum {
 
 #[derive(Debug, Args)]
 pub(crate) struct UploadArgs {
-    /// The file to upload; `-` reads standard input (a pipe needs --protocol tus, which sends
-    /// it with a deferred length).
-    pub(crate) file: PathBuf,
-    /// Where to upload (http or https). Omitted: a built-in server on a free loopback port,
-    /// storing into ./uptask-uploads.
-    pub(crate) url: Option<String>,
+    /// The files to upload, then where to (http, https or s3; when the last argument is not a
+    /// URL, a built-in server on a free loopback port, storing into ./uptask-uploads). `-`
+    /// reads standard input (a pipe needs --protocol tus, which sends it with a deferred
+    /// length).
+    #[arg(value_name = "FILE... [URL]", required = true)]
+    pub(crate) targets: Vec<String>,
+    /// With several files: how many upload at once (the rest wait their turn, in order).
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub(crate) parallel: usize,
     /// The multipart field name of the file.
     #[arg(long, default_value = "file")]
     pub(crate) name: String,
@@ -120,9 +126,10 @@ pub(crate) struct UploadArgs {
     /// tus: at most this many bytes per PATCH (e.g. 8MiB); 0 sends the rest in one.
     #[arg(long, value_name = "SIZE", default_value = "0", help_heading = "tus")]
     pub(crate) chunk_size: String,
-    /// tus: upload this many parts at once and join them (needs the concatenation extension).
+    /// tus: upload this many parts of the file at once and join them (needs the concatenation
+    /// extension).
     #[arg(long, value_name = "N", default_value_t = 1, help_heading = "tus")]
-    pub(crate) parallel: usize,
+    pub(crate) tus_parallel: usize,
     /// tus: do not send Upload-Checksum even when the server offers the checksum extension.
     #[arg(long, help_heading = "tus")]
     pub(crate) no_checksum: bool,

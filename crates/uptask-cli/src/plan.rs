@@ -1,6 +1,6 @@
 //! From the command line as typed to validated library options.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use uptask::{S3Options, TusOptions, UploadOptions};
@@ -8,23 +8,50 @@ use uptask::{S3Options, TusOptions, UploadOptions};
 use crate::args::{Protocol, UploadArgs};
 use crate::exit::bad;
 
-/// Builds the library options for uploading `args.file` to `url`.
-pub(crate) fn upload_options(args: &UploadArgs, url: &str) -> anyhow::Result<UploadOptions> {
+/// The files and the URL of the command line: with several arguments, the last is the URL
+/// when it has a scheme (`http://`, `s3://`, ...) or names no file.
+pub(crate) fn targets(args: &UploadArgs) -> anyhow::Result<(Vec<PathBuf>, Option<String>)> {
+    let mut files: Vec<String> = args.targets.clone();
+    let url = match files.last() {
+        Some(last) if files.len() > 1 && last.contains("://") => files.pop(),
+        Some(last) if files.len() > 1 && !Path::new(last).exists() => {
+            return Err(bad(format!(
+                "invalid URL {last:?}: the last argument is neither a URL (http://, https://, s3://) nor a file"
+            )));
+        }
+        _ => None,
+    };
+    if let Some(first) = files.iter().find(|f| f.contains("://")) {
+        return Err(bad(format!(
+            "{first:?} looks like a URL: give the files first and the URL last"
+        )));
+    }
+    if files.len() > 1 && files.iter().any(|f| f == "-") {
+        return Err(bad("standard input (-) can only be uploaded on its own"));
+    }
+    if args.parallel == 0 {
+        return Err(bad("invalid --parallel 0: use 1 or more"));
+    }
+    Ok((files.into_iter().map(PathBuf::from).collect(), url))
+}
+
+/// Builds the library options for uploading `file` to `url`.
+pub(crate) fn upload_options(
+    args: &UploadArgs,
+    file: &Path,
+    url: &str,
+) -> anyhow::Result<UploadOptions> {
     // `-` is standard input: a pipe is sent with a deferred length (tus), a redirected file as
     // any file.
-    let stdin = args.file.as_os_str() == "-";
+    let stdin = file.as_os_str() == "-";
     let file = if stdin {
         PathBuf::from("/dev/stdin")
     } else {
-        args.file.clone()
+        file.to_path_buf()
     };
     let mut opts = UploadOptions::new(url, &file, &args.name)
         .timeout(duration("--timeout", &args.timeout)?)
         .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?);
-    let rate = limit_rate(&args.limit_rate)?;
-    if rate > 0 {
-        opts = opts.limit_rate(rate);
-    }
     match args.protocol {
         Protocol::Multipart => {}
         Protocol::Tus => opts = opts.tus(tus_options(args)?),
@@ -113,13 +140,13 @@ fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
 }
 
 fn tus_options(args: &UploadArgs) -> anyhow::Result<TusOptions> {
-    if args.parallel == 0 {
-        return Err(bad("invalid --parallel 0: use 1 or more"));
+    if args.tus_parallel == 0 {
+        return Err(bad("invalid --tus-parallel 0: use 1 or more"));
     }
     let delays = retry_delays(args)?;
     Ok(TusOptions::new()
         .chunk_size(byte_size("--chunk-size", &args.chunk_size)?)
-        .parallel(args.parallel)
+        .parallel(args.tus_parallel)
         .retry_delays(delays)
         .fresh(args.fresh)
         .checksum(!args.no_checksum)

@@ -1,90 +1,142 @@
-//! `uptask upload`: run one upload, report it, map the outcome to an exit code.
+//! `uptask upload`: run the uploads, report them, map the outcomes to an exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
-use uptask::{ErrorKind, Notice, UploadError, UploadOptions, UploadSuccess, upload_file};
+use uptask::{
+    Client, ErrorKind, Notice, UploadError, UploadHandle, UploadOptions, UploadSuccess, UploadTask,
+    upload_file,
+};
 use uptask_server::{ServerConfig, UploadReply};
 
-use crate::args::UploadArgs;
+use crate::args::{Protocol, UploadArgs};
 use crate::exit::{self, Reported, bad};
-use crate::output::{json_event, json_line, progress_bar, stdout_text};
+use crate::output::{self, Bars, json_event, stdout_text};
 use crate::plan;
 
 /// Where the built-in server stores files, as `uptask serve` does by default.
 const EMBEDDED_DIR: &str = "./uptask-uploads";
 
+/// An upload's outcome.
+type Outcome = Result<UploadSuccess, UploadError>;
+
 pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
-    match args.url.clone() {
-        Some(url) => {
-            let opts = plan::upload_options(&args, &url)?;
-            let outcome = transfer(opts, args.json).await?;
-            // A tus or S3 upload of a file is kept when it fails: a second run continues it.
-            let resumable =
-                args.protocol != crate::args::Protocol::Multipart && args.file.as_os_str() != "-";
-            conclude(outcome, args.json, resumable, |done| {
-                if !args.json {
-                    stdout_text(&done.data);
-                    if let (Some(url), true) = (&done.upload_url, done.data.is_empty()) {
-                        stdout_text(&format!("uploaded: {url}\n"));
-                    }
-                }
-            })
+    let (files, url) = plan::targets(&args)?;
+    let rate = plan::limit_rate(&args.limit_rate)?;
+    let server = match &url {
+        Some(_) => None,
+        None => {
+            if args.protocol != Protocol::Multipart {
+                return Err(bad(
+                    "the built-in server takes multipart uploads: give a URL for --protocol tus or s3",
+                ));
+            }
+            // Check the input before anything is created on disk.
+            for file in &files {
+                check(
+                    &plan::upload_options(&args, file, "http://127.0.0.1:1/upload")?,
+                    args.json,
+                )?;
+            }
+            Some(Embedded::start().await?)
         }
-        None => embedded(&args).await,
+    };
+    let target = url
+        .clone()
+        .unwrap_or_else(|| server.as_ref().map(Embedded::url).unwrap_or_default());
+    let mut all = Vec::with_capacity(files.len());
+    for file in &files {
+        let opts = plan::upload_options(&args, file, &target)?;
+        check(&opts, args.json)?;
+        all.push(opts);
+    }
+    let code = if let [file] = files.as_slice() {
+        let Some(opts) = all.pop() else {
+            return Err(bad(format!("nothing was planned for {}", file.display())));
+        };
+        let opts = if rate > 0 {
+            opts.limit_rate(rate)
+        } else {
+            opts
+        };
+        let outcome = single(opts, args.json).await;
+        let outcome = finish(server, outcome).await?;
+        // A tus or S3 upload of a file is kept when it fails: a second run continues it.
+        let resumable = args.protocol != Protocol::Multipart && file.as_os_str() != "-";
+        report(None, outcome, args.json, resumable, url.is_none())
+    } else {
+        let mut client = Client::new().max_concurrent(args.parallel);
+        if rate > 0 {
+            client = client.limit_rate(rate);
+        }
+        let outcomes = many(&client, &files, all, args.json).await;
+        let outcomes = finish(server, Ok(outcomes)).await?;
+        let resumable = args.protocol != Protocol::Multipart;
+        files
+            .iter()
+            .zip(outcomes)
+            .map(|(file, outcome)| report(Some(file), outcome, args.json, resumable, url.is_none()))
+            .max_by_key(|code| severity(*code))
+            .unwrap_or(exit::OK)
+    };
+    if code == exit::OK {
+        Ok(code)
+    } else {
+        Err(Reported(code).into())
     }
 }
 
-/// No URL: a built-in server on a free loopback port receives the file.
-async fn embedded(args: &UploadArgs) -> anyhow::Result<u8> {
-    if args.protocol != crate::args::Protocol::Multipart {
-        return Err(bad(
-            "the built-in server takes multipart uploads: give a URL for --protocol tus or s3",
-        ));
+/// Which exit code wins when files end differently: an abort, then a failure, then bad
+/// input, then an HTTP error status.
+fn severity(code: u8) -> u8 {
+    match code {
+        exit::ABORTED => 4,
+        exit::FAILED => 3,
+        exit::BAD_INPUT => 2,
+        exit::HTTP_ERROR => 1,
+        _ => 0,
     }
-    // Check the input before anything is created on disk.
-    let probe = plan::upload_options(args, "http://127.0.0.1:1/upload")?;
-    check(&probe, args.json)?;
+}
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(uptask_server::serve(
-        listener,
-        ServerConfig::new(EMBEDDED_DIR),
-        async {
-            let _ = stopped.await;
-        },
-    ));
-    tracing::debug!(%addr, "built-in server started");
+/// The built-in server on a free loopback port, for runs without a URL.
+struct Embedded {
+    url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
 
-    let opts = plan::upload_options(args, &format!("http://{addr}/upload"))?;
-    let outcome = transfer(opts, args.json).await;
-    let _ = stop.send(());
-    let _ = server.await;
-    let outcome = outcome?;
+impl Embedded {
+    async fn start() -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(uptask_server::serve(
+            listener,
+            ServerConfig::new(EMBEDDED_DIR),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        tracing::debug!(%addr, "built-in server started");
+        Ok(Self {
+            url: format!("http://{addr}/upload"),
+            stop,
+            server,
+        })
+    }
 
-    let stored = match &outcome {
-        Ok(done) if done.status_code == 200 => serde_json::from_str::<UploadReply>(&done.data)
-            .ok()
-            .and_then(|r| r.files.into_iter().next()),
-        _ => None,
-    };
-    conclude(outcome, args.json, false, |_| {
-        let Some(file) = &stored else { return };
-        let path = std::fs::canonicalize(&file.path).unwrap_or_else(|_| PathBuf::from(&file.path));
-        if args.json {
-            json_event(
-                "stored",
-                &serde_json::json!({ "path": path, "sha256": file.sha256, "size": file.size }),
-            );
-        } else {
-            stdout_text(&format!(
-                "stored: {}\nsha256: {}\n",
-                path.display(),
-                file.sha256
-            ));
-        }
-    })
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+}
+
+/// Stops the built-in server, if there is one, once the uploads are done.
+async fn finish<T>(server: Option<Embedded>, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
+    if let Some(server) = server {
+        let _ = server.stop.send(());
+        let _ = server.server.await;
+    }
+    outcome
 }
 
 /// Rejects bad options with exit 2 before anything is sent or created.
@@ -97,30 +149,104 @@ fn check(opts: &UploadOptions, json: bool) -> anyhow::Result<()> {
     })
 }
 
-/// Runs the upload with the chosen reporting; Ctrl-C aborts it.
-async fn transfer(
-    opts: UploadOptions,
-    json: bool,
-) -> anyhow::Result<Result<UploadSuccess, UploadError>> {
-    check(&opts, json)?;
+/// One file, with one bar or NDJSON events; Ctrl-C aborts it.
+async fn single(opts: UploadOptions, json: bool) -> anyhow::Result<Outcome> {
     let task = upload_file(opts);
     let handle = task.handle();
     // A hidden bar (stderr is not a terminal) needs no listener at all.
-    let bar = (!json).then(progress_bar).filter(|b| !b.is_hidden());
-    if let Some(bar) = &bar {
-        let b = bar.clone();
+    let bars = (!json)
+        .then(|| Bars::new(1, false))
+        .filter(|b| !b.is_hidden());
+    watch(&task, None, json, bars.as_ref().map(|b| (b, 0)));
+    let mut task = task;
+    let outcome = tokio::select! {
+        outcome = &mut task => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            handle.abort();
+            task.await
+        }
+    };
+    if let Some(bars) = bars {
+        bars.finish(0, outcome.is_ok());
+    }
+    Ok(outcome)
+}
+
+/// Several files through `client` (so at most `--parallel` at once, in order), a bar each
+/// and a total, or NDJSON events naming their file; Ctrl-C aborts them all.
+async fn many(
+    client: &Client,
+    files: &[PathBuf],
+    all: Vec<UploadOptions>,
+    json: bool,
+) -> Vec<Outcome> {
+    let bars = (!json)
+        .then(|| Bars::new(files.len(), true))
+        .filter(|b| !b.is_hidden());
+    let mut handles: Vec<UploadHandle> = Vec::with_capacity(files.len());
+    let mut running = Vec::with_capacity(files.len());
+    for (index, (file, opts)) in files.iter().zip(all).enumerate() {
+        if let Some(bars) = &bars {
+            bars.name(index, &file.display().to_string());
+        }
+        let task = client.upload_file(opts);
+        watch(&task, Some(file), json, bars.as_ref().map(|b| (b, index)));
+        handles.push(task.handle());
+        running.push(tokio::spawn(task));
+    }
+    let mut outcomes = Vec::with_capacity(running.len());
+    let mut interrupted = false;
+    for (index, mut join) in running.into_iter().enumerate() {
+        let joined = if interrupted {
+            join.await
+        } else {
+            tokio::select! {
+                joined = &mut join => joined,
+                _ = tokio::signal::ctrl_c() => {
+                    interrupted = true;
+                    for handle in &handles {
+                        handle.abort();
+                    }
+                    join.await
+                }
+            }
+        };
+        let outcome = joined.unwrap_or_else(|e| {
+            Err(UploadError::new(
+                ErrorKind::Internal,
+                format!("the upload stopped without a result: {e}"),
+            ))
+        });
+        if let Some(bars) = &bars {
+            bars.finish(index, outcome.is_ok());
+        }
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+/// Attaches the reporting listeners of one upload: NDJSON events (naming `file` when there
+/// are several), or its bar, plus a line per retry.
+fn watch(task: &UploadTask, file: Option<&Path>, json: bool, bar: Option<(&Bars, usize)>) {
+    let name = file.map(|f| f.display().to_string());
+    if let Some((bars, index)) = bar {
+        let bars = bars.clone();
         task.on_progress_update(move |p| {
-            b.set_length(p.total_bytes_expected_to_send);
-            b.set_position(p.total_bytes_sent);
+            bars.set(index, p.total_bytes_sent, p.total_bytes_expected_to_send);
         });
     } else if json {
-        task.on_progress_update(|p| json_event("progressUpdate", p));
-        task.on_headers_received(|h| json_event("headersReceived", h));
-        task.on_notice(json_line);
+        let n = name.clone();
+        task.on_progress_update(move |p| output::json_event_of(n.as_deref(), "progressUpdate", p));
+        let n = name.clone();
+        task.on_headers_received(move |h| {
+            output::json_event_of(n.as_deref(), "headersReceived", h);
+        });
+        let n = name.clone();
+        task.on_notice(move |notice| output::json_notice(n.as_deref(), notice));
     }
     if !json {
         // Parts retried in parallel fail alike: one line for each retry, not one per part.
-        let last = std::sync::Mutex::new(String::new());
+        let last = Mutex::new(String::new());
         task.on_notice(move |n| {
             let line = match n {
                 Notice::Resumed { offset } if *offset > 0 => {
@@ -136,63 +262,59 @@ async fn transfer(
                 ),
                 _ => return,
             };
-            let mut last = last
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
             if *last != line {
-                report_line(&line);
+                report_line(name.as_deref(), &line);
                 *last = line;
             }
         });
     }
-    let mut task = task;
-    let outcome = tokio::select! {
-        outcome = &mut task => outcome,
-        _ = tokio::signal::ctrl_c() => {
-            handle.abort();
-            task.await
-        }
-    };
-    if let Some(bar) = bar {
-        match &outcome {
-            Ok(_) => bar.finish_and_clear(),
-            Err(_) => bar.abandon(),
-        }
-    }
-    Ok(outcome)
 }
 
-/// Reports the outcome (after `on_success` for a completed upload) and picks the exit code; a
-/// failed `resumable` upload also says how to continue it.
-fn conclude(
-    outcome: Result<UploadSuccess, UploadError>,
+/// Reports one file's outcome and returns its exit code; a failed `resumable` upload also says
+/// how to continue it. With `embedded`, a success says where the built-in server stored it.
+fn report(
+    file: Option<&PathBuf>,
+    outcome: Outcome,
     json: bool,
     resumable: bool,
-    on_success: impl FnOnce(&UploadSuccess),
-) -> anyhow::Result<u8> {
+    embedded: bool,
+) -> u8 {
+    let name = file.map(|f| f.display().to_string());
+    let name = name.as_deref();
     match outcome {
         Ok(done) => {
-            on_success(&done);
+            if !json && name.is_some() {
+                stdout_text(&format!("==> {} <==\n", name.unwrap_or_default()));
+            }
+            if embedded {
+                stored(name, &done, json);
+            } else if !json {
+                stdout_text(&done.data);
+                if let (Some(url), true) = (&done.upload_url, done.data.is_empty()) {
+                    stdout_text(&format!("uploaded: {url}\n"));
+                }
+            }
             if json {
-                json_event("success", &done);
+                output::json_event_of(name, "success", &done);
             }
             if done.status_code >= 400 {
                 // An S3 store explains itself in an XML error document: say what it said.
                 let why = uptask_proto::s3::error_of(&done.data)
                     .map(|(code, message)| format!(": {code}: {message}"))
                     .unwrap_or_default();
-                report_line(&format!(
-                    "the server answered with status {}{why}",
-                    done.status_code
-                ));
-                Err(Reported(exit::HTTP_ERROR).into())
+                report_line(
+                    name,
+                    &format!("the server answered with status {}{why}", done.status_code),
+                );
+                exit::HTTP_ERROR
             } else {
-                Ok(exit::OK)
+                exit::OK
             }
         }
         Err(err) => {
             if json {
-                json_event("fail", &err);
+                output::json_event_of(name, "fail", &err);
             }
             let code = match err.kind() {
                 ErrorKind::Aborted => exit::ABORTED,
@@ -204,16 +326,47 @@ fn conclude(
             } else {
                 err.detail()
             };
-            report_line(&line);
+            report_line(name, &line);
             if resumable && code == exit::FAILED && !json {
-                report_line("run the same command again to continue where this upload stopped");
+                report_line(
+                    name,
+                    "run the same command again to continue where this upload stopped",
+                );
             }
-            Err(Reported(code).into())
+            code
         }
     }
 }
 
-#[expect(clippy::print_stderr, reason = "the one line a failed upload reports")]
-fn report_line(line: &str) {
-    eprintln!("uptask: {line}");
+/// Where the built-in server stored the file, and the sha256 it computed while receiving it.
+fn stored(name: Option<&str>, done: &UploadSuccess, json: bool) {
+    let Some(file) = (done.status_code == 200)
+        .then(|| serde_json::from_str::<UploadReply>(&done.data).ok())
+        .flatten()
+        .and_then(|r| r.files.into_iter().next())
+    else {
+        return;
+    };
+    let path = std::fs::canonicalize(&file.path).unwrap_or_else(|_| PathBuf::from(&file.path));
+    if json {
+        output::json_event_of(
+            name,
+            "stored",
+            &serde_json::json!({ "path": path, "sha256": file.sha256, "size": file.size }),
+        );
+    } else {
+        stdout_text(&format!(
+            "stored: {}\nsha256: {}\n",
+            path.display(),
+            file.sha256
+        ));
+    }
+}
+
+#[expect(clippy::print_stderr, reason = "the lines a run reports")]
+fn report_line(file: Option<&str>, line: &str) {
+    match file {
+        Some(file) => eprintln!("uptask: {file}: {line}"),
+        None => eprintln!("uptask: {line}"),
+    }
 }

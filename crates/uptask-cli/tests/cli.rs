@@ -188,6 +188,91 @@ fn limit_rate_holds_the_upload_to_its_pace() {
     assert!(last > 0 && last < 600 << 10, "{speeds:?}");
 }
 
+#[test]
+fn several_files_upload_together_and_every_event_names_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["a.bin", "b.txt", "c.bin"];
+    let sizes = [300_000usize, 0, 1 << 20];
+    for (name, size) in names.iter().zip(sizes) {
+        let data: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
+        std::fs::write(dir.path().join(name), data).unwrap();
+    }
+    let out = uptask()
+        .current_dir(dir.path())
+        .args([
+            "upload",
+            "a.bin",
+            "b.txt",
+            "c.bin",
+            "--json",
+            "--parallel",
+            "2",
+        ])
+        .args(["--limit-rate", "4M"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events.iter().all(|e| e["file"].is_string()), "{events:?}");
+    for name in names {
+        let of = |kind: &str| {
+            events
+                .iter()
+                .filter(|e| e["file"] == name && e["event"] == kind)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("success").len(), 1, "{name}");
+        assert_eq!(of("dequeued").len(), 1, "{name}");
+        assert!(!of("progressUpdate").is_empty(), "{name}");
+        let stored = of("stored");
+        assert_eq!(
+            stored[0]["sha256"],
+            sha256_file(&dir.path().join(name)),
+            "{name}"
+        );
+    }
+    // At most two at once: the third waited for a slot.
+    let waited: Vec<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "dequeued")
+        .map(|e| e["waitedMs"].as_u64().unwrap())
+        .collect();
+    assert!(waited.iter().filter(|w| **w > 0).count() >= 1, "{waited:?}");
+}
+
+#[test]
+fn several_files_exit_with_the_worst_outcome_and_report_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = server(uptask_server::ServerConfig::new(dir.path()).max_size(4096));
+    std::fs::write(dir.path().join("small.txt"), "abc").unwrap();
+    std::fs::write(dir.path().join("big.bin"), vec![1u8; 100_000]).unwrap();
+    let out = uptask()
+        .current_dir(dir.path())
+        .args(["upload", "small.txt", "big.bin", &s.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(22));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stdout.contains("==> small.txt <==") && stdout.contains("==> big.bin <=="),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("uptask: big.bin: the server answered with status 413"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("small.txt"), "{stderr}");
+}
+
 /// An in-process receiving server on its own runtime.
 struct Server {
     url: String,
@@ -340,10 +425,10 @@ fn every_bad_input_exits_2_with_one_clear_line() {
                 url,
                 "--protocol",
                 "tus",
-                "--parallel",
+                "--tus-parallel",
                 "0",
             ],
-            "invalid --parallel 0",
+            "invalid --tus-parallel 0",
         ),
         (
             vec![
@@ -365,6 +450,16 @@ fn every_bad_input_exits_2_with_one_clear_line() {
         (
             vec!["upload", "a.txt", url, "--limit-rate", "fast"],
             "invalid --limit-rate",
+        ),
+        (
+            vec!["upload", "a.txt", "a.txt", url, "--parallel", "0"],
+            "invalid --parallel 0",
+        ),
+        (vec!["upload", url, "a.txt"], "looks like a URL"),
+        (vec!["upload", "a.txt", "-", url], "standard input (-)"),
+        (
+            vec!["upload", "a.txt", "missing.txt", url],
+            "file not found: missing.txt",
         ),
         (vec!["serve", "--max-size", "lots"], "invalid --max-size"),
         (
