@@ -109,6 +109,10 @@ pub(crate) struct UploadArgs {
     /// a size such as 1.5MiB or 800kB; 0 means no limit.
     #[arg(long, value_name = "RATE", default_value = "0")]
     pub(crate) limit_rate: String,
+    /// multipart: use HTTP/2 (over https when the server offers it; over http, servers that
+    /// speak it without an upgrade).
+    #[arg(long)]
+    pub(crate) http2: bool,
     /// Write one JSON object per event on stdout (NDJSON) instead of a progress bar.
     #[arg(long)]
     pub(crate) json: bool,

@@ -9,12 +9,15 @@ use crate::args::{Protocol, UploadArgs};
 use crate::exit::bad;
 
 /// The files and the URL of the command line: with several arguments, the last is the URL
-/// when it has a scheme (`http://`, `s3://`, ...) or names no file.
+/// when it has a scheme (`http://`, `s3://`, ...), and must be one when it is neither a file
+/// nor a pattern.
 pub(crate) fn targets(args: &UploadArgs) -> anyhow::Result<(Vec<PathBuf>, Option<String>)> {
     let mut files: Vec<String> = args.targets.clone();
     let url = match files.last() {
         Some(last) if files.len() > 1 && last.contains("://") => files.pop(),
-        Some(last) if files.len() > 1 && !Path::new(last).exists() => {
+        Some(last)
+            if files.len() > 1 && !Path::new(last).exists() && !last.contains(['*', '?', '[']) =>
+        {
             return Err(bad(format!(
                 "invalid URL {last:?}: the last argument is neither a URL (http://, https://, s3://) nor a file"
             )));
@@ -32,7 +35,28 @@ pub(crate) fn targets(args: &UploadArgs) -> anyhow::Result<(Vec<PathBuf>, Option
     if args.parallel == 0 {
         return Err(bad("invalid --parallel 0: use 1 or more"));
     }
-    Ok((files.into_iter().map(PathBuf::from).collect(), url))
+    let mut paths = Vec::with_capacity(files.len());
+    for file in files {
+        paths.extend(expand(&file)?);
+    }
+    Ok((paths, url))
+}
+
+/// A pattern the shell did not expand (quoted, or a shell without globbing): the files it
+/// matches, in name order. Anything else, an existing file included, stands for itself.
+fn expand(arg: &str) -> anyhow::Result<Vec<PathBuf>> {
+    if !arg.contains(['*', '?', '[']) || Path::new(arg).exists() {
+        return Ok(vec![PathBuf::from(arg)]);
+    }
+    let pattern = glob::glob(arg).map_err(|e| bad(format!("invalid pattern {arg:?}: {e}")))?;
+    let matched: Vec<PathBuf> = pattern
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    if matched.is_empty() {
+        return Err(bad(format!("file not found: no file matches {arg:?}")));
+    }
+    Ok(matched)
 }
 
 /// Builds the library options for uploading `file` to `url`.
@@ -51,7 +75,8 @@ pub(crate) fn upload_options(
     };
     let mut opts = UploadOptions::new(url, &file, &args.name)
         .timeout(duration("--timeout", &args.timeout)?)
-        .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?);
+        .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?)
+        .enable_http2(args.http2);
     match args.protocol {
         Protocol::Multipart => {}
         Protocol::Tus => opts = opts.tus(tus_options(args)?),

@@ -197,17 +197,10 @@ fn several_files_upload_together_and_every_event_names_its_file() {
         let data: Vec<u8> = (0..size).map(|i| (i % 241) as u8).collect();
         std::fs::write(dir.path().join(name), data).unwrap();
     }
+    // A quoted pattern is expanded here, in name order, as the shell would.
     let out = uptask()
         .current_dir(dir.path())
-        .args([
-            "upload",
-            "a.bin",
-            "b.txt",
-            "c.bin",
-            "--json",
-            "--parallel",
-            "2",
-        ])
+        .args(["upload", "a.bin", "[bc].*", "--json", "--parallel", "2"])
         .args(["--limit-rate", "4M"])
         .output()
         .unwrap();
@@ -460,6 +453,10 @@ fn every_bad_input_exits_2_with_one_clear_line() {
         (
             vec!["upload", "a.txt", "missing.txt", url],
             "file not found: missing.txt",
+        ),
+        (
+            vec!["upload", "*.nothing", url],
+            "no file matches \"*.nothing\"",
         ),
         (vec!["serve", "--max-size", "lots"], "invalid --max-size"),
         (

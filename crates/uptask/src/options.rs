@@ -81,6 +81,7 @@ pub struct UploadOptions {
     pub(crate) with_credentials: bool,
     pub(crate) limits: crate::rate::Limits,
     pub(crate) more_files: Vec<crate::FormFile>,
+    pub(crate) http2: bool,
     /// Set by [`Client::upload_file`](crate::Client::upload_file).
     pub(crate) queue: Option<crate::client::Queue>,
     pub(crate) protocol: Protocol,
@@ -138,6 +139,7 @@ impl UploadOptions {
             with_credentials: false,
             limits: crate::rate::Limits::default(),
             more_files: Vec::new(),
+            http2: false,
             queue: None,
             protocol: Protocol::Multipart,
         }
@@ -258,6 +260,23 @@ impl UploadOptions {
     #[must_use]
     pub fn add_file(mut self, file: crate::FormFile) -> Self {
         self.more_files.push(file);
+        self
+    }
+
+    /// Sends a multipart upload over HTTP/2 (WeChat's `enableHttp2`): over `https://` when the
+    /// server chooses it in the TLS handshake (else HTTP/1.1 as usual), over `http://` with
+    /// prior knowledge (h2c), for servers known to speak it. Progress counts the bytes the
+    /// server's flow-control window let out. tus and S3 requests stay on HTTP/1.1; in the
+    /// browser, the browser chooses.
+    ///
+    /// ```
+    /// let opts = uptask::UploadOptions::new("https://example.com/upload", "a.bin", "file")
+    ///     .enable_http2(true);
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn enable_http2(mut self, enable: bool) -> Self {
+        self.http2 = enable;
         self
     }
 

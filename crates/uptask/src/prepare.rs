@@ -66,6 +66,8 @@ pub(crate) struct Plan {
     pub(crate) limits: crate::rate::Limits,
     /// The client's queue to wait in first, if any.
     pub(crate) queue: Option<crate::client::Queue>,
+    /// Offer HTTP/2 for a multipart upload.
+    pub(crate) http2: bool,
     pub(crate) roots: Arc<Vec<CertificateDer<'static>>>,
     pub(crate) kind: Kind,
 }
@@ -230,6 +232,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
         invoked,
         limits: opts.limits.clone(),
         queue: opts.queue.clone(),
+        http2: opts.http2,
         roots,
         kind,
     })

@@ -9,6 +9,7 @@
     reason = "each test binary uses its own part; a skipped peer must say so loudly"
 )]
 
+pub mod pki;
 pub mod weed;
 
 use std::io::{BufRead, BufReader};

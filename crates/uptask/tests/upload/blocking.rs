@@ -36,12 +36,7 @@ fn a_thread_without_a_runtime_uploads_and_waits() {
     let done = task.wait().unwrap();
     let elapsed = started.elapsed();
     assert_eq!(done.status_code, 200, "{}", done.data);
-    assert!(
-        server
-            .seen
-            .complete
-            .load(std::sync::atomic::Ordering::SeqCst)
-    );
+    assert!(server.seen.is_complete());
     let events = events.lock().unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.progress, 100);

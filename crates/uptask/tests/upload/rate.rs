@@ -30,12 +30,7 @@ async fn a_limited_upload_never_runs_ahead_of_its_rate() {
     let done = task.await.unwrap();
     let elapsed = started.elapsed();
     assert_eq!(done.status_code, 200, "{}", done.data);
-    assert!(
-        server
-            .seen
-            .complete
-            .load(std::sync::atomic::Ordering::SeqCst)
-    );
+    assert!(server.seen.is_complete());
     // Progress counts what the socket took, and the socket only got what the limit allowed
     // (the multipart framing adds a few hundred bytes).
     for &(at, sent) in seen.lock().unwrap().iter() {

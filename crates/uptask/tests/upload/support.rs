@@ -58,6 +58,11 @@ pub struct Seen {
 }
 
 impl Seen {
+    /// Whether the whole declared body arrived.
+    pub fn is_complete(&self) -> bool {
+        self.complete.load(Ordering::SeqCst)
+    }
+
     /// The Content-Length of the last request head seen.
     pub fn content_length(&self) -> Option<u64> {
         content_length(&self.head.lock().unwrap())

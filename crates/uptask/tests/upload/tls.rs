@@ -1,6 +1,5 @@
 //! HTTPS: verification on by default, an extra root CA on request.
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use uptask::{ErrorKind, upload_file};
 
@@ -14,16 +13,9 @@ struct Pki {
 
 /// A CA made for this test, and a server certificate it signed for `names`.
 fn pki(names: &[&str]) -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_params =
-        CertificateParams::new(names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
-    let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let chain: Vec<CertificateDer<'static>> = vec![leaf.der().clone()];
+    let made = crate::common::pki::generate(names);
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(made.key_der));
+    let chain: Vec<CertificateDer<'static>> = vec![CertificateDer::from(made.cert_der)];
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -32,7 +24,7 @@ fn pki(names: &[&str]) -> Pki {
         .with_single_cert(chain, key)
         .unwrap();
     Pki {
-        ca_pem: ca.pem(),
+        ca_pem: made.ca_pem,
         acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
     }
 }
@@ -99,4 +91,19 @@ async fn https_rejects_a_certificate_for_another_host() {
         "{}",
         err.err_msg()
     );
+}
+
+#[tokio::test]
+async fn http2_asked_of_a_server_without_it_falls_back_to_http1() {
+    let pki = pki(&["127.0.0.1"]);
+    let server = TestServer::start_with(Behavior::Echo, Some(pki.acceptor)).await;
+    let done = upload_file(
+        opts(&https(&server.url), payload(100_000))
+            .add_root_certificate_pem(pki.ca_pem)
+            .enable_http2(true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.status_code, 200);
+    assert_eq!(done.profile.unwrap().protocol.as_deref(), Some("http/1.1"));
 }

@@ -62,6 +62,8 @@ impl Client for NativeClient<'_> {
             method: request.method,
             head: &head,
             pieces,
+            // tus and S3 requests stay on HTTP/1.1.
+            h2: None,
             len: request.body.len(),
         };
         let mut watch = |n| progress(n);

@@ -19,13 +19,19 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 /// An open connection. Plain TCP stays concrete so the body can be sent with `sendfile`.
 pub(super) enum Connected {
     Plain(TcpStream),
-    Tls(Box<dyn Io>),
+    /// TLS, and whether the server chose HTTP/2 (ALPN `h2`).
+    Tls {
+        io: Box<dyn Io>,
+        h2: bool,
+    },
 }
 
-/// Opens the connection, noting in `timings` when each stage began and ended.
+/// Opens the connection, noting in `timings` when each stage began and ended; over TLS,
+/// offers HTTP/2 first when `http2`.
 pub(super) async fn connect(
     origin: &Origin,
     roots: &[CertificateDer<'static>],
+    http2: bool,
     timings: &mut Timings,
 ) -> Result<Connected, UploadError> {
     let target = format!("{}:{}", origin.host, origin.port);
@@ -83,7 +89,7 @@ pub(super) async fn connect(
         return Ok(Connected::Plain(tcp));
     }
     let handshake = now();
-    let config = tls_config(roots)?;
+    let config = tls_config(roots, http2)?;
     let name = ServerName::try_from(origin.host.clone()).map_err(|e| {
         UploadError::invalid(format!("{:?} is not a valid TLS server name", origin.host))
             .with_source(e)
@@ -100,20 +106,28 @@ pub(super) async fn connect(
         })?;
     timings.connect.1 = now();
     timings.tls = Some((handshake, timings.connect.1));
-    Ok(Connected::Tls(Box::new(tls)))
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    Ok(Connected::Tls {
+        io: Box::new(tls),
+        h2,
+    })
 }
 
 /// The client TLS configuration: the public web roots plus any roots the caller added.
 /// Verification is always on.
-fn tls_config(extra: &[CertificateDer<'static>]) -> Result<Arc<ClientConfig>, UploadError> {
-    static DEFAULT: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
+fn tls_config(
+    extra: &[CertificateDer<'static>],
+    http2: bool,
+) -> Result<Arc<ClientConfig>, UploadError> {
+    static DEFAULT: [OnceLock<Result<Arc<ClientConfig>, String>>; 2] =
+        [OnceLock::new(), OnceLock::new()];
     if extra.is_empty() {
-        return DEFAULT
-            .get_or_init(|| build_tls_config(&[]).map(Arc::new))
+        return DEFAULT[usize::from(http2)]
+            .get_or_init(|| build_tls_config(&[], http2).map(Arc::new))
             .clone()
             .map_err(|e| tls_setup_error(&e));
     }
-    build_tls_config(extra)
+    build_tls_config(extra, http2)
         .map(Arc::new)
         .map_err(|e| tls_setup_error(&e))
 }
@@ -122,7 +136,10 @@ fn tls_setup_error(e: &str) -> UploadError {
     UploadError::new(ErrorKind::Tls, format!("cannot set up TLS: {e}"))
 }
 
-fn build_tls_config(extra: &[CertificateDer<'static>]) -> Result<ClientConfig, String> {
+fn build_tls_config(
+    extra: &[CertificateDer<'static>],
+    http2: bool,
+) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for cert in extra {
@@ -136,6 +153,10 @@ fn build_tls_config(extra: &[CertificateDer<'static>]) -> Result<ClientConfig, S
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(config)
 }

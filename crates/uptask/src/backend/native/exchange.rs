@@ -13,7 +13,7 @@ use uptask_proto::http1::{
 };
 use uptask_proto::multipart::{MultipartBody, Piece};
 
-use super::conn;
+use super::conn::{self, Connected};
 use super::head::{Origin, multipart_head, retarget};
 use super::source::{CHUNK, Chunks, SendFile};
 use super::timing::Timings;
@@ -72,6 +72,10 @@ async fn follow(
             head: &head,
             pieces: Box::new(body.pieces_from(0)),
             len: body.len(),
+            h2: plan.http2.then(|| super::h2::H2Head {
+                url: &url,
+                headers: super::head::multipart_fields(plan, body),
+            }),
         };
         let mut watch = MultipartWatch {
             plan,
@@ -146,12 +150,14 @@ impl<'a> Link<'a> {
     }
 }
 
-/// One request to write: its method, encoded head and body pieces.
+/// One request to write: its method, encoded head and body pieces; and, to offer HTTP/2,
+/// its head as HTTP/2 sends it.
 pub(super) struct Outgoing<'a> {
     pub(super) method: &'a str,
     pub(super) head: &'a [u8],
     pub(super) pieces: Box<dyn Iterator<Item = Piece<'a>> + Send + 'a>,
     pub(super) len: u64,
+    pub(super) h2: Option<super::h2::H2Head<'a>>,
 }
 
 /// One response: its head, headers as a map, and body; and when each stage happened.
@@ -183,15 +189,34 @@ fn redirect_target(plan: &Plan, current: &url::Url, head: &ResponseHead) -> Opti
 /// bytes accepted so far.
 pub(super) async fn roundtrip<'a>(
     link: &Link<'a>,
-    out: Outgoing<'a>,
+    mut out: Outgoing<'a>,
     watch: &mut dyn Watch,
 ) -> Result<Exchanged, UploadError> {
     let mut timings = Timings::default();
+    let h2_head = out.h2.take();
     let connected = guard(
         link.plan.stall,
-        conn::connect(&link.origin, &link.plan.roots, &mut timings),
+        conn::connect(
+            &link.origin,
+            &link.plan.roots,
+            h2_head.is_some(),
+            &mut timings,
+        ),
     )
     .await??;
+    // HTTP/2 when asked for: over TLS if the server chose it, over plain TCP with prior
+    // knowledge (h2c).
+    let connected = match (h2_head, connected) {
+        (Some(head), Connected::Plain(tcp)) => {
+            timings.http2 = true;
+            return super::h2::exchange(link, Box::new(tcp), out, &head, watch, timings).await;
+        }
+        (Some(head), Connected::Tls { io, h2: true }) => {
+            timings.http2 = true;
+            return super::h2::exchange(link, io, out, &head, watch, timings).await;
+        }
+        (_, connected) => connected,
+    };
     let mut conn = Conn {
         io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
@@ -608,7 +633,10 @@ fn lost(e: std::io::Error, sent: u64, expected: u64) -> UploadError {
 }
 
 /// Runs `fut`, failing with a timeout if it makes no progress within `stall`.
-async fn guard<F: Future>(stall: Option<Duration>, fut: F) -> Result<F::Output, UploadError> {
+pub(super) async fn guard<F: Future>(
+    stall: Option<Duration>,
+    fut: F,
+) -> Result<F::Output, UploadError> {
     match stall {
         None => Ok(fut.await),
         Some(limit) => tokio::time::timeout(limit, fut).await.map_err(|_| {

@@ -94,15 +94,26 @@ fn request_target(url: &Url) -> String {
 
 /// The head of a plan's multipart POST.
 pub(super) fn multipart_head(plan: &Plan, body: &MultipartBody) -> Result<Vec<u8>, UploadError> {
-    encode_head(
-        "POST",
-        &plan.url,
-        &plan.header,
-        &[
-            ("Content-Type", body.content_type()),
-            ("Content-Length", body.len().to_string()),
-        ],
-    )
+    encode_head("POST", &plan.url, &plan.header, &multipart_own(body))
+}
+
+/// The headers uptask sets on a multipart request.
+fn multipart_own(body: &MultipartBody) -> [(&'static str, String); 2] {
+    [
+        ("Content-Type", body.content_type()),
+        ("Content-Length", body.len().to_string()),
+    ]
+}
+
+/// The multipart request's headers for HTTP/2 (names lower-case, as it requires): the user's,
+/// then uptask's own.
+pub(super) fn multipart_fields(plan: &Plan, body: &MultipartBody) -> Vec<(String, String)> {
+    plan.header
+        .iter()
+        .cloned()
+        .chain(multipart_own(body).map(|(n, v)| (n.to_owned(), v)))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v))
+        .collect()
 }
 
 #[cfg(test)]

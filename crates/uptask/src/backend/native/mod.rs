@@ -4,6 +4,7 @@ mod blob;
 mod client;
 mod conn;
 mod exchange;
+mod h2;
 mod head;
 mod runtime;
 mod source;

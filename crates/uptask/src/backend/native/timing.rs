@@ -19,6 +19,8 @@ pub(super) struct Timings {
     /// Request bytes written, head included.
     pub(super) written: u64,
     pub(super) peer: Option<SocketAddr>,
+    /// `h2` when the request went over HTTP/2.
+    pub(super) http2: bool,
 }
 
 impl Timings {
@@ -32,7 +34,7 @@ impl Timings {
         p.connect_end = ms(self.connect.1);
         p.ssl_connection_start = self.tls.map(|t| invoked.ms(t.0));
         p.ssl_connection_end = self.tls.map(|t| invoked.ms(t.1));
-        p.protocol = Some("http/1.1".to_owned());
+        p.protocol = Some(if self.http2 { "h2" } else { "http/1.1" }.to_owned());
         p.socket_reused = Some(false);
         p.peer_ip = self.peer.map(|a| a.ip().to_string());
         p.port = self.peer.map(|a| a.port());

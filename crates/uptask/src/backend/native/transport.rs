@@ -69,7 +69,7 @@ impl Transport {
     pub(super) fn new(conn: Connected) -> Self {
         match conn {
             Connected::Plain(tcp) => Transport::Plain(tcp),
-            Connected::Tls(io) => {
+            Connected::Tls { io, .. } => {
                 let (rd, wr) = tokio::io::split(io);
                 Transport::Split { rd, wr }
             }

@@ -60,6 +60,9 @@ pub(crate) fn start(
             "extra root certificates cannot be used in the browser: it trusts its own store",
         ));
     }
+    if plan.http2 {
+        tracing::debug!("the browser chooses the HTTP version itself");
+    }
     if !plan.limits.is_empty() && matches!(plan.kind, Kind::Multipart { .. }) {
         // One request whose body the browser sends at its own pace.
         tracing::warn!("a bandwidth limit cannot slow a multipart upload in the browser");
