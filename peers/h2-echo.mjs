@@ -7,6 +7,7 @@
 // POST: answers JSON {httpVersion, files[], fields[], bytesReceived}, each file with its field
 // name, filename, size and sha256 as busboy parsed it. ?stall=1 reads nothing and never
 // answers (the client's flow-control window fills). ?early=413 answers 413 at once, unread.
+// ?big=N answers 200 with N MiB of zeros.
 // The first stdout line names the port.
 import fs from 'node:fs';
 import http2 from 'node:http2';
@@ -19,6 +20,22 @@ function handle(req, res) {
   const url = new URL(req.url, 'http://peer');
   if (url.searchParams.has('stall')) {
     req.pause();
+    return;
+  }
+  const big = Number(url.searchParams.get('big') ?? 0);
+  if (big) {
+    // A hostile answer: `big` MiB of body, more than a client should hold.
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const mib = Buffer.alloc(1 << 20);
+    let left = big;
+    const more = () => {
+      while (left > 0) {
+        left -= 1;
+        if (!res.write(mib)) { res.once('drain', more); return; }
+      }
+      res.end();
+    };
+    more();
     return;
   }
   const early = url.searchParams.get('early');

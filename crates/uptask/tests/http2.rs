@@ -158,3 +158,21 @@ async fn an_early_answer_over_http2_is_the_result() {
     assert_eq!(done.status_code, 413, "{}", done.data);
     assert_eq!(done.data, "refused early\n");
 }
+
+#[tokio::test]
+async fn a_response_body_too_large_to_hold_is_refused() {
+    let Some((_peer, port)) = start(None) else {
+        return;
+    };
+    let opts = UploadOptions::from_bytes(
+        format!("http://127.0.0.1:{port}/upload?big=65"),
+        payload(1000),
+        "file",
+    )
+    .enable_http2(true);
+    let err = upload_file(opts).await.unwrap_err();
+    assert!(
+        err.to_string().contains("larger than 67108864 bytes"),
+        "{err}"
+    );
+}

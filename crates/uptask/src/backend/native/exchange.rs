@@ -23,10 +23,18 @@ use crate::task::EventSink;
 use crate::{ErrorKind, UploadError, UploadSuccess};
 
 /// The largest response body kept; the seed returns it as a string, so it must fit in memory.
-const MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
+pub(super) const MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
+
+/// A response body past [`MAX_RESPONSE_BODY`]: refused rather than held.
+pub(super) fn too_big() -> UploadError {
+    UploadError::new(
+        ErrorKind::Protocol,
+        format!("the response body is larger than {MAX_RESPONSE_BODY} bytes"),
+    )
+}
 
 /// How long to look for a response after the server broke off the upload.
-const SALVAGE_WINDOW: Duration = Duration::from_secs(1);
+pub(super) const SALVAGE_WINDOW: Duration = Duration::from_secs(1);
 
 const READ_RESERVE: usize = 16 * 1024;
 
@@ -549,12 +557,6 @@ impl Conn {
                     .with_source(e),
             )
         })?;
-        let too_big = || {
-            UploadError::new(
-                ErrorKind::Protocol,
-                format!("the response body is larger than {MAX_RESPONSE_BODY} bytes"),
-            )
-        };
         let cut = |what: &str| {
             UploadError::new(
                 ErrorKind::Io,

@@ -9,7 +9,9 @@ use uptask_proto::http1::{ResponseHead, header_map};
 use uptask_proto::multipart::Piece;
 
 use super::conn::Io;
-use super::exchange::{Exchanged, Link, Outgoing, Watch, guard};
+use super::exchange::{
+    Exchanged, Link, MAX_RESPONSE_BODY, Outgoing, SALVAGE_WINDOW, Watch, guard, too_big,
+};
 use super::source::Chunks;
 use super::timing::Timings;
 use crate::prepare::PlannedSource;
@@ -96,13 +98,18 @@ async fn request(
         .map_err(|e| h2_error("request", &e))?;
     let mut response = std::pin::pin!(response);
     let sending = send_body(link, out, &mut stream, watch);
-    // The body goes out while the response is watched: an early answer wins.
+    // The body goes out while the response is watched: an early answer wins, also over the
+    // reset that often follows it.
     let answered = tokio::select! {
-        sent = sending => {
-            sent?;
-            None
-        }
+        biased;
         answer = &mut response => Some(answer),
+        sent = sending => match sent {
+            Ok(()) => None,
+            Err(e) => match tokio::time::timeout(SALVAGE_WINDOW, &mut response).await {
+                Ok(Ok(answer)) => Some(Ok(answer)),
+                _ => return Err(e),
+            },
+        },
     };
     timings.request.1 = crate::backend::now();
     let early = answered.is_some();
@@ -136,6 +143,9 @@ async fn request(
             Err(e) => return Err(h2_error("response body", &e)),
         };
         let _ = body.flow_control().release_capacity(chunk.len());
+        if data.len() + chunk.len() > MAX_RESPONSE_BODY {
+            return Err(too_big());
+        }
         data.extend_from_slice(&chunk);
     }
     if early {
