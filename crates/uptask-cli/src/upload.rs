@@ -23,62 +23,65 @@ type Outcome = Result<UploadSuccess, UploadError>;
 pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
     let (files, url) = plan::targets(&args)?;
     let rate = plan::limit_rate(&args.limit_rate)?;
-    let server = match &url {
-        Some(_) => None,
-        None => {
-            if args.protocol != Protocol::Multipart {
-                return Err(bad(
-                    "the built-in server takes multipart uploads: give a URL for --protocol tus or s3",
-                ));
-            }
-            // Check the input before anything is created on disk.
-            for file in &files {
-                check(
-                    &plan::upload_options(&args, file, "http://127.0.0.1:1/upload")?,
-                    args.json,
-                )?;
-            }
-            Some(Embedded::start().await?)
-        }
-    };
-    let target = url
-        .clone()
-        .unwrap_or_else(|| server.as_ref().map(Embedded::url).unwrap_or_default());
+    let embedded = url.is_none();
+    if embedded && args.protocol != Protocol::Multipart {
+        return Err(bad(
+            "the built-in server takes multipart uploads: give a URL for --protocol tus or s3",
+        ));
+    }
+    // Every file is checked before anything is sent, or created on disk: the built-in
+    // server's address is not known yet, so a stand-in checks the rest.
+    let target = url.unwrap_or_else(|| "http://127.0.0.1:1/upload".to_owned());
     let mut all = Vec::with_capacity(files.len());
     for file in &files {
         let opts = plan::upload_options(&args, file, &target)?;
         check(&opts, args.json)?;
         all.push(opts);
     }
-    let code = if let [file] = files.as_slice() {
-        let Some(opts) = all.pop() else {
-            return Err(bad(format!("nothing was planned for {}", file.display())));
-        };
-        let opts = if rate > 0 {
-            opts.limit_rate(rate)
-        } else {
-            opts
-        };
-        let outcome = single(opts, args.json).await;
-        let outcome = finish(server, outcome).await?;
-        // A tus or S3 upload of a file is kept when it fails: a second run continues it.
-        let resumable = args.protocol != Protocol::Multipart && file.as_os_str() != "-";
-        report(None, outcome, args.json, resumable, url.is_none())
-    } else {
-        let mut client = Client::new().max_concurrent(args.parallel);
-        if rate > 0 {
-            client = client.limit_rate(rate);
-        }
-        let outcomes = many(&client, &files, all, args.json).await;
-        let outcomes = finish(server, Ok(outcomes)).await?;
-        let resumable = args.protocol != Protocol::Multipart;
-        files
+    let server = if embedded {
+        let server = Embedded::start().await?;
+        // The same options, aimed at it.
+        all = files
             .iter()
-            .zip(outcomes)
-            .map(|(file, outcome)| report(Some(file), outcome, args.json, resumable, url.is_none()))
-            .max_by_key(|code| severity(*code))
-            .unwrap_or(exit::OK)
+            .map(|file| plan::upload_options(&args, file, &server.url))
+            .collect::<anyhow::Result<_>>()?;
+        Some(server)
+    } else {
+        None
     };
+    let several = files.len() > 1;
+    // One file runs alone under its own limit; several share a client's slots and limit.
+    let client = several.then(|| {
+        let client = Client::new().max_concurrent(args.parallel);
+        if rate > 0 {
+            client.limit_rate(rate)
+        } else {
+            client
+        }
+    });
+    if !several && rate > 0 {
+        all = all.into_iter().map(|opts| opts.limit_rate(rate)).collect();
+    }
+    let outcomes = transfer(client.as_ref(), &files, all, args.json).await;
+    if let Some(server) = server {
+        server.stop().await;
+    }
+    let code = files
+        .iter()
+        .zip(outcomes)
+        .map(|(file, outcome)| {
+            // A tus or S3 upload of a file is kept when it fails: a second run continues it.
+            let resumable = args.protocol != Protocol::Multipart && file.as_os_str() != "-";
+            report(
+                several.then_some(file),
+                outcome,
+                args.json,
+                resumable,
+                embedded,
+            )
+        })
+        .max_by_key(|code| severity(*code))
+        .unwrap_or(exit::OK);
     if code == exit::OK {
         Ok(code)
     } else {
@@ -125,18 +128,11 @@ impl Embedded {
         })
     }
 
-    fn url(&self) -> String {
-        self.url.clone()
+    /// Stops the server once the uploads are done, letting requests in flight finish.
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
     }
-}
-
-/// Stops the built-in server, if there is one, once the uploads are done.
-async fn finish<T>(server: Option<Embedded>, outcome: anyhow::Result<T>) -> anyhow::Result<T> {
-    if let Some(server) = server {
-        let _ = server.stop.send(());
-        let _ = server.server.await;
-    }
-    outcome
 }
 
 /// Rejects bad options with exit 2 before anything is sent or created.
@@ -149,48 +145,32 @@ fn check(opts: &UploadOptions, json: bool) -> anyhow::Result<()> {
     })
 }
 
-/// One file, with one bar or NDJSON events; Ctrl-C aborts it.
-async fn single(opts: UploadOptions, json: bool) -> anyhow::Result<Outcome> {
-    let task = upload_file(opts);
-    let handle = task.handle();
-    // A hidden bar (stderr is not a terminal) needs no listener at all.
-    let bars = (!json)
-        .then(|| Bars::new(1, false))
-        .filter(|b| !b.is_hidden());
-    watch(&task, None, json, bars.as_ref().map(|b| (b, 0)));
-    let mut task = task;
-    let outcome = tokio::select! {
-        outcome = &mut task => outcome,
-        _ = tokio::signal::ctrl_c() => {
-            handle.abort();
-            task.await
-        }
-    };
-    if let Some(bars) = bars {
-        bars.finish(0, outcome.is_ok());
-    }
-    Ok(outcome)
-}
-
-/// Several files through `client` (so at most `--parallel` at once, in order), a bar each
-/// and a total, or NDJSON events naming their file; Ctrl-C aborts them all.
-async fn many(
-    client: &Client,
+/// Runs the uploads (several through `client`, so at most `--parallel` at once, in order)
+/// with a bar each and a total under several, or NDJSON events naming their file when there
+/// are several; Ctrl-C aborts them all.
+async fn transfer(
+    client: Option<&Client>,
     files: &[PathBuf],
     all: Vec<UploadOptions>,
     json: bool,
 ) -> Vec<Outcome> {
+    let several = files.len() > 1;
+    // A hidden bar (stderr is not a terminal) needs no listener at all.
     let bars = (!json)
-        .then(|| Bars::new(files.len(), true))
+        .then(|| Bars::new(files.len(), several))
         .filter(|b| !b.is_hidden());
     let mut handles: Vec<UploadHandle> = Vec::with_capacity(files.len());
     let mut running = Vec::with_capacity(files.len());
     for (index, (file, opts)) in files.iter().zip(all).enumerate() {
-        if let Some(bars) = &bars {
-            bars.name(index, &file.display().to_string());
+        let name = several.then_some(file.as_path());
+        if let (Some(bars), Some(name)) = (&bars, name) {
+            bars.name(index, &name.display().to_string());
         }
-        let task = client.upload_file(opts);
-        watch(&task, Some(file), json, bars.as_ref().map(|b| (b, index)));
+        let task = match client {
+            Some(client) => client.upload_file(opts),
+            None => upload_file(opts),
+        };
+        watch(&task, name, json, bars.as_ref().map(|b| (b, index)));
         handles.push(task.handle());
         running.push(tokio::spawn(task));
     }
