@@ -139,6 +139,13 @@ impl Plan {
     }
 }
 
+/// `len` bytes of `bytes` from `offset`, if they are all there.
+pub(crate) fn range_of(bytes: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
+    let start = usize::try_from(offset).ok()?;
+    let end = usize::try_from(offset.checked_add(len)?).ok()?;
+    bytes.get(start..end)
+}
+
 impl PlannedSource {
     /// The length, or 0 for a stream (unknown until its end).
     pub(crate) fn len(&self) -> u64 {

@@ -17,17 +17,17 @@ use crate::prepare::{Plan, PlannedSource};
 use crate::{ErrorKind, UploadError};
 
 pub(super) struct NativeClient<'a> {
+    /// The upload's plan: its source, trust, limits, and the user's headers sent with every
+    /// request.
     plan: &'a Plan,
-    headers: &'a [(String, String)],
     /// A stream source, once opened (on the blocking pool: a FIFO's open waits for a writer).
     stream: Mutex<Option<std::fs::File>>,
 }
 
 impl<'a> NativeClient<'a> {
-    pub(super) fn new(plan: &'a Plan, headers: &'a [(String, String)]) -> Self {
+    pub(super) fn new(plan: &'a Plan) -> Self {
         Self {
             plan,
-            headers,
             stream: Mutex::new(None),
         }
     }
@@ -44,7 +44,7 @@ impl Client for NativeClient<'_> {
         if request.body != Body::Empty || matches!(request.method, "POST" | "PATCH") {
             own.push(("Content-Length", request.body.len().to_string()));
         }
-        let head = encode_head(request.method, &request.url, self.headers, &own)?;
+        let head = encode_head(request.method, &request.url, &self.plan.header, &own)?;
         let pieces: Box<dyn Iterator<Item = Piece<'_>> + Send> = match &request.body {
             Body::Empty => Box::new(std::iter::empty()),
             Body::Range { offset, len } => Box::new(std::iter::once(Piece::File {
@@ -140,22 +140,19 @@ fn digest_of(
     len: u64,
 ) -> Result<Vec<u8>, UploadError> {
     let mut hasher = Hasher::new(algorithm);
-    if let PlannedSource::Stream { .. } = source {
-        return Err(UploadError::new(
-            ErrorKind::Internal,
-            "a stream is hashed from memory, not read twice",
-        ));
-    }
     match source {
         PlannedSource::Bytes(bytes) => {
-            let start = usize::try_from(offset).unwrap_or(usize::MAX);
-            let end = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX);
-            let slice = bytes.get(start..end).ok_or_else(|| {
+            let slice = crate::prepare::range_of(bytes, offset, len).ok_or_else(|| {
                 UploadError::new(ErrorKind::Internal, "checksum range outside the bytes")
             })?;
             hasher.update(slice);
         }
-        PlannedSource::Stream { .. } => {}
+        PlannedSource::Stream { .. } => {
+            return Err(UploadError::new(
+                ErrorKind::Internal,
+                "a stream is hashed from memory, not read twice",
+            ));
+        }
         PlannedSource::Blob(blob) => match *blob {},
         PlannedSource::Path { path, .. } => {
             let read_err = |e: std::io::Error| {

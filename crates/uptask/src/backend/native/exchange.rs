@@ -425,14 +425,8 @@ async fn ready(pending: &mut Pending<'_>) -> Result<bool, UploadError> {
 }
 
 /// `len` bytes of `bytes` from `offset`; the plan sized the body from these very bytes.
-fn slice_of(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8], UploadError> {
-    let start = usize::try_from(offset).ok();
-    let end = offset
-        .checked_add(len)
-        .and_then(|e| usize::try_from(e).ok());
-    start
-        .zip(end)
-        .and_then(|(start, end)| bytes.get(start..end))
+pub(super) fn slice_of(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8], UploadError> {
+    crate::prepare::range_of(bytes, offset, len)
         .ok_or_else(|| UploadError::new(ErrorKind::Internal, "the body plan outgrew its bytes"))
 }
 

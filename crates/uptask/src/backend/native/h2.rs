@@ -10,7 +10,7 @@ use uptask_proto::multipart::Piece;
 
 use super::conn::Io;
 use super::exchange::{
-    Exchanged, Link, MAX_RESPONSE_BODY, Outgoing, SALVAGE_WINDOW, Watch, guard, too_big,
+    Exchanged, Link, MAX_RESPONSE_BODY, Outgoing, SALVAGE_WINDOW, Watch, guard, slice_of, too_big,
 };
 use super::source::Chunks;
 use super::timing::Timings;
@@ -183,24 +183,10 @@ async fn send_body(
                 .await?;
             }
             Piece::File { index, offset, len } => match link.plan.source_at(index)? {
+                // The bytes the plan holds, shared rather than copied.
                 PlannedSource::Bytes(bytes) => {
-                    let start = usize::try_from(offset).unwrap_or(usize::MAX);
-                    let end = usize::try_from(offset.saturating_add(len)).unwrap_or(usize::MAX);
-                    if end > bytes.len() || start > end {
-                        return Err(UploadError::new(
-                            ErrorKind::Internal,
-                            "the body plan outgrew its bytes",
-                        ));
-                    }
-                    send(
-                        link,
-                        stream,
-                        bytes.slice(start..end),
-                        &mut sent,
-                        total,
-                        watch,
-                    )
-                    .await?;
+                    let part = bytes.slice_ref(slice_of(bytes, offset, len)?);
+                    send(link, stream, part, &mut sent, total, watch).await?;
                 }
                 PlannedSource::Path { path, fingerprint } => {
                     let mut chunks = Chunks::open(path, *fingerprint, offset, len)?;

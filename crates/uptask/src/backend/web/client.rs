@@ -16,42 +16,29 @@ enum WebSource {
     Blob(crate::Blob),
 }
 
-/// Requests for one upload, with the user's headers.
-pub(crate) struct WebClient {
+/// Requests for one upload: its source as the page holds it, and the plan for the rest (the
+/// user's headers, stall limit, credentials, bandwidth limits).
+pub(crate) struct WebClient<'a> {
     source: WebSource,
-    headers: Vec<(String, String)>,
-    stall: Option<std::time::Duration>,
-    with_credentials: bool,
-    limits: crate::rate::Limits,
+    plan: &'a Plan,
 }
 
 fn past_the_end() -> UploadError {
     UploadError::invalid("a range past the end of the source")
 }
 
-impl WebClient {
-    pub(crate) fn new(plan: &Plan) -> Result<Self, UploadError> {
+impl<'a> WebClient<'a> {
+    pub(crate) fn new(plan: &'a Plan) -> Result<Self, UploadError> {
         let source = match &plan.source {
             PlannedSource::Bytes(b) => WebSource::Bytes(b.clone()),
             PlannedSource::Blob(b) => WebSource::Blob(b.clone()),
             other => return Err(super::not_in_browser(other)),
         };
-        Ok(Self {
-            source,
-            headers: plan.header.clone(),
-            stall: plan.stall,
-            with_credentials: plan.with_credentials,
-            limits: plan.limits.clone(),
-        })
+        Ok(Self { source, plan })
     }
 
     fn slice(bytes: &bytes::Bytes, offset: u64, len: u64) -> Result<&[u8], UploadError> {
-        let start = usize::try_from(offset).ok();
-        let end = start.and_then(|s| s.checked_add(usize::try_from(len).ok()?));
-        start
-            .zip(end)
-            .and_then(|(s, e)| bytes.get(s..e))
-            .ok_or_else(past_the_end)
+        crate::prepare::range_of(bytes, offset, len).ok_or_else(past_the_end)
     }
 
     /// `len` bytes from `offset`, as a request body.
@@ -77,7 +64,7 @@ impl WebClient {
     }
 }
 
-impl Client for WebClient {
+impl Client for WebClient<'_> {
     fn send(
         &self,
         request: &Request,
@@ -95,14 +82,20 @@ impl Client for WebClient {
                 .headers
                 .iter()
                 .map(|(n, v)| (*n, v.as_str()))
-                .chain(self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+                .chain(
+                    self.plan
+                        .header
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str())),
+                )
                 .collect();
             let total = request.body.len();
             // The browser sends the body at its own pace: under a limit, the request first
             // waits for its bytes' share, so the average over the chunks holds.
             let mut left = total;
-            while left > 0 && !self.limits.is_empty() {
-                let grant = self.limits.take(left).await;
+            let limits = &self.plan.limits;
+            while left > 0 && !limits.is_empty() {
+                let grant = limits.take(left).await;
                 left -= grant.len();
                 let all = grant.len();
                 grant.settle(all);
@@ -119,8 +112,8 @@ impl Client for WebClient {
                     headers: &headers,
                     body,
                     timeout: None,
-                    stall: self.stall,
-                    with_credentials: self.with_credentials,
+                    stall: self.plan.stall,
+                    with_credentials: self.plan.with_credentials,
                 },
                 &mut on_event,
             )
