@@ -38,8 +38,10 @@ pub(crate) struct Part {
 
 /// A checked call: everything but the callbacks.
 pub(crate) struct Call {
-    /// The files, at least one: the top-level `file`/`filePath`, then uni-app's `files`.
-    pub(crate) parts: Vec<Part>,
+    /// The first file: the top-level `file`/`filePath`, else uni-app's first of `files`.
+    pub(crate) first: Part,
+    /// The rest of `files`, in order.
+    pub(crate) more: Vec<Part>,
     url: String,
     header: Vec<(String, String)>,
     form_data: Vec<(String, String)>,
@@ -141,11 +143,12 @@ impl Call {
                 });
             }
         }
-        if parts.is_empty() {
-            return Err(invalid(
+        let mut parts = parts.into_iter();
+        let first = parts.next().ok_or_else(|| {
+            invalid(
                 "parameter error: filePath (a URL such as blob:...), file (a Blob or File) or files is required",
-            ));
-        }
+            )
+        })?;
         // Taro sends its own value too; ours carries the boundary the body needs (a bare
         // `multipart/form-data` from the page breaks every upload on Taro H5).
         let header = entries(option, "header")?
@@ -170,7 +173,8 @@ impl Call {
             }
         };
         Ok(Self {
-            parts,
+            first,
+            more: parts.collect(),
             url,
             header,
             form_data: entries(option, "formData")?,
@@ -181,21 +185,17 @@ impl Call {
         })
     }
 
-    /// The library's options for this call, sending `blobs` (one per part, in order).
-    pub(crate) fn options(self, blobs: Vec<web_sys::Blob>) -> UploadOptions {
-        let mut files = self.parts.into_iter().zip(blobs);
-        let Some((first, blob)) = files.next() else {
-            // `parse` made sure there is a part; the upload then says what is missing.
-            return UploadOptions::with_source(self.url, Source::Bytes(Default::default()), "");
-        };
+    /// The library's options for this call: `first` is the first part's file, `more` the
+    /// others', in order.
+    pub(crate) fn options(self, first: web_sys::Blob, more: Vec<web_sys::Blob>) -> UploadOptions {
         let mut options =
-            UploadOptions::with_source(self.url, Source::Blob(blob.into()), first.name)
+            UploadOptions::with_source(self.url, Source::Blob(first.into()), self.first.name)
                 .timeout(self.timeout)
                 .with_credentials(self.with_credentials);
-        if let Some(file_name) = first.file_name {
+        if let Some(file_name) = self.first.file_name {
             options = options.file_name(file_name);
         }
-        for (part, blob) in files {
+        for (part, blob) in self.more.into_iter().zip(more) {
             options = options.add_file(FormFile::with_source(part.name, Source::Blob(blob.into())));
         }
         for (name, value) in self.header {

@@ -46,19 +46,18 @@ struct Inner {
 
 impl Inner {
     fn abort(&self) {
-        let phase = std::mem::replace(&mut *self.phase.borrow_mut(), Phase::Aborted);
-        match phase {
+        let mut phase = self.phase.borrow_mut();
+        match &*phase {
             Phase::Preparing(fetching) => {
                 if let Some(controller) = fetching {
                     controller.abort();
                 }
+                *phase = Phase::Aborted;
             }
             Phase::Running(handle) => {
                 handle.abort();
-                *self.phase.borrow_mut() = Phase::Running(handle);
             }
-            Phase::Aborted => {}
-            Phase::Settled => *self.phase.borrow_mut() = Phase::Settled,
+            Phase::Aborted | Phase::Settled => {}
         }
     }
 
@@ -184,17 +183,15 @@ fn aborted() -> UploadError {
 
 async fn attempt(inner: &Inner, option: &JsValue) -> Result<UploadSuccess, UploadError> {
     let call = Call::parse(option)?;
-    let mut blobs = Vec::with_capacity(call.parts.len());
-    for part in &call.parts {
-        blobs.push(match &part.file {
-            File::Blob(blob) => blob.clone(),
-            File::Url(url) => fetch(inner, url).await?,
-        });
+    let first = blob_of(inner, &call.first.file).await?;
+    let mut more = Vec::with_capacity(call.more.len());
+    for part in &call.more {
+        more.push(blob_of(inner, &part.file).await?);
     }
     if inner.is_aborted() {
         return Err(aborted());
     }
-    let task = uptask::upload_file(call.options(blobs));
+    let task = uptask::upload_file(call.options(first, more));
     // The library's listeners must be `Send`; the page's functions never leave its thread.
     let progress = SendWrapper::new(inner.progress.clone());
     task.on_progress_update(move |p| progress.emit(&shapes::progress(p)));
@@ -202,6 +199,14 @@ async fn attempt(inner: &Inner, option: &JsValue) -> Result<UploadSuccess, Uploa
     task.on_headers_received(move |h| headers.emit(&shapes::headers_received(&h.header)));
     *inner.phase.borrow_mut() = Phase::Running(task.handle());
     task.await
+}
+
+/// A part's file as a `Blob`: the page's own, or fetched from its URL.
+async fn blob_of(inner: &Inner, file: &File) -> Result<web_sys::Blob, UploadError> {
+    match file {
+        File::Blob(blob) => Ok(blob.clone()),
+        File::Url(url) => fetch(inner, url).await,
+    }
 }
 
 /// Reads `filePath` as Taro H5 does, by fetching it; `abort()` stops the fetch.
