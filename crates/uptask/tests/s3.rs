@@ -62,9 +62,10 @@ fn flag_at(task: &UploadTask, at: u64) -> Arc<AtomicBool> {
 }
 
 async fn wait_for(flag: &AtomicBool) {
-    while !flag.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    common::wait_until("the upload to get going", Duration::from_secs(60), || {
+        flag.load(Ordering::SeqCst)
+    })
+    .await;
 }
 
 /// Everything the upload reported, in order: progress as bytes sent, notices as themselves.

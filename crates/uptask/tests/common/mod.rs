@@ -83,3 +83,16 @@ pub fn start_peer(script: &str, package: &str, args: &[&std::ffi::OsStr]) -> Opt
         .unwrap();
     Some(Peer { child, banner })
 }
+
+/// Polls `ready` every few milliseconds until it holds; fails the test naming `what` if it has
+/// not held within `limit` (a regression then fails loudly instead of hanging the suite).
+pub async fn wait_until(what: &str, limit: std::time::Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}

@@ -585,9 +585,10 @@ async fn abort_terminates_the_upload_on_the_server() {
     let task = uptask::upload_file(tus_opts(&server.url("/files/"), &payload(100_000), quick()));
     let handle = task.handle();
     let waiter = tokio::spawn(task);
-    while !server.lines().iter().any(|l| l.starts_with("PATCH")) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::common::wait_until("the first PATCH", Duration::from_secs(20), || {
+        server.lines().iter().any(|l| l.starts_with("PATCH"))
+    })
+    .await;
     assert!(handle.abort());
     let err = waiter.await.unwrap().unwrap_err();
     assert!(err.is_aborted());
@@ -609,9 +610,10 @@ async fn abort_can_keep_the_upload_for_later() {
     let task = uptask::upload_file(tus_opts(&server.url("/files/"), &payload(1000), tus));
     let handle = task.handle();
     let waiter = tokio::spawn(task);
-    while !server.lines().iter().any(|l| l.starts_with("PATCH")) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::common::wait_until("the first PATCH", Duration::from_secs(20), || {
+        server.lines().iter().any(|l| l.starts_with("PATCH"))
+    })
+    .await;
     handle.abort();
     assert!(waiter.await.unwrap().unwrap_err().is_aborted());
     assert!(!server.lines().iter().any(|l| l.starts_with("DELETE")));
@@ -635,9 +637,10 @@ async fn pause_drops_the_request_and_resume_continues_from_the_servers_offset() 
     trace.attach(&task);
     let handle = task.handle();
     let waiter = tokio::spawn(task);
-    while !server.lines().iter().any(|l| l.starts_with("PATCH")) {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::common::wait_until("the first PATCH", Duration::from_secs(20), || {
+        server.lines().iter().any(|l| l.starts_with("PATCH"))
+    })
+    .await;
     assert!(handle.pause());
     assert!(!handle.pause());
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -139,9 +139,10 @@ async fn abort_terminates_on_tus_server() {
     let url = created_url(&task);
     let handle = task.handle();
     let waiter = tokio::spawn(task);
-    while proxy.upstream_bytes() < 1 << 20 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::common::wait_until("1 MiB through the proxy", Duration::from_secs(30), || {
+        proxy.upstream_bytes() >= 1 << 20
+    })
+    .await;
     handle.abort();
     assert!(waiter.await.unwrap().unwrap_err().is_aborted());
     let url = url.lock().unwrap().clone().unwrap();
@@ -197,12 +198,13 @@ async fn a_connection_cut_mid_patch_is_resumed_to_an_identical_file() {
     });
     let resumed = resumed.expect("a resume after the cut");
     assert!(resumed > 0 && resumed <= 3 << 20, "resumed at {resumed}");
-    // Only the bytes after the server's offset went out again.
-    assert!(
-        proxy.upstream_bytes() < (12 << 20) + (3 << 20) + 64 * 1024,
-        "{} bytes upstream",
-        proxy.upstream_bytes()
-    );
+    // Exactly two PATCHes: the cut one from 0, then one from the server's offset carrying
+    // exactly the rest of the file, so no byte the server acknowledged went out again.
+    let patches = proxy.patches();
+    assert_eq!(patches.len(), 2, "{patches:?}");
+    assert_eq!(patches[0].0, 0);
+    assert!(patches[0].1 >= resumed, "{patches:?}");
+    assert_eq!(patches[1], (resumed, (12 << 20) - resumed), "{patches:?}");
 }
 
 #[tokio::test]
@@ -228,9 +230,10 @@ async fn a_server_restart_mid_upload_is_resumed_to_an_identical_file() {
         }
     });
     let waiter = tokio::spawn(task);
-    while proxy.upstream_bytes() < 4 << 20 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::common::wait_until("4 MiB through the proxy", Duration::from_secs(30), || {
+        proxy.upstream_bytes() >= 4 << 20
+    })
+    .await;
     drop(peer); // SIGKILL mid-PATCH
     let restarted = start_tus_peer(port, store.path()).unwrap();
     let done = waiter.await.unwrap().unwrap();
@@ -249,7 +252,11 @@ pub struct Proxy {
     port: u16,
     upstream: Arc<AtomicU64>,
     pub cut: Arc<AtomicBool>,
+    patches: Patches,
 }
+
+/// Each PATCH that went through: its `Upload-Offset` and the body bytes passed upstream.
+type Patches = Arc<Mutex<Vec<(u64, u64)>>>;
 
 impl Proxy {
     pub async fn start(
@@ -261,18 +268,19 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let counted = Arc::new(AtomicU64::new(0));
         let cut = Arc::new(AtomicBool::new(false));
-        let (c, k) = (Arc::clone(&counted), Arc::clone(&cut));
+        let patches = Patches::default();
+        let (c, k, p) = (Arc::clone(&counted), Arc::clone(&cut), Arc::clone(&patches));
         tokio::spawn(async move {
             loop {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
-                let (c, k) = (Arc::clone(&c), Arc::clone(&k));
+                let (c, k, p) = (Arc::clone(&c), Arc::clone(&k), Arc::clone(&p));
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)).await else {
                         return;
                     };
-                    pipe(client, server, c, k, cut_patch_after, pace).await;
+                    pipe(client, server, (c, k, p), cut_patch_after, pace).await;
                 });
             }
         });
@@ -280,7 +288,13 @@ impl Proxy {
             port,
             upstream: counted,
             cut,
+            patches,
         }
+    }
+
+    /// The PATCH requests seen so far, in the order they ended.
+    pub fn patches(&self) -> Vec<(u64, u64)> {
+        self.patches.lock().unwrap().clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -295,8 +309,7 @@ impl Proxy {
 async fn pipe(
     client: TcpStream,
     server: TcpStream,
-    counted: Arc<AtomicU64>,
-    cut: Arc<AtomicBool>,
+    (counted, cut, patches): (Arc<AtomicU64>, Arc<AtomicBool>, Patches),
     cut_patch_after: Option<u64>,
     pace: Option<Duration>,
 ) {
@@ -306,12 +319,35 @@ async fn pipe(
         let mut buf = vec![0u8; 64 * 1024];
         let mut this_conn = 0u64;
         let mut is_patch = None;
+        // The request head as read so far (until its end is seen), to find a PATCH's offset;
+        // then where its body starts and its entry in `patches`, kept up to date as bytes pass.
+        let mut head = Vec::new();
+        let mut body: Option<(u64, usize)> = None;
+        let record = |body: Option<(u64, usize)>, passed: u64| {
+            if let Some((from, entry)) = body {
+                patches.lock().unwrap()[entry].1 = passed.saturating_sub(from);
+            }
+        };
         loop {
             let n = match cr.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
             let patch = *is_patch.get_or_insert_with(|| buf.starts_with(b"PATCH"));
+            if patch && body.is_none() {
+                head.extend_from_slice(&buf[..n]);
+                if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+                    let offset = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("upload-offset:"))
+                        .map_or(u64::MAX, |v| v.trim().parse().unwrap());
+                    let mut all = patches.lock().unwrap();
+                    all.push((offset, 0));
+                    // `head` holds the connection from its first byte.
+                    body = Some(((end + 4) as u64, all.len() - 1));
+                }
+            }
             if let Some(limit) = cut_patch_after
                 && patch
                 && this_conn + n as u64 > limit
@@ -320,12 +356,14 @@ async fn pipe(
                 let keep = usize::try_from(limit - this_conn).unwrap();
                 let _ = sw.write_all(&buf[..keep]).await;
                 counted.fetch_add(keep as u64, Ordering::SeqCst);
+                record(body, limit);
                 return; // both halves drop: the connection is cut
             }
             if sw.write_all(&buf[..n]).await.is_err() {
                 break;
             }
             this_conn += n as u64;
+            record(body, this_conn);
             counted.fetch_add(n as u64, Ordering::SeqCst);
             if let Some(p) = pace {
                 tokio::time::sleep(p).await;

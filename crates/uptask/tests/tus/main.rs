@@ -15,7 +15,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod contract;
-mod faults;
 mod interop;
 mod script;
 

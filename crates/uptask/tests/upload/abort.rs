@@ -41,9 +41,10 @@ async fn abort_mid_body_closes_the_connection() {
     let trace = Trace::default();
     trace.attach(&task);
     let waiter = tokio::spawn(task);
-    while server.seen.read.load(Ordering::SeqCst) < 1 << 20 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    crate::common::wait_until("1 MiB at the server", Duration::from_secs(20), || {
+        server.seen.read.load(Ordering::SeqCst) >= 1 << 20
+    })
+    .await;
     assert!(handle.abort());
     let n_at_abort = trace.events().len();
     let err = waiter.await.unwrap().unwrap_err();

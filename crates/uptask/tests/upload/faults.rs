@@ -36,9 +36,10 @@ async fn changed_mid_upload_fails_clearly(change: impl FnOnce(&std::path::Path))
     let path = dir.path().join("changing.bin");
     std::fs::write(&path, payload(16 << 20)).unwrap();
     let task = upload_file(UploadOptions::new(&server.url, &path, "file"));
-    while server.seen.read.load(Ordering::SeqCst) < 512 * 1024 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    crate::common::wait_until("512 KiB at the server", Duration::from_secs(20), || {
+        server.seen.read.load(Ordering::SeqCst) >= 512 * 1024
+    })
+    .await;
     change(&path);
     let err = task.await.unwrap_err();
     server.seen.wait_closed().await;

@@ -310,6 +310,32 @@ pub fn sha256(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// Checks that `body`, a multipart body as the server read it, is one file part holding exactly
+/// `source` (the bytes the test started from), and that `reply`, the Echo server's JSON, hashed
+/// that same body: the part headers as sent, then the source, then the closing delimiter.
+pub fn assert_body_carries(body: &[u8], reply: &str, source: &[u8]) {
+    let delimiter_end = body.windows(2).position(|w| w == b"\r\n").unwrap();
+    let delimiter = &body[..delimiter_end];
+    let start = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut expected = body[..start].to_vec();
+    expected.extend_from_slice(source);
+    expected.extend_from_slice(b"\r\n");
+    expected.extend_from_slice(delimiter);
+    expected.extend_from_slice(b"--\r\n");
+    assert_eq!(body.len(), expected.len(), "body length");
+    assert!(
+        body[start..start + source.len()] == *source,
+        "the file part differs from the source"
+    );
+    let v: serde_json::Value = serde_json::from_str(reply).unwrap();
+    assert_eq!(
+        v["sha256"],
+        sha256(&expected),
+        "the server hashed another body"
+    );
+    assert_eq!(v["bytes"], expected.len() as u64);
+}
+
 /// Records every event a task delivers, in order, as text.
 #[derive(Debug, Default, Clone)]
 pub struct Trace(pub Arc<Mutex<Vec<String>>>);
