@@ -13,6 +13,7 @@
 //! - [`s3`]: S3 targets, endpoints, credentials from the AWS environment, part planning, XML.
 //! - [`sigv4`]: AWS Signature Version 4 for S3-compatible stores.
 //! - [`tus`]: tus 1.0 header values and the decisions of a resumable upload.
+//! - [`engine`]: what every protocol machine says and is told, one retry policy, part meters.
 //! - [`header`]: validation of user-supplied header names and values.
 //!
 //! Out of scope: connecting, TLS, timers, reading files. Those belong to the IO layer.
@@ -29,6 +30,7 @@
 //! assert_eq!(body.len(), body.framing_len() + 5);
 //! ```
 
+pub mod engine;
 pub mod error;
 pub mod header;
 pub mod http1;

@@ -13,12 +13,19 @@
 //! ```
 
 mod config;
+mod entry;
+mod flow;
+pub mod machine;
 mod parts;
+mod signed;
 mod target;
 mod xml;
 
 pub use config::{Profiles, Resolved, Settings, resolve};
+pub use entry::Entry;
+pub use machine::{S3Config, S3Machine};
 pub use parts::{MAX_PARTS, MIN_PART_SIZE, PartPlan, plan_parts};
+pub use signed::Signer;
 pub use target::{Addressing, Target};
 pub use xml::{
     CompletedPart, ListedPart, PartList, complete_body, error_of, list_parts, upload_id,

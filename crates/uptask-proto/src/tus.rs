@@ -19,8 +19,16 @@
 //! # Ok::<(), uptask_proto::ProtoError>(())
 //! ```
 
+mod answers;
+mod checks;
+mod entry;
+pub mod machine;
+mod stream;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+
+pub use entry::Entry;
 
 use crate::ProtoError;
 

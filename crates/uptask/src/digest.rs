@@ -3,7 +3,9 @@
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use uptask_proto::tus::ChecksumAlgorithm;
+use uptask_proto::engine::DigestAlgorithm;
+
+use crate::{ErrorKind, UploadError};
 
 /// The digests uptask computes: tus checksums (sha1, sha256), S3's `Content-MD5` and
 /// `x-amz-checksum-crc32c` (big-endian, as S3 encodes it).
@@ -15,12 +17,22 @@ pub(crate) enum Algorithm {
     Crc32c,
 }
 
-impl From<ChecksumAlgorithm> for Algorithm {
-    fn from(a: ChecksumAlgorithm) -> Self {
-        match a {
-            ChecksumAlgorithm::Sha1 => Self::Sha1,
-            _ => Self::Sha256,
-        }
+impl TryFrom<DigestAlgorithm> for Algorithm {
+    type Error = UploadError;
+
+    fn try_from(a: DigestAlgorithm) -> Result<Self, UploadError> {
+        Ok(match a {
+            DigestAlgorithm::Sha1 => Self::Sha1,
+            DigestAlgorithm::Sha256 => Self::Sha256,
+            DigestAlgorithm::Md5 => Self::Md5,
+            DigestAlgorithm::Crc32c => Self::Crc32c,
+            other => {
+                return Err(UploadError::new(
+                    ErrorKind::Internal,
+                    format!("no {other:?} digest here"),
+                ));
+            }
+        })
     }
 }
 

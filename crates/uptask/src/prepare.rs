@@ -458,6 +458,16 @@ fn parse_roots(pems: &[Vec<u8>]) -> Result<Vec<CertificateDer<'static>>, UploadE
     Ok(roots)
 }
 
+/// A seed for a machine's retry jitter (a fixed one when the system has no randomness: jitter
+/// only spreads retries out).
+pub(crate) fn random_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0x9e37_79b9_7f4a_7c15;
+    }
+    u64::from_le_bytes(bytes)
+}
+
 fn random_bytes() -> Result<[u8; 16], UploadError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| {

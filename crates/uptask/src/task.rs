@@ -186,48 +186,6 @@ pub(crate) struct Control {
     pub(crate) paused: tokio::sync::watch::Receiver<bool>,
 }
 
-/// Why a guarded step ended before its future did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Interrupt {
-    Aborted,
-    Paused,
-    TimedOut,
-}
-
-impl Control {
-    /// Runs `fut` unless the upload is aborted, paused (when `pausable`), or `deadline` (on the
-    /// backend clock) passes first.
-    pub(crate) async fn guard<T>(
-        &self,
-        fut: impl Future<Output = T>,
-        deadline: Option<std::time::Duration>,
-        pausable: bool,
-    ) -> Result<T, Interrupt> {
-        let mut paused = self.paused.clone();
-        let pause = async {
-            if pausable {
-                let _ = paused.wait_for(|p| *p).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        let limit = deadline.map(|d| d.saturating_sub(crate::backend::now()));
-        let expiry = async {
-            match limit {
-                Some(d) => crate::backend::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            () = self.cancel.cancelled() => Err(Interrupt::Aborted),
-            () = pause => Err(Interrupt::Paused),
-            () = expiry => Err(Interrupt::TimedOut),
-            v = fut => Ok(v),
-        }
-    }
-}
-
 async fn dispatch(
     shared: Arc<Shared>,
     mut rx: mpsc::UnboundedReceiver<Event>,

@@ -1,9 +1,61 @@
-//! tus 1.0 resumable uploads: options, what the resume store keeps, and the driver that runs
-//! the protocol over any backend's [`Client`](crate::http::Client).
+//! tus 1.0 resumable uploads: options, and the plan turned into the protocol's machine
+//! (`uptask_proto::tus::machine`), which the runner drives over any backend's transport.
 
-mod driver;
 mod entry;
 mod options;
 
-pub(crate) use driver::run;
+use uptask_proto::tus::machine::{TusConfig, TusMachine};
+use url::Url;
+
 pub use options::TusOptions;
+
+use crate::prepare::{Plan, TusPlan};
+use crate::task::{Control, EventSink};
+use crate::transport::Transport;
+use crate::{UploadError, UploadSuccess};
+
+/// Runs a tus upload to its outcome.
+pub(crate) async fn run<T: Transport>(
+    plan: &Plan,
+    tus: &TusPlan,
+    transport: &T,
+    sink: &mut EventSink,
+    control: &Control,
+) -> Result<UploadSuccess, UploadError> {
+    let options = &tus.options;
+    let mut config = TusConfig::new(plan.url.clone(), plan.source.len());
+    config.stream = plan.source.is_stream();
+    config.metadata.clone_from(&tus.metadata);
+    config.chunk_size = options.chunk_size;
+    config.checksum = options.checksum;
+    config.parallel = options.parallel;
+    config.retry_delays.clone_from(&options.retry_delays);
+    config.seed = crate::prepare::random_seed();
+    config.upload_url = inherited_url(tus);
+    config.terminate_on_abort = options.terminate_on_abort;
+    let mut machine = TusMachine::new(config);
+    let setting = crate::runner::Setting {
+        timeout: plan.timeout,
+        store: tus.resume.as_ref(),
+    };
+    crate::runner::run(&mut machine, transport, sink, control, setting).await
+}
+
+/// An upload URL to continue: given in the options, or remembered in the store (unless the
+/// server said it has expired by now).
+fn inherited_url(tus: &TusPlan) -> Option<Url> {
+    if let Some(u) = &tus.options.upload_url {
+        return Url::parse(u).ok();
+    }
+    if tus.options.fresh {
+        return None;
+    }
+    let store = tus.resume.as_ref()?;
+    let entry: uptask_proto::tus::Entry = store.get()?;
+    if entry::expired(&entry) {
+        tracing::debug!(url = %entry.upload_url, "stored upload expired; starting anew");
+        store.remove();
+        return None;
+    }
+    Url::parse(&entry.upload_url).ok()
+}

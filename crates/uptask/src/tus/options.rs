@@ -41,7 +41,7 @@ impl Default for TusOptions {
 impl TusOptions {
     /// The chunk size used when the server checks checksums and no chunk size is set: each
     /// chunk is hashed before it is sent, so a mismatch re-sends at most this much.
-    pub const CHECKSUM_CHUNK: u64 = 32 << 20;
+    pub const CHECKSUM_CHUNK: u64 = uptask_proto::tus::machine::CHECKSUM_CHUNK;
 
     /// The defaults: one `PATCH`, retries after 0, 1, 3 and 5 s, checksums when offered,
     /// terminate on abort, no resume store, one part.

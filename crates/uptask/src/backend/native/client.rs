@@ -12,8 +12,8 @@ use super::exchange::{Link, Outgoing, roundtrip};
 use super::head::{Origin, encode_head};
 use super::source::{open_at, open_source};
 use crate::digest::Hasher;
-use crate::http::{Body, Client, Request, Response};
 use crate::prepare::{Plan, PlannedSource};
+use crate::transport::{Body, Request, Response, Transport};
 use crate::{ErrorKind, UploadError};
 
 pub(super) struct NativeClient<'a> {
@@ -33,7 +33,7 @@ impl<'a> NativeClient<'a> {
     }
 }
 
-impl Client for NativeClient<'_> {
+impl Transport for NativeClient<'_> {
     async fn send(
         &self,
         request: &Request,
@@ -53,6 +53,12 @@ impl Client for NativeClient<'_> {
                 len: *len,
             })),
             Body::Bytes(bytes) => Box::new(std::iter::once(Piece::Bytes(bytes))),
+            _ => {
+                return Err(UploadError::new(
+                    ErrorKind::Internal,
+                    "a body of an unknown kind",
+                ));
+            }
         };
         let link = Link {
             origin,

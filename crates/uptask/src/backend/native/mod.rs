@@ -110,12 +110,12 @@ pub(crate) fn start(
             // The tus and S3 drivers watch abort themselves: they must still tell the server.
             Kind::Tus(tus) => {
                 let client = client::NativeClient::new(&plan);
-                crate::tus::run(&plan, tus, &client, &mut sink, control).await
+                crate::tus::run(&plan, tus, &client, &mut sink, &control).await
             }
             Kind::S3(s3) => {
                 // The client sends the user's headers; the driver signs them with its own.
                 let client = client::NativeClient::new(&plan);
-                crate::s3::run(&plan, s3, &client, &mut sink, control).await
+                crate::s3::run(&plan, s3, &client, &mut sink, &control).await
             }
         };
         sink.done(result);

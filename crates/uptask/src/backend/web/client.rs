@@ -8,8 +8,8 @@ use wasm_bindgen_futures::JsFuture;
 use super::xhr::{self, Event, XhrBody, XhrRequest};
 use crate::UploadError;
 use crate::digest::{Algorithm, Hasher};
-use crate::http::{Body, Client, Request, Response};
 use crate::prepare::{Plan, PlannedSource};
+use crate::transport::{Body, Request, Response, Transport};
 
 enum WebSource {
     Bytes(bytes::Bytes),
@@ -64,7 +64,7 @@ impl<'a> WebClient<'a> {
     }
 }
 
-impl Client for WebClient<'_> {
+impl Transport for WebClient<'_> {
     fn send(
         &self,
         request: &Request,
@@ -77,6 +77,12 @@ impl Client for WebClient<'_> {
                 Body::Empty => XhrBody::Empty,
                 Body::Range { offset, len } => self.range(*offset, *len)?,
                 Body::Bytes(b) => XhrBody::Bytes(Uint8Array::from(&b[..])),
+                _ => {
+                    return Err(UploadError::new(
+                        crate::ErrorKind::Internal,
+                        "a body of an unknown kind",
+                    ));
+                }
             };
             let headers: Vec<(&str, &str)> = request
                 .headers

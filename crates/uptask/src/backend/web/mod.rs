@@ -79,11 +79,11 @@ pub(crate) fn start(
             Kind::Multipart { body, .. } => multipart::run(&plan, body, &mut sink, &control).await,
             // The tus and S3 drivers watch abort themselves: they must still tell the server.
             Kind::Tus(tus) => match client::WebClient::new(&plan) {
-                Ok(client) => crate::tus::run(&plan, tus, &client, &mut sink, control).await,
+                Ok(client) => crate::tus::run(&plan, tus, &client, &mut sink, &control).await,
                 Err(e) => Err(e),
             },
             Kind::S3(s3) => match client::WebClient::new(&plan) {
-                Ok(client) => crate::s3::run(&plan, s3, &client, &mut sink, control).await,
+                Ok(client) => crate::s3::run(&plan, s3, &client, &mut sink, &control).await,
                 Err(e) => Err(e),
             },
         };

@@ -1,0 +1,362 @@
+//! The one runner: drives any protocol machine over a [`Transport`] to the upload's outcome.
+//!
+//! Abort, pause, the deadline and the last words after an abort (tus `DELETE`, S3
+//! `AbortMultipartUpload`) are written here once for every protocol. Requests run side by side
+//! (parallel parts); body progress comes back from each through one channel, so the machine
+//! sees every count as the socket accepted it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use uptask_proto::engine::{
+    Action, Answer, DigestOf, Event, Failure, LastWords, Machine, Memo, Outcome, RequestId, Why,
+};
+
+use crate::digest::{Algorithm, Hasher};
+use crate::resume::Store;
+use crate::task::{Control, EventSink};
+use crate::transport::Transport;
+use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
+
+/// How long each last word (after an abort or a failure) may take.
+const LAST_WORDS_WITHIN: Duration = Duration::from_secs(5);
+
+type Counts = mpsc::UnboundedSender<(RequestId, u64)>;
+
+type Pending<'a> = Pin<Box<dyn Future<Output = Answer<UploadError>> + Send + 'a>>;
+
+/// What the runner does besides the machine's own actions.
+#[derive(Debug)]
+pub(crate) struct Setting<'a> {
+    /// The whole upload's time limit.
+    pub(crate) timeout: Option<Duration>,
+    /// Where the machine's memos are kept, if anywhere.
+    pub(crate) store: Option<&'a Store>,
+}
+
+/// Runs `machine` to its outcome.
+pub(crate) async fn run<M, T>(
+    machine: &mut M,
+    transport: &T,
+    sink: &mut EventSink,
+    control: &Control,
+    setting: Setting<'_>,
+) -> Result<UploadSuccess, UploadError>
+where
+    M: Machine<Error = UploadError>,
+    T: Transport,
+{
+    let mut runner = Runner {
+        transport,
+        store: setting.store,
+        deadline: setting.timeout.map(|t| crate::backend::now() + t),
+        inflight: Vec::new(),
+        progress: mpsc::unbounded_channel(),
+    };
+    let ending = runner.drive(machine, sink, control).await;
+    runner.inflight.clear();
+    let (why, result) = match ending {
+        Ending::Done(outcome) => {
+            sink.headers(&outcome.response.header);
+            let mut success = UploadSuccess::new(
+                outcome.response.status,
+                outcome.response.header,
+                outcome.response.data,
+            );
+            success.upload_url = outcome.upload_url;
+            ((!outcome.complete).then_some(Why::Answered), Ok(success))
+        }
+        Ending::Failed(e) => (Some(Why::Failed), Err(e)),
+        Ending::Aborted => (Some(Why::Aborted), Err(UploadError::aborted())),
+        Ending::TimedOut => (
+            Some(Why::TimedOut),
+            Err(UploadError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the upload did not complete within {:?}",
+                    setting.timeout.unwrap_or_default()
+                ),
+            )),
+        ),
+    };
+    if let Some(why) = why {
+        last_words(transport, setting.store, machine.last_words(why)).await;
+    }
+    result
+}
+
+/// How the drive ended.
+enum Ending {
+    Done(Outcome),
+    Failed(UploadError),
+    Aborted,
+    TimedOut,
+}
+
+struct Runner<'a, T> {
+    transport: &'a T,
+    store: Option<&'a Store>,
+    /// When the whole upload must be done, on the backend clock; moved on while paused.
+    deadline: Option<Duration>,
+    /// Actions under way: their id, whether they are requests (a pause drops those), and the
+    /// future of their answer.
+    inflight: Vec<(RequestId, bool, Pending<'a>)>,
+    /// Body bytes accepted, per request, from the requests under way.
+    progress: (Counts, mpsc::UnboundedReceiver<(RequestId, u64)>),
+}
+
+impl<'a, T: Transport> Runner<'a, T> {
+    async fn drive<M: Machine<Error = UploadError>>(
+        &mut self,
+        machine: &mut M,
+        sink: &mut EventSink,
+        control: &Control,
+    ) -> Ending {
+        loop {
+            while let Ok((id, n)) = self.progress.1.try_recv() {
+                machine.sent(id, n);
+            }
+            match machine.poll(crate::backend::now()) {
+                Action::Send { id, request } => {
+                    let (transport, tx) = (self.transport, self.progress.0.clone());
+                    self.inflight.push((
+                        id,
+                        true,
+                        Box::pin(async move {
+                            let mut progress = move |n| {
+                                let _ = tx.send((id, n));
+                            };
+                            answer(
+                                transport.send(&request, &mut progress).await,
+                                Answer::Response,
+                            )
+                        }),
+                    ));
+                }
+                Action::Digest { id, algorithm, of } => {
+                    let algorithm = match Algorithm::try_from(algorithm) {
+                        Ok(a) => a,
+                        Err(e) => return Ending::Failed(e),
+                    };
+                    match of {
+                        DigestOf::Range { offset, len } => {
+                            let transport = self.transport;
+                            self.inflight.push((
+                                id,
+                                false,
+                                Box::pin(async move {
+                                    let digest = transport.digest(algorithm, offset, len).await;
+                                    answer(digest, Answer::Digest)
+                                }),
+                            ));
+                        }
+                        // Bytes held in memory are hashed at once.
+                        DigestOf::Bytes(bytes) => {
+                            machine.answer(id, Answer::Digest(Hasher::of(algorithm, &bytes)));
+                        }
+                        _ => return Ending::Failed(internal("a digest of an unknown source")),
+                    }
+                }
+                Action::Read { id, max } => {
+                    let transport = self.transport;
+                    self.inflight.push((
+                        id,
+                        false,
+                        Box::pin(
+                            async move { answer(transport.read_stream(max).await, Answer::Read) },
+                        ),
+                    ));
+                }
+                Action::Event(event) => self.event(event, sink),
+                Action::Done(outcome) => return Ending::Done(outcome),
+                Action::Fail(failure) => return Ending::Failed(error_of(failure)),
+                Action::Wait { until } => {
+                    if let Some(ending) = self.wait(machine, control, until).await {
+                        return ending;
+                    }
+                }
+                _ => return Ending::Failed(internal("the machine asked for an unknown action")),
+            }
+        }
+    }
+
+    /// Waits for the next thing that moves the upload: an answer, progress, `until`, or the
+    /// caller (abort, pause) or the deadline ending it.
+    async fn wait<M: Machine<Error = UploadError>>(
+        &mut self,
+        machine: &mut M,
+        control: &Control,
+        until: Option<Duration>,
+    ) -> Option<Ending> {
+        let mut paused = control.paused.clone();
+        let pause = async {
+            if machine.pausable() {
+                let _ = paused.wait_for(|p| *p).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            biased;
+            () = control.cancel.cancelled() => return Some(Ending::Aborted),
+            () = pause => return self.paused(machine, control).await,
+            () = sleep_until(self.deadline) => return Some(Ending::TimedOut),
+            Some((id, n)) = self.progress.1.recv() => machine.sent(id, n),
+            (id, answer) = next_answer(&mut self.inflight) => machine.answer(id, answer),
+            () = sleep_until(until), if until.is_some() => {}
+        }
+        None
+    }
+
+    /// Paused: the requests in flight are dropped (their connections close) and nothing is
+    /// sent until resumed; digests and reads under way finish. The deadline moves on by the
+    /// time spent paused.
+    async fn paused<M: Machine<Error = UploadError>>(
+        &mut self,
+        machine: &mut M,
+        control: &Control,
+    ) -> Option<Ending> {
+        let since = crate::backend::now();
+        tracing::debug!("upload paused");
+        self.inflight.retain(|(id, request, _)| {
+            if *request {
+                machine.dropped(*id);
+            }
+            !*request
+        });
+        let mut paused = control.paused.clone();
+        loop {
+            tokio::select! {
+                biased;
+                () = control.cancel.cancelled() => return Some(Ending::Aborted),
+                _ = paused.wait_for(|p| !*p) => break,
+                (id, answer) = next_answer(&mut self.inflight) => machine.answer(id, answer),
+            }
+        }
+        if let Some(d) = &mut self.deadline {
+            *d += crate::backend::now().saturating_sub(since);
+        }
+        tracing::debug!("upload resumed");
+        None
+    }
+
+    fn event(&self, event: Event, sink: &mut EventSink) {
+        match event {
+            Event::Progress { sent, rewind } => {
+                if rewind {
+                    sink.rewind();
+                }
+                sink.progress(sent);
+            }
+            Event::Grow { expected } => sink.grow(expected),
+            Event::Created { url } => sink.notice(Notice::UploadCreated { url }),
+            Event::Resumed { offset } => sink.notice(Notice::Resumed { offset }),
+            Event::Retrying {
+                attempt,
+                delay,
+                error,
+            } => {
+                tracing::debug!(attempt, ?delay, %error, "request failed; retrying");
+                sink.notice(Notice::Retrying {
+                    attempt,
+                    delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    error,
+                });
+            }
+            Event::Remember(memo) => {
+                if let Some(store) = self.store {
+                    store.put::<Memo>(&memo);
+                }
+            }
+            Event::Forget => {
+                if let Some(store) = self.store {
+                    store.remove();
+                }
+            }
+            other => tracing::debug!(?other, "event not reported"),
+        }
+    }
+}
+
+/// Sends the last words side by side, each within its bound; their answers are logged.
+async fn last_words<T: Transport>(transport: &T, store: Option<&Store>, words: LastWords) {
+    let sends = words.requests.iter().map(|request| async move {
+        let mut ignore = |_| {};
+        let what = format!("{} {}", request.method, request.url);
+        tokio::select! {
+            r = transport.send(request, &mut ignore) => match r {
+                Ok(r) if r.is_success() || r.status == 404 || r.status == 410 => {
+                    tracing::debug!(%what, status = r.status, "last word delivered");
+                }
+                Ok(r) => tracing::warn!(%what, status = r.status, "last word refused"),
+                Err(e) => tracing::warn!(%what, error = %e, "last word failed"),
+            },
+            () = crate::backend::sleep(LAST_WORDS_WITHIN) => {
+                tracing::warn!(%what, "last word timed out");
+            }
+        }
+    });
+    crate::join::join_all(sends).await;
+    if words.forget
+        && let Some(store) = store
+    {
+        store.remove();
+    }
+}
+
+/// The answer of a transport call.
+fn answer<V>(
+    result: Result<V, UploadError>,
+    ok: impl FnOnce(V) -> Answer<UploadError>,
+) -> Answer<UploadError> {
+    match result {
+        Ok(v) => ok(v),
+        Err(error) => {
+            let retryable = matches!(
+                error.kind(),
+                ErrorKind::Io | ErrorKind::Connect | ErrorKind::Timeout
+            );
+            Answer::Failed { error, retryable }
+        }
+    }
+}
+
+fn error_of(failure: Failure<UploadError>) -> UploadError {
+    match failure {
+        Failure::Transport(e) => e,
+        Failure::Protocol(m) => UploadError::new(ErrorKind::Protocol, m),
+        Failure::InvalidInput(m) => UploadError::invalid(m),
+        other => internal(other.to_string()),
+    }
+}
+
+fn internal(message: impl Into<String>) -> UploadError {
+    UploadError::new(ErrorKind::Internal, message.into())
+}
+
+/// Waits until `at` on the backend clock; forever for `None`.
+async fn sleep_until(at: Option<Duration>) {
+    match at {
+        Some(at) => crate::backend::sleep(at.saturating_sub(crate::backend::now())).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The first action under way to finish, taken out of the set; never, while it is empty.
+async fn next_answer(
+    inflight: &mut Vec<(RequestId, bool, Pending<'_>)>,
+) -> (RequestId, Answer<UploadError>) {
+    std::future::poll_fn(|cx| {
+        for i in 0..inflight.len() {
+            if let Poll::Ready(answer) = inflight[i].2.as_mut().poll(cx) {
+                let (id, _, _) = inflight.swap_remove(i);
+                return Poll::Ready((id, answer));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
