@@ -65,6 +65,12 @@ pub trait Machine {
     /// The runner dropped request `id` without an answer (a pause): it is to be treated as cut.
     fn dropped(&mut self, id: RequestId);
 
+    /// The head of request `id`'s response arrived (before its body): a machine that reports
+    /// headers as soon as they come says so with [`Event::Headers`].
+    fn head(&mut self, id: RequestId, status: u16, header: &Header) {
+        let _ = (id, status, header);
+    }
+
     /// Whether the upload may be paused (only a protocol that can continue where it stopped).
     fn pausable(&self) -> bool;
 

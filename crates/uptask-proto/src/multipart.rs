@@ -34,6 +34,8 @@
 
 use std::fmt;
 
+pub mod machine;
+
 use crate::ProtoError;
 
 /// The content type used when a file name's extension is unknown.

@@ -11,7 +11,7 @@
 //! let mut bucket = TokenBucket::new(1000); // 1000 bytes per second
 //! let t = Duration::ZERO;
 //! assert_eq!(bucket.take(5000, t), Ok(100)); // the burst: a tenth of a second's worth
-//! assert_eq!(bucket.take(5000, t), Err(Duration::from_millis(1))); // empty: wait for one byte
+//! assert_eq!(bucket.take(5000, t), Err(Duration::from_millis(10))); // empty: wait for 10 ms' worth
 //! assert_eq!(bucket.take(5000, Duration::from_millis(50)), Ok(50)); // 50 ms refilled 50 bytes
 //! ```
 
@@ -30,6 +30,10 @@ impl TokenBucket {
     /// The burst, as a share of one second: small enough that a limit holds over any window
     /// of a second, large enough that each write is a useful size.
     pub const BURST: Duration = Duration::from_millis(100);
+
+    /// The least a grant waits for (unless fewer bytes are wanted): granting each byte as it
+    /// trickles in would have the writer spin, a few bytes per write, instead of sleeping.
+    pub const QUANTUM: Duration = Duration::from_millis(10);
 
     /// A bucket that lets `bytes_per_second` through (at least 1), starting full.
     #[must_use]
@@ -51,10 +55,11 @@ impl TokenBucket {
     }
 
     /// Takes up to `want` bytes at time `now`: `Ok(n)` with `0 < n <= want` bytes that may go
-    /// out now, or `Err(wait)`, how long until at least one byte may. `want == 0` is `Ok(0)`.
+    /// out now, or `Err(wait)`, how long until a [`QUANTUM`](Self::QUANTUM)'s worth (or all of
+    /// `want`, if less) may. `want == 0` is `Ok(0)`.
     ///
     /// # Errors
-    /// The wait, when the bucket holds less than a byte.
+    /// The wait, when the bucket holds less than that.
     pub fn take(&mut self, want: u64, now: Duration) -> Result<u64, Duration> {
         if let Some(last) = self.last {
             let refill = now.saturating_sub(last).as_secs_f64() * self.rate as f64;
@@ -64,8 +69,10 @@ impl TokenBucket {
         if want == 0 {
             return Ok(0);
         }
-        if self.tokens < 1.0 {
-            let missing = 1.0 - self.tokens;
+        let quantum = (self.rate as f64 * Self::QUANTUM.as_secs_f64()).clamp(1.0, self.capacity);
+        let needed = quantum.min(want as f64);
+        if self.tokens < needed {
+            let missing = needed - self.tokens;
             let secs = missing / self.rate as f64;
             // At least a millisecond: shorter sleeps only spin.
             return Err(Duration::from_secs_f64(secs).max(Duration::from_millis(1)));

@@ -91,6 +91,7 @@ mod error;
 mod form_file;
 mod join;
 mod listeners;
+mod multipart;
 mod notice;
 mod options;
 mod outcome;

@@ -116,6 +116,9 @@ impl Profile {
     }
 }
 
+/// A span on the monotonic clock: its start and end.
+pub(crate) type Span = (std::time::Duration, std::time::Duration);
+
 /// When an upload was invoked, on both clocks: stages measured on the monotonic clock are
 /// reported as wall-clock times from here.
 #[derive(Debug, Clone, Copy)]

@@ -18,13 +18,21 @@ use uptask_proto::engine::{
 use crate::digest::{Algorithm, Hasher};
 use crate::resume::Store;
 use crate::task::{Control, EventSink};
-use crate::transport::Transport;
+use crate::transport::{Heard, Transport};
 use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
 
 /// How long each last word (after an abort or a failure) may take.
 const LAST_WORDS_WITHIN: Duration = Duration::from_secs(5);
 
-type Counts = mpsc::UnboundedSender<(RequestId, u64)>;
+/// What the requests under way heard, owned, with the request it came from.
+#[derive(Debug)]
+enum Signal {
+    /// Bytes accepted, and when (the runner may hear of it later).
+    Sent(u64, Duration),
+    Head(u16, crate::Header),
+}
+
+type Signals = mpsc::UnboundedSender<(RequestId, Signal)>;
 
 type Pending<'a> = Pin<Box<dyn Future<Output = Answer<UploadError>> + Send + 'a>>;
 
@@ -54,7 +62,8 @@ where
         store: setting.store,
         deadline: setting.timeout.map(|t| crate::backend::now() + t),
         inflight: Vec::new(),
-        progress: mpsc::unbounded_channel(),
+        heard_at: None,
+        signals: mpsc::unbounded_channel(),
     };
     let ending = runner.drive(machine, sink, control).await;
     runner.inflight.clear();
@@ -104,8 +113,10 @@ struct Runner<'a, T> {
     /// Actions under way: their id, whether they are requests (a pause drops those), and the
     /// future of their answer.
     inflight: Vec<(RequestId, bool, Pending<'a>)>,
-    /// Body bytes accepted, per request, from the requests under way.
-    progress: (Counts, mpsc::UnboundedReceiver<(RequestId, u64)>),
+    /// When the last body bytes heard of were accepted.
+    heard_at: Option<Duration>,
+    /// Body bytes accepted and heads arrived, per request, from the requests under way.
+    signals: (Signals, mpsc::UnboundedReceiver<(RequestId, Signal)>),
 }
 
 impl<'a, T: Transport> Runner<'a, T> {
@@ -116,23 +127,26 @@ impl<'a, T: Transport> Runner<'a, T> {
         control: &Control,
     ) -> Ending {
         loop {
-            while let Ok((id, n)) = self.progress.1.try_recv() {
-                machine.sent(id, n);
+            while let Ok((id, signal)) = self.signals.1.try_recv() {
+                self.heard(machine, id, signal);
             }
             match machine.poll(crate::backend::now()) {
                 Action::Send { id, request } => {
-                    let (transport, tx) = (self.transport, self.progress.0.clone());
+                    let (transport, tx) = (self.transport, self.signals.0.clone());
                     self.inflight.push((
                         id,
                         true,
                         Box::pin(async move {
-                            let mut progress = move |n| {
-                                let _ = tx.send((id, n));
+                            let mut hear = move |h: Heard<'_>| {
+                                let signal = match h {
+                                    Heard::Sent(n) => Signal::Sent(n, crate::backend::now()),
+                                    Heard::Head { status, header } => {
+                                        Signal::Head(status, header.clone())
+                                    }
+                                };
+                                let _ = tx.send((id, signal));
                             };
-                            answer(
-                                transport.send(&request, &mut progress).await,
-                                Answer::Response,
-                            )
+                            answer(transport.send(&request, &mut hear).await, Answer::Response)
                         }),
                     ));
                 }
@@ -204,7 +218,7 @@ impl<'a, T: Transport> Runner<'a, T> {
             () = control.cancel.cancelled() => return Some(Ending::Aborted),
             () = pause => return self.paused(machine, control).await,
             () = sleep_until(self.deadline) => return Some(Ending::TimedOut),
-            Some((id, n)) = self.progress.1.recv() => machine.sent(id, n),
+            Some((id, signal)) = self.signals.1.recv() => self.heard(machine, id, signal),
             (id, answer) = next_answer(&mut self.inflight) => machine.answer(id, answer),
             () = sleep_until(until), if until.is_some() => {}
         }
@@ -243,15 +257,36 @@ impl<'a, T: Transport> Runner<'a, T> {
         None
     }
 
-    fn event(&self, event: Event, sink: &mut EventSink) {
+    /// Hands what a request heard to its machine.
+    fn heard<M: Machine<Error = UploadError>>(
+        &mut self,
+        machine: &mut M,
+        id: RequestId,
+        signal: Signal,
+    ) {
+        match signal {
+            Signal::Sent(n, at) => {
+                self.heard_at = Some(at);
+                machine.sent(id, n);
+            }
+            Signal::Head(status, header) => machine.head(id, status, &header),
+        }
+    }
+
+    fn event(&mut self, event: Event, sink: &mut EventSink) {
         match event {
             Event::Progress { sent, rewind } => {
                 if rewind {
                     sink.rewind();
                 }
-                sink.progress(sent);
+                // Counted when the socket took the bytes, if that is what this progress is.
+                match self.heard_at.take() {
+                    Some(at) => sink.progress_at(sent, at),
+                    None => sink.progress(sent),
+                }
             }
             Event::Grow { expected } => sink.grow(expected),
+            Event::Headers(header) => sink.headers(&header),
             Event::Created { url } => sink.notice(Notice::UploadCreated { url }),
             Event::Resumed { offset } => sink.notice(Notice::Resumed { offset }),
             Event::Retrying {
@@ -284,7 +319,7 @@ impl<'a, T: Transport> Runner<'a, T> {
 /// Sends the last words side by side, each within its bound; their answers are logged.
 async fn last_words<T: Transport>(transport: &T, store: Option<&Store>, words: LastWords) {
     let sends = words.requests.iter().map(|request| async move {
-        let mut ignore = |_| {};
+        let mut ignore = |_: Heard<'_>| {};
         let what = format!("{} {}", request.method, request.url);
         tokio::select! {
             r = transport.send(request, &mut ignore) => match r {

@@ -135,7 +135,12 @@ pub(crate) struct EventSink {
 impl EventSink {
     /// `sent` body bytes have been accepted by the transport so far.
     pub(crate) fn progress(&mut self, sent: u64) {
-        if let Some(update) = self.gate.offer(sent, crate::backend::now()) {
+        self.progress_at(sent, crate::backend::now());
+    }
+
+    /// `sent` body bytes had been accepted by the transport at `at` (on the backend clock).
+    pub(crate) fn progress_at(&mut self, sent: u64, at: std::time::Duration) {
+        if let Some(update) = self.gate.offer(sent, at) {
             let _ = self.tx.send(Event::Progress(update));
         }
     }

@@ -8,17 +8,33 @@ use std::future::Future;
 
 pub(crate) use uptask_proto::engine::{Body, Request, Response};
 
-use crate::UploadError;
 use crate::digest::Algorithm;
+use crate::profile::{Invoked, Span};
+use crate::{Header, Profile, UploadError};
 
-/// Sends the requests of one upload. `progress` is told how many body bytes of *this* request
-/// the transport has accepted so far.
+/// What a transport hears while a request runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Heard<'a> {
+    /// This many body bytes of the request have been accepted so far.
+    Sent(u64),
+    /// The final response's head arrived (its body is still to come).
+    Head { status: u16, header: &'a Header },
+}
+
+/// Sends the requests of one upload, telling `hear` how the request goes.
 pub(crate) trait Transport: Send + Sync {
     fn send(
         &self,
         request: &Request,
-        progress: &mut (dyn FnMut(u64) + Send),
+        hear: &mut (dyn FnMut(Heard<'_>) + Send),
     ) -> impl Future<Output = Result<Response, UploadError>> + Send;
+
+    /// When the last request's stages happened, as the result's profile (a multipart upload is
+    /// one request; tus and S3 make many and have none).
+    fn profile(&self, invoked: Invoked, queued: Option<Span>) -> Option<Profile> {
+        let _ = (invoked, queued);
+        None
+    }
 
     /// The next bytes of a stream source, up to `max`; fewer only at its end.
     fn read_stream(

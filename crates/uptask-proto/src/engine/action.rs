@@ -139,6 +139,8 @@ pub enum Event {
         /// What failed.
         error: String,
     },
+    /// The final response's head arrived: the headers event (once, before the outcome).
+    Headers(super::Header),
     /// Keep this, so a later run of the same upload can continue it.
     Remember(Memo),
     /// The remembered upload is finished or gone: forget it.

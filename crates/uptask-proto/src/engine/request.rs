@@ -84,6 +84,11 @@ pub enum Body {
     },
     /// Bytes held in memory (read once from a stream, or a small document such as XML).
     Bytes(Bytes),
+    /// The planned `multipart/form-data` body (its framing and files), `len` bytes.
+    Multipart {
+        /// The whole encoded length.
+        len: u64,
+    },
 }
 
 impl Body {
@@ -91,7 +96,7 @@ impl Body {
     pub fn len(&self) -> u64 {
         match self {
             Body::Empty => 0,
-            Body::Range { len, .. } => *len,
+            Body::Range { len, .. } | Body::Multipart { len } => *len,
             Body::Bytes(b) => b.len() as u64,
         }
     }

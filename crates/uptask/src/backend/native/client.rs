@@ -6,14 +6,18 @@ use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 
-use uptask_proto::multipart::Piece;
+use uptask_proto::http1::ResponseHead;
+use uptask_proto::multipart::{MultipartBody, Piece};
 
-use super::exchange::{Link, Outgoing, roundtrip};
-use super::head::{Origin, encode_head};
+use super::exchange::{Link, Outgoing, Watch, roundtrip};
+use super::h2::H2Head;
+use super::head::{Origin, encode_head, multipart_fields};
 use super::source::{open_at, open_source};
+use super::timing::Timings;
 use crate::digest::Hasher;
-use crate::prepare::{Plan, PlannedSource};
-use crate::transport::{Body, Request, Response, Transport};
+use crate::prepare::{Kind, Plan, PlannedSource};
+use crate::profile::{Invoked, Profile, Span};
+use crate::transport::{Body, Heard, Request, Response, Transport};
 use crate::{ErrorKind, UploadError};
 
 pub(super) struct NativeClient<'a> {
@@ -22,6 +26,24 @@ pub(super) struct NativeClient<'a> {
     plan: &'a Plan,
     /// A stream source, once opened (on the blocking pool: a FIFO's open waits for a writer).
     stream: Mutex<Option<std::fs::File>>,
+    /// When the stages of the last request happened.
+    timings: Mutex<Option<Timings>>,
+}
+
+/// What [`roundtrip`] reports, as the runner hears it.
+struct Hear<'h>(&'h mut (dyn FnMut(Heard<'_>) + Send));
+
+impl Watch for Hear<'_> {
+    fn sent(&mut self, sent: u64) {
+        (self.0)(Heard::Sent(sent));
+    }
+
+    fn head(&mut self, head: &ResponseHead, header: &crate::Header) {
+        (self.0)(Heard::Head {
+            status: head.status,
+            header,
+        });
+    }
 }
 
 impl<'a> NativeClient<'a> {
@@ -29,6 +51,18 @@ impl<'a> NativeClient<'a> {
         Self {
             plan,
             stream: Mutex::new(None),
+            timings: Mutex::new(None),
+        }
+    }
+
+    /// The plan's multipart body.
+    fn multipart(&self) -> Result<&'a MultipartBody, UploadError> {
+        match &self.plan.kind {
+            Kind::Multipart { body } => Ok(body),
+            _ => Err(UploadError::new(
+                ErrorKind::Internal,
+                "a multipart body was asked of another protocol's plan",
+            )),
         }
     }
 }
@@ -37,7 +71,7 @@ impl Transport for NativeClient<'_> {
     async fn send(
         &self,
         request: &Request,
-        progress: &mut (dyn FnMut(u64) + Send),
+        hear: &mut (dyn FnMut(Heard<'_>) + Send),
     ) -> Result<Response, UploadError> {
         let origin = Origin::of(&request.url)?;
         let mut own = request.headers.clone();
@@ -53,6 +87,7 @@ impl Transport for NativeClient<'_> {
                 len: *len,
             })),
             Body::Bytes(bytes) => Box::new(std::iter::once(Piece::Bytes(bytes))),
+            Body::Multipart { .. } => Box::new(self.multipart()?.pieces_from(0)),
             _ => {
                 return Err(UploadError::new(
                     ErrorKind::Internal,
@@ -69,16 +104,27 @@ impl Transport for NativeClient<'_> {
             head: &head,
             pieces,
             // tus and S3 requests stay on HTTP/1.1.
-            h2: None,
+            h2: match &request.body {
+                Body::Multipart { .. } if self.plan.http2 => Some(H2Head {
+                    url: &request.url,
+                    headers: multipart_fields(self.plan, self.multipart()?),
+                }),
+                _ => None,
+            },
             len: request.body.len(),
         };
-        let mut watch = |n| progress(n);
-        let done = roundtrip(&link, out, &mut watch).await?;
+        let done = roundtrip(&link, out, &mut Hear(hear)).await?;
+        *self.timings.lock().unwrap_or_else(PoisonError::into_inner) = Some(done.timings);
         Ok(Response {
             status: done.head.status,
             header: done.header,
             data: done.data,
         })
+    }
+
+    fn profile(&self, invoked: Invoked, queued: Option<Span>) -> Option<Profile> {
+        let timings = self.timings.lock().unwrap_or_else(PoisonError::into_inner);
+        timings.as_ref().map(|t| t.profile(invoked, queued))
     }
 
     async fn read_stream(&self, max: usize) -> Result<Bytes, UploadError> {

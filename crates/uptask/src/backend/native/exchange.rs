@@ -11,16 +11,15 @@ use std::time::Duration;
 use uptask_proto::http1::{
     BodyFraming, ChunkedDecoder, ResponseHead, header_map, parse_response_head,
 };
-use uptask_proto::multipart::{MultipartBody, Piece};
+use uptask_proto::multipart::Piece;
 
 use super::conn::{self, Connected};
-use super::head::{Origin, multipart_head, retarget};
+use super::head::Origin;
 use super::source::{CHUNK, Chunks, SendFile};
 use super::timing::Timings;
 use super::transport::{Out, Step, Transport};
-use crate::prepare::{Kind, Plan, PlannedSource};
-use crate::task::EventSink;
-use crate::{ErrorKind, UploadError, UploadSuccess};
+use crate::prepare::{Plan, PlannedSource};
+use crate::{ErrorKind, UploadError};
 
 /// The largest response body kept; the seed returns it as a string, so it must fit in memory.
 pub(super) const MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
@@ -38,77 +37,6 @@ pub(super) const SALVAGE_WINDOW: Duration = Duration::from_secs(1);
 
 const READ_RESERVE: usize = 16 * 1024;
 
-/// Redirects followed at most, per upload.
-const MAX_REDIRECTS: usize = 5;
-
-pub(super) async fn run(plan: &Plan, sink: &mut EventSink) -> Result<UploadSuccess, UploadError> {
-    let Kind::Multipart { body } = &plan.kind else {
-        return Err(UploadError::new(
-            ErrorKind::Internal,
-            "a multipart exchange was asked for another protocol",
-        ));
-    };
-    let head = multipart_head(plan, body)?;
-    let follow = follow(plan, &head, body, sink);
-    match plan.timeout {
-        Some(limit) => tokio::time::timeout(limit, follow)
-            .await
-            .unwrap_or_else(|_| {
-                Err(UploadError::new(
-                    ErrorKind::Timeout,
-                    format!("no complete response within {limit:?}"),
-                ))
-            }),
-        None => follow.await,
-    }
-}
-
-/// Sends the request, and again for each 307/308 within the origin (the body is restartable, so
-/// it can be re-sent; to another origin it never is, and nothing else goes there either).
-async fn follow(
-    plan: &Plan,
-    first_head: &[u8],
-    body: &MultipartBody,
-    sink: &mut EventSink,
-) -> Result<UploadSuccess, UploadError> {
-    let link = Link::of(plan)?;
-    let mut url = plan.url.clone();
-    let mut head = first_head.to_vec();
-    for hop in 0..=MAX_REDIRECTS {
-        let out = Outgoing {
-            method: "POST",
-            head: &head,
-            pieces: Box::new(body.pieces_from(0)),
-            len: body.len(),
-            h2: plan.http2.then(|| super::h2::H2Head {
-                url: &url,
-                headers: super::head::multipart_fields(plan, body),
-            }),
-        };
-        let mut watch = MultipartWatch {
-            plan,
-            url: &url,
-            sink: &mut *sink,
-        };
-        let done = roundtrip(&link, out, &mut watch).await?;
-        let Some(next) = redirect_target(plan, &url, &done.head) else {
-            let mut success = UploadSuccess::new(done.head.status, done.header, done.data);
-            success.profile = Some(done.timings.profile(plan.invoked, sink.queued()));
-            return Ok(success);
-        };
-        if hop == MAX_REDIRECTS {
-            break;
-        }
-        tracing::debug!(from = %url, to = %next, status = done.head.status, "following a redirect");
-        head = retarget(first_head, "POST", &next);
-        url = next;
-    }
-    Err(UploadError::new(
-        ErrorKind::Protocol,
-        format!("too many redirects (more than {MAX_REDIRECTS}), last at {url}"),
-    ))
-}
-
 /// What a caller of [`roundtrip`] hears while it runs.
 pub(super) trait Watch: Send {
     /// `sent` body bytes have been accepted by the transport so far.
@@ -124,38 +52,10 @@ impl<F: FnMut(u64) + Send> Watch for F {
     }
 }
 
-/// A multipart upload reports progress, and the head unless it is a redirect to follow.
-struct MultipartWatch<'a> {
-    plan: &'a Plan,
-    url: &'a url::Url,
-    sink: &'a mut EventSink,
-}
-
-impl Watch for MultipartWatch<'_> {
-    fn sent(&mut self, sent: u64) {
-        self.sink.progress(sent);
-    }
-
-    fn head(&mut self, head: &ResponseHead, header: &crate::Header) {
-        if redirect_target(self.plan, self.url, head).is_none() {
-            self.sink.headers(header);
-        }
-    }
-}
-
 /// Where a request goes; the plan has the rest (trust, limits, the body's sources).
 pub(super) struct Link<'a> {
     pub(super) origin: Origin,
     pub(super) plan: &'a Plan,
-}
-
-impl<'a> Link<'a> {
-    pub(super) fn of(plan: &'a Plan) -> Result<Self, UploadError> {
-        Ok(Self {
-            origin: Origin::of(&plan.url)?,
-            plan,
-        })
-    }
 }
 
 /// One request to write: its method, encoded head and body pieces; and, to offer HTTP/2,
@@ -174,23 +74,6 @@ pub(super) struct Exchanged {
     pub(super) header: crate::Header,
     pub(super) data: String,
     pub(super) timings: Timings,
-}
-
-/// Where a 307/308 points, if uptask follows it: only within the origin of the upload.
-fn redirect_target(plan: &Plan, current: &url::Url, head: &ResponseHead) -> Option<url::Url> {
-    if head.status != 307 && head.status != 308 {
-        return None;
-    }
-    let location = head.values("location").next()?;
-    let next = current
-        .join(std::str::from_utf8(location).ok()?.trim())
-        .ok()?;
-    if next.origin() == plan.url.origin() {
-        Some(next)
-    } else {
-        tracing::warn!(to = %next, "not following a redirect to another origin");
-        None
-    }
 }
 
 /// Sends one request on a new connection and reads its response. `progress` hears the body

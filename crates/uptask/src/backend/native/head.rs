@@ -69,18 +69,6 @@ pub(super) fn encode_head(
     Ok(head.encode())
 }
 
-/// The same request head aimed at another URL of the same origin: only the request target
-/// changes (`Host`, the headers and the body stay the same).
-pub(super) fn retarget(head: &[u8], method: &str, url: &Url) -> Vec<u8> {
-    let fields = head
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map_or(head, |i| &head[i..]);
-    let mut out = format!("{method} {} HTTP/1.1", request_target(url)).into_bytes();
-    out.extend_from_slice(fields);
-    out
-}
-
 /// Path and query, the origin-form request target. `url` serializes both percent-encoded, so
 /// neither can hold a space or a line break.
 fn request_target(url: &Url) -> String {
@@ -93,7 +81,8 @@ fn request_target(url: &Url) -> String {
 }
 
 /// The head of a plan's multipart POST.
-pub(super) fn multipart_head(plan: &Plan, body: &MultipartBody) -> Result<Vec<u8>, UploadError> {
+#[cfg(test)]
+fn multipart_head(plan: &Plan, body: &MultipartBody) -> Result<Vec<u8>, UploadError> {
     encode_head("POST", &plan.url, &plan.header, &multipart_own(body))
 }
 
@@ -152,8 +141,17 @@ mod tests {
 
     #[test]
     fn a_redirect_changes_only_the_request_target() {
-        let (_, head) = head_of("http://h/a?x=1");
-        let moved = retarget(head.as_bytes(), "POST", &Url::parse("http://h/b").unwrap());
+        let (plan, head) = head_of("http://h/a?x=1");
+        let Kind::Multipart { body } = &plan.kind else {
+            panic!("not multipart");
+        };
+        let moved = encode_head(
+            "POST",
+            &Url::parse("http://h/b").unwrap(),
+            &plan.header,
+            &multipart_own(body),
+        )
+        .unwrap();
         let moved = String::from_utf8(moved).unwrap();
         assert!(
             moved.starts_with("POST /b HTTP/1.1\r\nHost: h\r\n"),

@@ -98,16 +98,11 @@ pub(crate) fn start(
             Err(e) => return sink.done(Err(e)),
         };
         let result = match &plan.kind {
-            Kind::Multipart { .. } => {
-                let run = exchange::run(&plan, &mut sink);
-                // Dropping `run` closes the socket at once: that is the abort.
-                tokio::select! {
-                    biased;
-                    () = control.cancel.cancelled() => Err(UploadError::aborted()),
-                    result = run => result,
-                }
+            // Dropping a request closes its socket at once: that is the abort.
+            Kind::Multipart { body } => {
+                let client = client::NativeClient::new(&plan);
+                crate::multipart::run(&plan, body, &client, &mut sink, &control).await
             }
-            // The tus and S3 drivers watch abort themselves: they must still tell the server.
             Kind::Tus(tus) => {
                 let client = client::NativeClient::new(&plan);
                 crate::tus::run(&plan, tus, &client, &mut sink, &control).await

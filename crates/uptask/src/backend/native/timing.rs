@@ -1,12 +1,8 @@
 //! When the stages of one request happened, on the monotonic clock, and over what.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
-use crate::profile::{Invoked, Profile};
-
-/// A span: its start and end.
-pub(super) type Span = (Duration, Duration);
+use crate::profile::{Invoked, Profile, Span};
 
 /// The stages of one request; spans not reached stay at zero.
 #[derive(Debug, Default, Clone)]

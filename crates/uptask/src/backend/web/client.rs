@@ -1,5 +1,6 @@
-//! The protocol drivers' [`Client`] in the browser: each request one `XMLHttpRequest`, bodies
-//! cut from the source (bytes, or slices of the page's `Blob`, which the browser reads itself).
+//! The browser's [`Transport`]: each request one `XMLHttpRequest`, bodies cut from the source
+//! (bytes, or slices of the page's `Blob`, which the browser reads itself), or the multipart
+//! body assembled as one `Blob`.
 
 use js_sys::Uint8Array;
 use send_wrapper::SendWrapper;
@@ -9,7 +10,8 @@ use super::xhr::{self, Event, XhrBody, XhrRequest};
 use crate::UploadError;
 use crate::digest::{Algorithm, Hasher};
 use crate::prepare::{Plan, PlannedSource};
-use crate::transport::{Body, Request, Response, Transport};
+use crate::profile::{Invoked, Profile, Span};
+use crate::transport::{Body, Heard, Request, Response, Transport};
 
 enum WebSource {
     Bytes(bytes::Bytes),
@@ -21,6 +23,9 @@ enum WebSource {
 pub(crate) struct WebClient<'a> {
     source: WebSource,
     plan: &'a Plan,
+    /// When the last request went out and its answer came back (what a page can time), and
+    /// the body bytes it sent.
+    timings: std::sync::Mutex<Option<(Span, Span, u64)>>,
 }
 
 fn past_the_end() -> UploadError {
@@ -34,7 +39,11 @@ impl<'a> WebClient<'a> {
             PlannedSource::Blob(b) => WebSource::Blob(b.clone()),
             other => return Err(super::not_in_browser(other)),
         };
-        Ok(Self { source, plan })
+        Ok(Self {
+            source,
+            plan,
+            timings: std::sync::Mutex::new(None),
+        })
     }
 
     fn slice(bytes: &bytes::Bytes, offset: u64, len: u64) -> Result<&[u8], UploadError> {
@@ -68,7 +77,7 @@ impl Transport for WebClient<'_> {
     fn send(
         &self,
         request: &Request,
-        progress: &mut (dyn FnMut(u64) + Send),
+        hear: &mut (dyn FnMut(Heard<'_>) + Send),
     ) -> impl Future<Output = Result<Response, UploadError>> + Send {
         // A page has one thread: the request's JS objects never leave it, which the wrapper
         // checks.
@@ -77,6 +86,7 @@ impl Transport for WebClient<'_> {
                 Body::Empty => XhrBody::Empty,
                 Body::Range { offset, len } => self.range(*offset, *len)?,
                 Body::Bytes(b) => XhrBody::Bytes(Uint8Array::from(&b[..])),
+                Body::Multipart { .. } => XhrBody::Blob(super::multipart::body_blob(self.plan)?),
                 _ => {
                     return Err(UploadError::new(
                         crate::ErrorKind::Internal,
@@ -106,12 +116,28 @@ impl Transport for WebClient<'_> {
                 let all = grant.len();
                 grant.settle(all);
             }
-            let mut on_event = |event| {
-                if let Event::Sent(n) = event {
-                    progress(n.min(total));
+            let now = super::clock::now;
+            let request_start = now();
+            let (mut request_end, mut response_start) = (None, None);
+            let mut on_event = |event| match event {
+                Event::Sent(n) => {
+                    if n >= total {
+                        request_end.get_or_insert_with(now);
+                    }
+                    hear(Heard::Sent(n.min(total)));
+                }
+                Event::Headers(status, header) => {
+                    let at = now();
+                    response_start = Some(at);
+                    // An early answer ends the request too.
+                    request_end.get_or_insert(at);
+                    hear(Heard::Head {
+                        status,
+                        header: &header,
+                    });
                 }
             };
-            xhr::exchange(
+            let response = xhr::exchange(
                 XhrRequest {
                     method: request.method,
                     url: request.url.as_str(),
@@ -123,8 +149,30 @@ impl Transport for WebClient<'_> {
                 },
                 &mut on_event,
             )
-            .await
+            .await?;
+            // Some browsers send no progress event for the last bytes before the load.
+            hear(Heard::Sent(total));
+            let response_end = now();
+            let response_start = response_start.unwrap_or(response_end);
+            let request = (request_start, request_end.unwrap_or(response_start));
+            *self
+                .timings
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some((request, (response_start, response_end), total));
+            Ok(response)
         })
+    }
+
+    fn profile(&self, invoked: Invoked, queued: Option<Span>) -> Option<Profile> {
+        let timings = self
+            .timings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (request, response, sent) = (*timings)?;
+        Some(Profile::of_exchange(
+            invoked, queued, request, response, sent,
+        ))
     }
 
     fn read_stream(

@@ -63,10 +63,6 @@ pub(crate) fn start(
     if plan.http2 {
         tracing::debug!("the browser chooses the HTTP version itself");
     }
-    if !plan.limits.is_empty() && matches!(plan.kind, Kind::Multipart { .. }) {
-        // One request whose body the browser sends at its own pace.
-        tracing::warn!("a bandwidth limit cannot slow a multipart upload in the browser");
-    }
     wasm_bindgen_futures::spawn_local(dispatcher);
     wasm_bindgen_futures::spawn_local(async move {
         let mut sink = sink;
@@ -76,8 +72,12 @@ pub(crate) fn start(
             Err(e) => return sink.done(Err(e)),
         };
         let result = match &plan.kind {
-            Kind::Multipart { body, .. } => multipart::run(&plan, body, &mut sink, &control).await,
-            // The tus and S3 drivers watch abort themselves: they must still tell the server.
+            Kind::Multipart { body } => match client::WebClient::new(&plan) {
+                Ok(client) => {
+                    crate::multipart::run(&plan, body, &client, &mut sink, &control).await
+                }
+                Err(e) => Err(e),
+            },
             Kind::Tus(tus) => match client::WebClient::new(&plan) {
                 Ok(client) => crate::tus::run(&plan, tus, &client, &mut sink, &control).await,
                 Err(e) => Err(e),

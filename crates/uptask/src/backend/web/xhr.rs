@@ -29,8 +29,8 @@ pub(crate) enum XhrBody {
 pub(crate) enum Event {
     /// Body bytes sent so far.
     Sent(u64),
-    /// The response head arrived.
-    Headers(Header),
+    /// The response head arrived, with its status.
+    Headers(u16, Header),
 }
 
 enum Signal {
@@ -185,13 +185,16 @@ pub(crate) async fn exchange(
             Some(Signal::Receiving) => {}
             Some(Signal::Headers) => {
                 head_seen = true;
-                on_event(Event::Headers(response_headers(&xhr)));
+                on_event(Event::Headers(
+                    xhr.status().unwrap_or(0),
+                    response_headers(&xhr),
+                ));
             }
             Some(Signal::Loaded) => {
                 open.finished = true;
                 let header = response_headers(&xhr);
                 if !head_seen {
-                    on_event(Event::Headers(header.clone()));
+                    on_event(Event::Headers(xhr.status().unwrap_or(0), header.clone()));
                 }
                 return Ok(Response {
                     status: xhr.status().unwrap_or(0),
