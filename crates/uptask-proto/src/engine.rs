@@ -32,14 +32,16 @@
 //! ```
 
 mod action;
+mod memo;
 mod meter;
 mod request;
 mod retry;
 mod step;
 
 pub use action::{
-    Action, Answer, DigestAlgorithm, DigestOf, Event, Failure, LastWords, Memo, Outcome, Why,
+    Action, Answer, DigestAlgorithm, DigestOf, Event, Failure, LastWords, Outcome, Why,
 };
+pub use memo::{Memo, S3Entry, TusEntry};
 pub use meter::Meter;
 pub use request::{Body, Header, Request, RequestId, Response};
 pub use retry::{Retry, RetryPolicy};

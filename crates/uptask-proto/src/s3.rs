@@ -13,7 +13,6 @@
 //! ```
 
 mod config;
-mod entry;
 mod flow;
 pub mod machine;
 mod parts;
@@ -21,8 +20,9 @@ mod signed;
 mod target;
 mod xml;
 
+/// What an S3 multipart upload leaves in a resume store.
+pub use crate::engine::S3Entry as Entry;
 pub use config::{Profiles, Resolved, Settings, resolve};
-pub use entry::Entry;
 pub use machine::{S3Config, S3Machine};
 pub use parts::{MAX_PARTS, MIN_PART_SIZE, PartPlan, plan_parts};
 pub use signed::Signer;

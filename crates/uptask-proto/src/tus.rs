@@ -21,14 +21,14 @@
 
 mod answers;
 mod checks;
-mod entry;
 pub mod machine;
 mod stream;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-pub use entry::Entry;
+/// What a tus upload leaves in a resume store.
+pub use crate::engine::TusEntry as Entry;
 
 use crate::ProtoError;
 

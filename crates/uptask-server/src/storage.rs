@@ -1,5 +1,7 @@
-//! Writing one part to disk: a hidden temporary file, hashed on the way, renamed when complete.
+//! Where received files go, behind one seam ([`Storage`]): the local directory store, and the
+//! discard mode.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -47,76 +49,101 @@ impl Drop for TempGuard {
 
 const WRITE_BUFFER: usize = 512 * 1024;
 
-/// Streams `field` into `dir` under a generated name. `budget` is how many bytes may still be
-/// stored; exceeding it fails with 413.
-pub(crate) async fn store(
-    dir: &Path,
-    mut field: multer::Field<'static>,
-    budget: u64,
-) -> Result<StoredFile, ApiError> {
-    let field_name = field.name().unwrap_or_default().to_owned();
-    let file_name = field.file_name().unwrap_or_default().to_owned();
-    let stored_name = generate_name(&file_name)?;
-    let final_path = dir.join(&stored_name);
-    let tmp_path = dir.join(format!(".{stored_name}.part"));
-    let mut guard = TempGuard(Some(tmp_path.clone()));
-    let file = tokio::fs::File::create(&tmp_path)
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
-    let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(crate::upload::body_error)? {
-        size += chunk.len() as u64;
-        if size > budget {
-            return Err(crate::upload::too_large());
-        }
-        hasher.update(&chunk);
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| ApiError::storage(&e))?;
-    }
-    out.flush().await.map_err(|e| ApiError::storage(&e))?;
-    drop(out);
-    tokio::fs::rename(&tmp_path, &final_path)
-        .await
-        .map_err(|e| ApiError::storage(&e))?;
-    guard.0 = None;
-    tracing::info!(path = %final_path.display(), size, "stored upload");
-    Ok(StoredFile {
-        field: field_name,
-        file_name,
-        size,
-        sha256: hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-        path: final_path,
-    })
+/// The bytes of one arriving file, chunk by chunk. Whoever reads the request applies the size
+/// limit and turns its own errors into answers; a store only keeps what it is given.
+pub(crate) trait Chunks: Send {
+    /// The next chunk; `None` at the end of the file.
+    fn next(&mut self) -> impl Future<Output = Result<Option<bytes::Bytes>, ApiError>> + Send;
 }
 
-/// Counts `field` without storing it (discard mode).
-pub(crate) async fn discard(
-    mut field: multer::Field<'static>,
-    budget: u64,
-) -> Result<StoredFile, ApiError> {
-    let field_name = field.name().unwrap_or_default().to_owned();
-    let file_name = field.file_name().unwrap_or_default().to_owned();
-    let mut size = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(crate::upload::body_error)? {
-        size += chunk.len() as u64;
-        if size > budget {
-            return Err(crate::upload::too_large());
+/// One arriving file: its form field, the name the client gave it, and its bytes.
+pub(crate) struct Incoming<C> {
+    pub(crate) field: String,
+    pub(crate) file_name: String,
+    pub(crate) chunks: C,
+}
+
+/// Where the files of multipart uploads go: a local directory ([`LocalDir`]), nowhere
+/// ([`Discard`]), or (next) an S3 bucket.
+pub(crate) trait Storage: Send + Sync {
+    /// Keeps the file whole or not at all: a failure leaves nothing behind.
+    fn put<C: Chunks>(
+        &self,
+        incoming: Incoming<C>,
+    ) -> impl Future<Output = Result<StoredFile, ApiError>> + Send;
+}
+
+/// Files in one directory, under generated names; each is written to a hidden temporary file,
+/// hashed on the way, and renamed when complete.
+pub(crate) struct LocalDir<'a>(pub(crate) &'a Path);
+
+impl Storage for LocalDir<'_> {
+    async fn put<C: Chunks>(&self, incoming: Incoming<C>) -> Result<StoredFile, ApiError> {
+        let Incoming {
+            field,
+            file_name,
+            mut chunks,
+        } = incoming;
+        let stored_name = generate_name(&file_name)?;
+        let final_path = self.0.join(&stored_name);
+        let tmp_path = self.0.join(format!(".{stored_name}.part"));
+        let mut guard = TempGuard(Some(tmp_path.clone()));
+        let file = tokio::fs::File::create(&tmp_path)
+            .await
+            .map_err(|e| ApiError::storage(&e))?;
+        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.next().await? {
+            size += chunk.len() as u64;
+            hasher.update(&chunk);
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| ApiError::storage(&e))?;
         }
+        out.flush().await.map_err(|e| ApiError::storage(&e))?;
+        drop(out);
+        tokio::fs::rename(&tmp_path, &final_path)
+            .await
+            .map_err(|e| ApiError::storage(&e))?;
+        guard.0 = None;
+        tracing::info!(path = %final_path.display(), size, "stored upload");
+        Ok(StoredFile {
+            field,
+            file_name,
+            size,
+            sha256: hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            path: final_path,
+        })
     }
-    Ok(StoredFile {
-        field: field_name,
-        file_name,
-        size,
-        sha256: String::new(),
-        path: PathBuf::new(),
-    })
+}
+
+/// Counts files without keeping them (discard mode, for benchmarks).
+pub(crate) struct Discard;
+
+impl Storage for Discard {
+    async fn put<C: Chunks>(&self, incoming: Incoming<C>) -> Result<StoredFile, ApiError> {
+        let Incoming {
+            field,
+            file_name,
+            mut chunks,
+        } = incoming;
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.next().await? {
+            size += chunk.len() as u64;
+        }
+        Ok(StoredFile {
+            field,
+            file_name,
+            size,
+            sha256: String::new(),
+            path: PathBuf::new(),
+        })
+    }
 }
 
 /// `<unix ms>-<16 random hex>[.ext]`: unique, sortable, and free of anything the client chose

@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 
 use crate::config;
 use crate::error::ApiError;
-use crate::storage::{self, StoredFile};
+use crate::storage::{Chunks, Discard, Incoming, LocalDir, Storage, StoredFile};
 
 /// The longest a text field may be.
 const MAX_FIELD_BYTES: u64 = 1024 * 1024;
@@ -36,14 +36,14 @@ pub struct UploadReply {
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
-pub(crate) fn too_large() -> ApiError {
+fn too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "the upload is larger than this server accepts",
     )
 }
 
-pub(crate) fn body_error(e: multer::Error) -> ApiError {
+fn body_error(e: multer::Error) -> ApiError {
     match e {
         multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
             too_large()
@@ -111,11 +111,19 @@ async fn receive(
             ));
         }
         if field.file_name().is_some() {
-            let budget = state.max_size - stored;
+            let incoming = Incoming {
+                field: field.name().unwrap_or_default().to_owned(),
+                file_name: field.file_name().unwrap_or_default().to_owned(),
+                chunks: FieldChunks {
+                    field,
+                    budget: state.max_size - stored,
+                    size: 0,
+                },
+            };
             let file = if state.discard {
-                storage::discard(field, budget).await?
+                Discard.put(incoming).await?
             } else {
-                storage::store(&state.dir, field, budget).await?
+                LocalDir(&state.dir).put(incoming).await?
             };
             stored += file.size;
             files.push(file);
@@ -126,6 +134,26 @@ async fn receive(
         }
     }
     Ok(UploadReply { files, fields })
+}
+
+/// A file field's bytes, held to what may still be stored (more is 413).
+struct FieldChunks {
+    field: multer::Field<'static>,
+    budget: u64,
+    size: u64,
+}
+
+impl Chunks for FieldChunks {
+    async fn next(&mut self) -> Result<Option<bytes::Bytes>, ApiError> {
+        let chunk = self.field.chunk().await.map_err(body_error)?;
+        if let Some(c) = &chunk {
+            self.size += c.len() as u64;
+            if self.size > self.budget {
+                return Err(too_large());
+            }
+        }
+        Ok(chunk)
+    }
 }
 
 async fn read_text(mut field: multer::Field<'static>) -> Result<String, ApiError> {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Request, RequestId, Response};
+use super::{Memo, Request, RequestId, Response};
 
 /// The next thing a machine wants done.
 ///
@@ -145,17 +145,6 @@ pub enum Event {
     Remember(Memo),
     /// The remembered upload is finished or gone: forget it.
     Forget,
-}
-
-/// What a resumable upload keeps between runs.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-#[non_exhaustive]
-pub enum Memo {
-    /// A tus upload's URL.
-    Tus(crate::tus::Entry),
-    /// An S3 multipart upload's id.
-    S3(crate::s3::Entry),
 }
 
 /// How a machine's upload ended with a response.
