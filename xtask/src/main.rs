@@ -195,9 +195,14 @@ fn start_sink(argv: &[OsString], announce_on_stderr: bool) -> anyhow::Result<Sin
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .filter(|p| !p.is_empty())
         .with_context(|| format!("no port in {line:?}"))?;
+    let scheme = if line.contains("https://") {
+        "https"
+    } else {
+        "http"
+    };
     Ok(Sink {
         child,
-        url: format!("http://127.0.0.1:{port}/upload"),
+        url: format!("{scheme}://127.0.0.1:{port}/upload"),
     })
 }
 
@@ -237,6 +242,8 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
     let one_mib = data_file(&dir, "data-1.bin", MIB, false)?;
 
     let raw = start_sink(&os(&[&bin.join("raw-sink")]), false)?;
+    let ca = dir.join("raw-sink-ca.pem");
+    let tls = start_sink(&os(&[&bin.join("raw-sink"), &"--tls", &ca]), false)?;
     let serve = start_sink(
         &os(&[
             &bin.join("uptask"),
@@ -273,34 +280,43 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    // 1. One big multipart upload, three clients, to each sink.
-    for (sink_name, sink) in [("raw sink", &raw), ("uptask serve --discard", &serve)] {
-        let mut clients: Vec<(&str, Vec<OsString>)> = vec![
-            (
-                "uptask",
-                os(&[&bin.join("uptask"), &"upload", &big_file, &sink.url]),
-            ),
-            (
+    // 1. One big multipart upload, three clients, to each sink; over HTTPS (rustls on both
+    // sides for uptask, OpenSSL for curl; reqwest is built without TLS here) two.
+    let sinks = [
+        ("raw sink", &raw, false),
+        ("uptask serve --discard", &serve, false),
+        ("raw sink over HTTPS", &tls, true),
+    ];
+    for (sink_name, sink, https) in sinks {
+        let mut uptask = os(&[&bin.join("uptask"), &"upload", &big_file, &sink.url]);
+        let mut clients: Vec<(&str, Vec<OsString>)> = Vec::new();
+        if https {
+            uptask.extend(os(&[&"--ca-cert", &ca]));
+            clients.push(("uptask", uptask));
+        } else {
+            clients.push(("uptask", uptask));
+            clients.push((
                 "reqwest 0.13 + counting body",
                 os(&[&bin.join("reqwest-upload"), &big_file, &sink.url]),
-            ),
-        ];
+            ));
+        }
         if have_curl {
             let form = format!("file=@{}", big_file.display());
-            clients.push((
-                "curl",
-                os(&[
-                    &"curl",
-                    &"-sS",
-                    &"-o",
-                    &"/dev/null",
-                    &"-H",
-                    &"Expect:",
-                    &"-F",
-                    &form,
-                    &sink.url,
-                ]),
-            ));
+            let mut curl = os(&[
+                &"curl",
+                &"-sS",
+                &"-o",
+                &"/dev/null",
+                &"-H",
+                &"Expect:",
+                &"-F",
+                &form,
+                &sink.url,
+            ]);
+            if https {
+                curl.extend(os(&[&"--cacert", &ca]));
+            }
+            clients.push(("curl", curl));
         }
         let results = rotate(&clients, settings.runs)?;
         report.push_str(&format!(

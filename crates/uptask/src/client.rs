@@ -3,11 +3,10 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
-use crate::prepare::Plan;
-use crate::task::{Control, EventSink};
-use crate::{ErrorKind, Notice, RateLimit, UploadError, UploadOptions, UploadTask};
+use crate::queue::Queue;
+use crate::{RateLimit, UploadOptions, UploadTask};
 
 /// How many uploads a [`Client`] runs at once unless told otherwise: WeChat's cap on network
 /// tasks.
@@ -15,7 +14,7 @@ pub const DEFAULT_MAX_CONCURRENT: usize = 10;
 
 /// Starts uploads that share a cap on how many run at once, and optionally a bandwidth
 /// budget. Uploads over the cap wait in a first-in, first-out queue; an upload that leaves it
-/// says how long it waited ([`Notice::Dequeued`], and `queue_start`/`queue_end` in its
+/// says how long it waited ([`Notice::Dequeued`](crate::Notice::Dequeued), and `queue_start`/`queue_end` in its
 /// [`Profile`](crate::Profile)); `abort()` works in the queue too. Clones share the queue.
 ///
 /// ```no_run
@@ -44,10 +43,6 @@ impl Default for Client {
         Self::new()
     }
 }
-
-/// A client's queue, as an upload's plan holds it.
-#[derive(Debug, Clone)]
-pub(crate) struct Queue(Arc<Semaphore>);
 
 impl Client {
     /// A client running at most [`DEFAULT_MAX_CONCURRENT`] uploads at once, without a
@@ -122,31 +117,4 @@ impl Client {
         }
         crate::upload_file(options)
     }
-}
-
-/// Waits for the upload's turn in its client's queue, if it has one; `abort()` ends the wait.
-/// The permit is the slot: the upload holds it until it ends.
-pub(crate) async fn admit(
-    plan: &Plan,
-    control: &Control,
-    sink: &mut EventSink,
-) -> Result<Option<OwnedSemaphorePermit>, UploadError> {
-    let Some(Queue(slots)) = &plan.queue else {
-        return Ok(None);
-    };
-    let start = crate::backend::now();
-    let permit = tokio::select! {
-        biased;
-        () = control.cancel.cancelled() => return Err(UploadError::aborted()),
-        permit = Arc::clone(slots).acquire_owned() => permit.map_err(|_| {
-            UploadError::new(ErrorKind::Internal, "the client's queue was closed")
-        })?,
-    };
-    let end = crate::backend::now();
-    sink.dequeued(start, end);
-    let waited = end.saturating_sub(start);
-    sink.notice(Notice::Dequeued {
-        waited_ms: u64::try_from(waited.as_millis()).unwrap_or(u64::MAX),
-    });
-    Ok(Some(permit))
 }

@@ -5,27 +5,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::source::Source;
+
 /// The library's default whole-request timeout, as in WeChat.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Where the file's bytes come from.
-///
-/// ```
-/// use uptask::Source;
-/// let from_disk = Source::Path("photo.jpg".into());
-/// let from_memory = Source::Bytes(b"hello".to_vec().into());
-/// # let _ = (from_disk, from_memory);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Source {
-    /// A file on disk, streamed in chunks (never read whole into memory).
-    Path(PathBuf),
-    /// Bytes already in memory.
-    Bytes(Bytes),
-    /// A browser `Blob` or `File` (wasm32 only: elsewhere [`Blob`](crate::Blob) has no values).
-    Blob(crate::Blob),
-}
 
 /// How the file travels to the server.
 ///
@@ -79,11 +62,11 @@ pub struct UploadOptions {
     pub(crate) stall_timeout: Option<Duration>,
     pub(crate) root_certificates: Vec<Vec<u8>>,
     pub(crate) with_credentials: bool,
-    pub(crate) limits: crate::rate::Limits,
+    pub(crate) limits: crate::backend::Limits,
     pub(crate) more_files: Vec<crate::FormFile>,
     pub(crate) http2: bool,
     /// Set by [`Client::upload_file`](crate::Client::upload_file).
-    pub(crate) queue: Option<crate::client::Queue>,
+    pub(crate) queue: Option<crate::queue::Queue>,
     pub(crate) protocol: Protocol,
 }
 
@@ -137,7 +120,7 @@ impl UploadOptions {
             stall_timeout: None,
             root_certificates: Vec::new(),
             with_credentials: false,
-            limits: crate::rate::Limits::default(),
+            limits: crate::backend::Limits::default(),
             more_files: Vec::new(),
             http2: false,
             queue: None,
@@ -349,21 +332,6 @@ impl UploadOptions {
     #[must_use]
     pub fn s3(self, s3: crate::S3Options) -> Self {
         self.protocol(Protocol::S3(s3))
-    }
-
-    /// Checks the options as [`upload_file`](crate::upload_file) would, without sending anything:
-    /// the URL, headers, field name and that the file is a readable regular file.
-    ///
-    /// ```
-    /// let opts = uptask::UploadOptions::new("http://127.0.0.1:8080/upload", "no-such-file.txt", "file");
-    /// let err = opts.validate().unwrap_err();
-    /// assert!(err.err_msg().starts_with("uploadFile:fail file not found: no-such-file.txt"));
-    /// ```
-    ///
-    /// # Errors
-    /// The first problem found, as an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error.
-    pub fn validate(&self) -> Result<(), crate::UploadError> {
-        crate::prepare::prepare(self).map(|_| ())
     }
 
     /// The target URL as given.

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use uptask_proto::multipart::{Boundary, FilePart, MultipartBody};
 use url::Url;
 
+use crate::backend::Setup;
+pub(crate) use crate::backend::{Fingerprint, PlannedSource};
 use crate::{Protocol, Source, UploadError, UploadOptions};
 
 /// Headers that uptask owns: setting them would contradict the body it sends.
@@ -63,9 +64,9 @@ pub(crate) struct Plan {
     /// When `upload_file` was called, for the result's profile.
     pub(crate) invoked: crate::profile::Invoked,
     /// Bandwidth limits, applied at the socket.
-    pub(crate) limits: crate::rate::Limits,
+    pub(crate) limits: crate::backend::Limits,
     /// The client's queue to wait in first, if any.
-    pub(crate) queue: Option<crate::client::Queue>,
+    pub(crate) queue: Option<crate::queue::Queue>,
     /// Offer HTTP/2 for a multipart upload.
     pub(crate) http2: bool,
     pub(crate) roots: Arc<Vec<CertificateDer<'static>>>,
@@ -108,88 +109,45 @@ impl Plan {
     }
 }
 
-/// The file's bytes, with the length fixed at planning time.
-#[derive(Debug, Clone)]
-pub(crate) enum PlannedSource {
-    Path {
-        path: PathBuf,
-        fingerprint: Fingerprint,
-    },
-    Bytes(Bytes),
-    /// A browser `Blob` or `File`.
-    Blob(crate::Blob),
-    /// A FIFO, socket or device: read once, front to back; its length is known at the end.
-    Stream {
-        path: PathBuf,
-    },
-}
-
 impl Plan {
-    /// File `index` of a multipart body: the main source, then the added files.
-    pub(crate) fn source_at(&self, index: usize) -> Result<&PlannedSource, UploadError> {
-        match index.checked_sub(1) {
-            None => Ok(&self.source),
-            Some(i) => self.more_sources.get(i).ok_or_else(|| {
-                UploadError::new(
-                    crate::ErrorKind::Internal,
-                    "the body names a file the plan does not have",
-                )
-            }),
+    /// What the transport needs of the plan.
+    pub(crate) fn setup(&self) -> Setup<'_> {
+        Setup {
+            header: &self.header,
+            source: &self.source,
+            more_sources: &self.more_sources,
+            multipart: match &self.kind {
+                Kind::Multipart { body } => Some(body),
+                _ => None,
+            },
+            stall: self.stall,
+            with_credentials: self.with_credentials,
+            limits: &self.limits,
+            http2: self.http2,
+            roots: &self.roots,
         }
     }
 }
 
-/// `len` bytes of `bytes` from `offset`, if they are all there.
-pub(crate) fn range_of(bytes: &[u8], offset: u64, len: u64) -> Option<&[u8]> {
-    let start = usize::try_from(offset).ok()?;
-    let end = usize::try_from(offset.checked_add(len)?).ok()?;
-    bytes.get(start..end)
-}
-
-impl PlannedSource {
-    /// The length, or 0 for a stream (unknown until its end).
-    pub(crate) fn len(&self) -> u64 {
-        match self {
-            PlannedSource::Path { fingerprint, .. } => fingerprint.len,
-            PlannedSource::Bytes(b) => b.len() as u64,
-            PlannedSource::Blob(b) => b.size(),
-            PlannedSource::Stream { .. } => 0,
-        }
-    }
-
-    pub(crate) fn is_stream(&self) -> bool {
-        matches!(self, PlannedSource::Stream { .. })
-    }
-}
-
-/// What a file looked like when the upload was planned. A file whose length or modification
-/// time differs by the end of the upload changed under it: the bytes sent may mix two versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Fingerprint {
-    pub(crate) len: u64,
-    modified: Option<std::time::SystemTime>,
-}
-
-impl Fingerprint {
-    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
-        Self {
-            len: meta.len(),
-            modified: meta.modified().ok(),
-        }
-    }
-
-    /// Size and modification time as text, for keys that must change when the file does.
-    pub(crate) fn stamp(&self) -> String {
-        let mtime = self
-            .modified
-            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        format!("{}:{mtime}", self.len)
+impl UploadOptions {
+    /// Checks the options as [`upload_file`](crate::upload_file) would, without sending anything:
+    /// the URL, headers, field name and that the file is a readable regular file.
+    ///
+    /// ```
+    /// let opts = uptask::UploadOptions::new("http://127.0.0.1:8080/upload", "no-such-file.txt", "file");
+    /// let err = opts.validate().unwrap_err();
+    /// assert!(err.err_msg().starts_with("uploadFile:fail file not found: no-such-file.txt"));
+    /// ```
+    ///
+    /// # Errors
+    /// The first problem found, as an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error.
+    pub fn validate(&self) -> Result<(), crate::UploadError> {
+        crate::prepare::prepare(self).map(|_| ())
     }
 }
 
 pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
-    let invoked = crate::profile::Invoked::now();
+    let invoked = crate::profile::Invoked::at(crate::backend::now(), crate::backend::unix_time());
     let url = match &opts.protocol {
         Protocol::S3(s3) => s3_object_url(&opts.url, s3)?,
         _ => parse_url(&opts.url)?,

@@ -128,11 +128,9 @@ pub(crate) struct Invoked {
 }
 
 impl Invoked {
-    pub(crate) fn now() -> Self {
-        Self {
-            monotonic: crate::backend::now(),
-            unix: crate::backend::unix_time(),
-        }
+    /// The invocation at `monotonic` on the backend clock, `unix` on the wall clock.
+    pub(crate) fn at(monotonic: std::time::Duration, unix: std::time::Duration) -> Self {
+        Self { monotonic, unix }
     }
 
     /// A monotonic instant as milliseconds since the Unix epoch.

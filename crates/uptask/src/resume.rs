@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::prepare::Fingerprint;
+use crate::backend::Fingerprint;
 
 /// The store key of a file and its destination (a tus endpoint, an S3 object URL).
 fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> String {

@@ -15,10 +15,10 @@ use uptask_proto::engine::{
     Action, Answer, DigestOf, Event, Failure, LastWords, Machine, Memo, Outcome, RequestId, Why,
 };
 
+use crate::backend::{Heard, Transport};
 use crate::digest::{Algorithm, Hasher};
+use crate::events::{Control, EventSink};
 use crate::resume::Store;
-use crate::task::{Control, EventSink};
-use crate::transport::{Heard, Transport};
 use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
 
 /// How long each last word (after an abort or a failure) may take.

@@ -1,242 +1,16 @@
-//! `UploadTask`, its handle, and the dispatch of events to listeners.
-//!
-//! The transport runs on one task and only *queues* events; a second task, the dispatcher, hands
-//! them in batches to the listeners, which run off the async runtime (on native targets, on the
-//! blocking pool). A slow or blocking listener therefore delays other events, never the upload,
-//! even on a single-threaded runtime. The queue cannot grow without bound: the progress gate lets
-//! through at most one event per whole percent plus about 20 per second.
-//!
-//! The outcome is decided in exactly one place, [`Shared::settle`], by an atomic state change.
-//! `abort()` races with completion through the same state, so the caller that wins decides the
-//! result and no listener is called once it is decided.
+//! `UploadTask` and its handle: the seed's methods over the upload's shared state
+//! ([`crate::events`]).
 
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::task::{Context, Poll};
 
-use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
-use uptask_proto::progress::ProgressGate;
+use tokio::sync::oneshot;
 
-use crate::listeners::{Callback, ListenerId, Listeners};
-use crate::{
-    ErrorKind, Header, HeadersReceived, Notice, ProgressUpdate, UploadError, UploadSuccess,
-};
-
-const RUNNING: u8 = 0;
-const ABORTED: u8 = 1;
-const DONE: u8 = 2;
-
-/// What the transport reports, in order; `Done` is last.
-#[derive(Debug)]
-pub(crate) enum Event {
-    Progress(ProgressUpdate),
-    Headers(HeadersReceived),
-    Notice(Notice),
-    /// Boxed: the outcome is much larger than the events before it, and comes once.
-    Done(Box<Result<UploadSuccess, UploadError>>),
-}
-
-#[derive(Debug)]
-pub(crate) struct Shared {
-    state: AtomicU8,
-    pub(crate) cancel: CancellationToken,
-    /// `true` while paused; only resumable protocols watch it.
-    pause: tokio::sync::watch::Sender<bool>,
-    resumable: AtomicBool,
-    progress: Listeners<ProgressUpdate>,
-    headers: Listeners<HeadersReceived>,
-    notices: Listeners<Notice>,
-}
-
-impl Shared {
-    fn new() -> Self {
-        Self {
-            state: AtomicU8::new(RUNNING),
-            cancel: CancellationToken::new(),
-            pause: tokio::sync::watch::Sender::new(false),
-            resumable: AtomicBool::new(false),
-            progress: Listeners::new(),
-            headers: Listeners::new(),
-            notices: Listeners::new(),
-        }
-    }
-
-    fn running(&self) -> bool {
-        self.state.load(Ordering::Acquire) == RUNNING
-    }
-
-    fn abort(&self) -> bool {
-        let won = self
-            .state
-            .compare_exchange(RUNNING, ABORTED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if won {
-            tracing::debug!("upload aborted by caller");
-            self.cancel.cancel();
-        }
-        won
-    }
-
-    /// Decides the outcome: the transport's result, unless an abort got there first.
-    fn settle(
-        &self,
-        result: Result<UploadSuccess, UploadError>,
-    ) -> Result<UploadSuccess, UploadError> {
-        match self.state.swap(DONE, Ordering::AcqRel) {
-            RUNNING => result,
-            _ => Err(UploadError::aborted()),
-        }
-    }
-
-    fn has_listeners(&self) -> bool {
-        !self.progress.is_empty() || !self.headers.is_empty() || !self.notices.is_empty()
-    }
-
-    /// Sets the pause flag; `true` if that changed it on a running, resumable upload.
-    fn set_paused(&self, paused: bool) -> bool {
-        if !self.running() || !self.resumable.load(Ordering::Acquire) {
-            return false;
-        }
-        self.pause.send_if_modified(|p| {
-            let changed = *p != paused;
-            *p = paused;
-            changed
-        })
-    }
-
-    fn emit<T>(&self, listeners: &Listeners<T>, event: &T) {
-        for cb in listeners.snapshot() {
-            // A listener may have aborted the task: nothing is delivered after that.
-            if !self.running() {
-                return;
-            }
-            if catch_unwind(AssertUnwindSafe(|| cb(event))).is_err() {
-                tracing::error!("an upload listener panicked; the upload goes on");
-            }
-        }
-    }
-}
-
-/// The transport's side of the event queue: it offers byte counts and head arrival, and
-/// finishes with the result.
-#[derive(Debug)]
-pub(crate) struct EventSink {
-    tx: mpsc::UnboundedSender<Event>,
-    gate: ProgressGate,
-    headers_sent: bool,
-    /// When the upload entered and left its client's queue.
-    queued: Option<(std::time::Duration, std::time::Duration)>,
-}
-
-impl EventSink {
-    /// `sent` body bytes have been accepted by the transport so far.
-    pub(crate) fn progress(&mut self, sent: u64) {
-        self.progress_at(sent, crate::backend::now());
-    }
-
-    /// `sent` body bytes had been accepted by the transport at `at` (on the backend clock).
-    pub(crate) fn progress_at(&mut self, sent: u64, at: std::time::Duration) {
-        if let Some(update) = self.gate.offer(sent, at) {
-            let _ = self.tx.send(Event::Progress(update));
-        }
-    }
-
-    /// The (final) response head arrived; reported at most once.
-    pub(crate) fn headers(&mut self, header: &Header) {
-        if !self.headers_sent {
-            self.headers_sent = true;
-            let _ = self.tx.send(Event::Headers(HeadersReceived {
-                header: header.clone(),
-            }));
-        }
-    }
-
-    /// A source of unknown length has been read this far: the expected total grows.
-    pub(crate) fn grow(&mut self, expected: u64) {
-        self.gate.grow(expected);
-    }
-
-    /// A resumable upload restarts from the server's offset: the next count may be lower.
-    pub(crate) fn rewind(&mut self) {
-        self.gate.rewind();
-    }
-
-    /// The upload waited in its client's queue from `start` to `end`.
-    pub(crate) fn dequeued(&mut self, start: std::time::Duration, end: std::time::Duration) {
-        self.queued = Some((start, end));
-    }
-
-    /// When the upload entered and left its client's queue, if it had one.
-    pub(crate) fn queued(&self) -> Option<(std::time::Duration, std::time::Duration)> {
-        self.queued
-    }
-
-    pub(crate) fn notice(&mut self, notice: Notice) {
-        let _ = self.tx.send(Event::Notice(notice));
-    }
-
-    pub(crate) fn done(self, result: Result<UploadSuccess, UploadError>) {
-        let _ = self.tx.send(Event::Done(Box::new(result)));
-    }
-}
-
-/// What the caller can do to a running upload besides listening: abort and pause.
-#[derive(Debug, Clone)]
-pub(crate) struct Control {
-    pub(crate) cancel: CancellationToken,
-    pub(crate) paused: tokio::sync::watch::Receiver<bool>,
-}
-
-async fn dispatch(
-    shared: Arc<Shared>,
-    mut rx: mpsc::UnboundedReceiver<Event>,
-    tx: oneshot::Sender<Result<UploadSuccess, UploadError>>,
-) {
-    let mut outcome = None;
-    while outcome.is_none() {
-        let Some(first) = rx.recv().await else {
-            break;
-        };
-        // Everything queued so far goes to the listeners in one hop off the runtime.
-        let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(event) = next {
-            match event {
-                Event::Done(result) => {
-                    outcome = Some(*result);
-                    break;
-                }
-                other => batch.push(other),
-            }
-            next = rx.try_recv().ok();
-        }
-        if !batch.is_empty() && shared.has_listeners() {
-            let shared = Arc::clone(&shared);
-            crate::backend::run_listeners(move || {
-                for event in batch {
-                    match event {
-                        Event::Progress(p) => shared.emit(&shared.progress, &p),
-                        Event::Headers(h) => shared.emit(&shared.headers, &h),
-                        Event::Notice(n) => shared.emit(&shared.notices, &n),
-                        Event::Done(_) => {}
-                    }
-                }
-            })
-            .await;
-        }
-    }
-    let result = outcome.unwrap_or_else(|| {
-        Err(UploadError::new(
-            ErrorKind::Internal,
-            "the upload stopped without a result (its runtime shut down?)",
-        ))
-    });
-    let _ = tx.send(shared.settle(result));
-}
+use crate::events::Shared;
+use crate::listeners::{Callback, ListenerId};
+use crate::{ErrorKind, HeadersReceived, Notice, ProgressUpdate, UploadError, UploadSuccess};
 
 /// Starts an upload and returns its task at once (JavaScript semantics: the upload runs whether or
 /// not the task is awaited; dropping the task does not cancel it, [`UploadTask::abort`] does).
@@ -280,23 +54,10 @@ pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
             return task;
         }
     };
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let sink = EventSink {
-        tx: ev_tx,
-        gate: ProgressGate::new(plan.expected()),
-        headers_sent: false,
-        queued: None,
-    };
-    shared.resumable.store(
-        matches!(plan.kind, crate::prepare::Kind::Tus(_)),
-        Ordering::Release,
-    );
-    let control = Control {
-        cancel: shared.cancel.clone(),
-        paused: shared.pause.subscribe(),
-    };
-    let dispatcher = dispatch(Arc::clone(&shared), ev_rx, tx);
-    if let Err(err) = crate::backend::start(plan, sink, control, dispatcher) {
+    let (sink, dispatcher) = crate::events::channel(Arc::clone(&shared), plan.expected(), tx);
+    shared.set_resumable(matches!(plan.kind, crate::prepare::Kind::Tus(_)));
+    let control = shared.control();
+    if let Err(err) = crate::upload::start(plan, sink, control, dispatcher) {
         // The dispatcher (and its sender) went down with the failed spawn; report directly.
         let (tx, rx) = oneshot::channel();
         let _ = tx.send(shared.settle(Err(err)));

@@ -93,29 +93,91 @@ fn sent(seen: &[Seen]) -> Vec<u64> {
         .collect()
 }
 
-// One thread: listeners are attached before the upload's first event can fire. The store is
-// one process on a fixed port, so the scenarios run in turn.
+/// The store is one process on a fixed port: the tests take turns, each with a store of its
+/// own (started fresh, killed at the end). Each test runs on one thread, so listeners are
+/// attached before the upload's first event can fire.
+static STORE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test]
-async fn s3_uploads_against_seaweedfs() {
+async fn crc32c_round_trips_of_every_size_are_byte_identical() {
+    let _turn = STORE.lock().await;
+    let Some(_weed) = Weed::start(BUCKET) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = [0usize, 1, 5 << 20, (5 << 20) + 1, 64 << 20];
+    round_trips(dir.path(), sizes.map(|l| (l, PartChecksum::Crc32c))).await;
+}
+
+#[tokio::test]
+async fn content_md5_round_trips_as_one_put_and_as_parts() {
+    let _turn = STORE.lock().await;
+    let Some(_weed) = Weed::start(BUCKET) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    round_trips(
+        dir.path(),
+        [(0, PartChecksum::Md5), ((5 << 20) + 1, PartChecksum::Md5)],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_abort_mid_upload_leaves_no_multipart_upload() {
+    let _turn = STORE.lock().await;
+    let Some(_weed) = Weed::start(BUCKET) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    abort_leaves_no_upload(dir.path()).await;
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_the_stores_refusal_with_its_code() {
+    let _turn = STORE.lock().await;
+    let Some(_weed) = Weed::start(BUCKET) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f1.bin");
+    std::fs::write(&path, b"x").unwrap();
+    let wrong = S3Options::new(Credentials::new(KEY_ID, "not-the-secret"))
+        .endpoint(format!("http://{ENDPOINT}"))
+        .retry_delays([]);
+    let done = upload_file(UploadOptions::new(format!("s3://{BUCKET}/x"), &path, "f").s3(wrong))
+        .await
+        .unwrap();
+    assert_eq!(done.status_code, 403, "{}", done.data);
+    assert!(done.data.contains("SignatureDoesNotMatch"), "{}", done.data);
+}
+
+#[tokio::test]
+async fn a_bad_bucket_name_is_refused_before_anything_is_sent() {
+    // No store: nothing may be sent, so nothing needs to listen.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f1.bin");
+    std::fs::write(&path, b"x").unwrap();
+    let err = upload_file(s3_opts("s3://Bad_Bucket/x", &path))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn the_store_killed_mid_upload_then_resumed_sends_only_what_it_lacks() {
+    let _turn = STORE.lock().await;
     let Some(mut weed) = Weed::start(BUCKET) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    round_trips(dir.path()).await;
-    abort_leaves_no_upload(dir.path()).await;
-    refusals(dir.path()).await;
     the_store_killed_mid_upload_then_resumed(dir.path(), &mut weed).await;
 }
 
-/// Round trips: empty, one byte, exactly one part, one part and a byte, many parts; with
-/// CRC32C checksums (the default), and a single PUT and a multipart upload with Content-MD5.
-async fn round_trips(dir: &Path) {
-    let md5 = [
-        (0usize, PartChecksum::Md5),
-        ((5 << 20) + 1, PartChecksum::Md5),
-    ];
-    let crc = [0usize, 1, 5 << 20, (5 << 20) + 1, 64 << 20].map(|l| (l, PartChecksum::Crc32c));
-    for (len, checksum) in crc.into_iter().chain(md5) {
+/// Round trips of `(length, checksum)`: progress never goes back and ends at the length, and
+/// the stored object equals the file.
+async fn round_trips(dir: &Path, cases: impl IntoIterator<Item = (usize, PartChecksum)>) {
+    for (len, checksum) in cases {
         let path = dir.join(format!("f{len}.bin"));
         std::fs::write(&path, common::payload(len)).unwrap();
         let key = format!("round/{len}-{checksum:?}.bin");
@@ -149,25 +211,6 @@ async fn abort_leaves_no_upload(dir: &Path) {
     assert!(waiter.await.unwrap().unwrap_err().is_aborted());
     let (lingers, listing) = uploads_listed(BUCKET);
     assert!(!lingers, "a multipart upload lingers: {listing}");
-}
-
-/// Wrong credentials: the store's refusal, with its code, as the outcome; a bad target is
-/// refused before anything is sent.
-async fn refusals(dir: &Path) {
-    let path = dir.join("f1.bin");
-    let wrong = S3Options::new(Credentials::new(KEY_ID, "not-the-secret"))
-        .endpoint(format!("http://{ENDPOINT}"))
-        .retry_delays([]);
-    let done = upload_file(UploadOptions::new(format!("s3://{BUCKET}/x"), &path, "f").s3(wrong))
-        .await
-        .unwrap();
-    assert_eq!(done.status_code, 403, "{}", done.data);
-    assert!(done.data.contains("SignatureDoesNotMatch"), "{}", done.data);
-
-    let err = upload_file(s3_opts("s3://Bad_Bucket/x", &path))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::InvalidInput);
 }
 
 /// The store is killed while parts are in flight: a clear error, and with a resume store the

@@ -7,23 +7,23 @@ use std::sync::{Mutex, PoisonError};
 use bytes::Bytes;
 
 use uptask_proto::http1::ResponseHead;
-use uptask_proto::multipart::{MultipartBody, Piece};
+use uptask_proto::multipart::Piece;
 
 use super::exchange::{Link, Outgoing, Watch, roundtrip};
 use super::h2::H2Head;
 use super::head::{Origin, encode_head, multipart_fields};
 use super::source::{open_at, open_source};
 use super::timing::Timings;
+use crate::backend::{Body, Heard, Request, Response, Transport};
+use crate::backend::{PlannedSource, Setup};
 use crate::digest::Hasher;
-use crate::prepare::{Kind, Plan, PlannedSource};
 use crate::profile::{Invoked, Profile, Span};
-use crate::transport::{Body, Heard, Request, Response, Transport};
 use crate::{ErrorKind, UploadError};
 
-pub(super) struct NativeClient<'a> {
+pub(crate) struct NativeClient<'a> {
     /// The upload's plan: its source, trust, limits, and the user's headers sent with every
     /// request.
-    plan: &'a Plan,
+    setup: Setup<'a>,
     /// A stream source, once opened (on the blocking pool: a FIFO's open waits for a writer).
     stream: Mutex<Option<std::fs::File>>,
     /// When the stages of the last request happened.
@@ -47,22 +47,11 @@ impl Watch for Hear<'_> {
 }
 
 impl<'a> NativeClient<'a> {
-    pub(super) fn new(plan: &'a Plan) -> Self {
+    pub(crate) fn new(setup: Setup<'a>) -> Self {
         Self {
-            plan,
+            setup,
             stream: Mutex::new(None),
             timings: Mutex::new(None),
-        }
-    }
-
-    /// The plan's multipart body.
-    fn multipart(&self) -> Result<&'a MultipartBody, UploadError> {
-        match &self.plan.kind {
-            Kind::Multipart { body } => Ok(body),
-            _ => Err(UploadError::new(
-                ErrorKind::Internal,
-                "a multipart body was asked of another protocol's plan",
-            )),
         }
     }
 }
@@ -78,7 +67,7 @@ impl Transport for NativeClient<'_> {
         if request.body != Body::Empty || matches!(request.method, "POST" | "PATCH") {
             own.push(("Content-Length", request.body.len().to_string()));
         }
-        let head = encode_head(request.method, &request.url, &self.plan.header, &own)?;
+        let head = encode_head(request.method, &request.url, self.setup.header, &own)?;
         let pieces: Box<dyn Iterator<Item = Piece<'_>> + Send> = match &request.body {
             Body::Empty => Box::new(std::iter::empty()),
             Body::Range { offset, len } => Box::new(std::iter::once(Piece::File {
@@ -87,7 +76,7 @@ impl Transport for NativeClient<'_> {
                 len: *len,
             })),
             Body::Bytes(bytes) => Box::new(std::iter::once(Piece::Bytes(bytes))),
-            Body::Multipart { .. } => Box::new(self.multipart()?.pieces_from(0)),
+            Body::Multipart { .. } => Box::new(self.setup.multipart()?.pieces_from(0)),
             _ => {
                 return Err(UploadError::new(
                     ErrorKind::Internal,
@@ -97,7 +86,7 @@ impl Transport for NativeClient<'_> {
         };
         let link = Link {
             origin,
-            plan: self.plan,
+            setup: self.setup,
         };
         let out = Outgoing {
             method: request.method,
@@ -105,9 +94,9 @@ impl Transport for NativeClient<'_> {
             pieces,
             // tus and S3 requests stay on HTTP/1.1.
             h2: match &request.body {
-                Body::Multipart { .. } if self.plan.http2 => Some(H2Head {
+                Body::Multipart { .. } if self.setup.http2 => Some(H2Head {
                     url: &request.url,
-                    headers: multipart_fields(self.plan, self.multipart()?),
+                    headers: multipart_fields(self.setup.header, self.setup.multipart()?),
                 }),
                 _ => None,
             },
@@ -128,7 +117,7 @@ impl Transport for NativeClient<'_> {
     }
 
     async fn read_stream(&self, max: usize) -> Result<Bytes, UploadError> {
-        let PlannedSource::Stream { path } = &self.plan.source else {
+        let PlannedSource::Stream { path } = &self.setup.source else {
             return Err(UploadError::new(
                 ErrorKind::Internal,
                 "the source is not a stream",
@@ -176,7 +165,7 @@ impl Transport for NativeClient<'_> {
         offset: u64,
         len: u64,
     ) -> Result<Vec<u8>, UploadError> {
-        let source = self.plan.source.clone();
+        let source = self.setup.source.clone();
         tokio::task::spawn_blocking(move || digest_of(&source, algorithm, offset, len))
             .await
             .map_err(|e| {
@@ -194,7 +183,7 @@ fn digest_of(
     let mut hasher = Hasher::new(algorithm);
     match source {
         PlannedSource::Bytes(bytes) => {
-            let slice = crate::prepare::range_of(bytes, offset, len).ok_or_else(|| {
+            let slice = crate::backend::range_of(bytes, offset, len).ok_or_else(|| {
                 UploadError::new(ErrorKind::Internal, "checksum range outside the bytes")
             })?;
             hasher.update(slice);

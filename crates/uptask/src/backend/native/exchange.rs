@@ -18,7 +18,7 @@ use super::head::Origin;
 use super::source::{CHUNK, Chunks, SendFile};
 use super::timing::Timings;
 use super::transport::{Out, Step, Transport};
-use crate::prepare::{Plan, PlannedSource};
+use crate::backend::{PlannedSource, Setup};
 use crate::{ErrorKind, UploadError};
 
 /// The largest response body kept; the seed returns it as a string, so it must fit in memory.
@@ -55,7 +55,7 @@ impl<F: FnMut(u64) + Send> Watch for F {
 /// Where a request goes; the plan has the rest (trust, limits, the body's sources).
 pub(super) struct Link<'a> {
     pub(super) origin: Origin,
-    pub(super) plan: &'a Plan,
+    pub(super) setup: Setup<'a>,
 }
 
 /// One request to write: its method, encoded head and body pieces; and, to offer HTTP/2,
@@ -86,10 +86,10 @@ pub(super) async fn roundtrip<'a>(
     let mut timings = Timings::default();
     let h2_head = out.h2.take();
     let connected = guard(
-        link.plan.stall,
+        link.setup.stall,
         conn::connect(
             &link.origin,
-            &link.plan.roots,
+            link.setup.roots,
             h2_head.is_some(),
             &mut timings,
         ),
@@ -111,7 +111,7 @@ pub(super) async fn roundtrip<'a>(
     let mut conn = Conn {
         io: Transport::new(connected),
         inbuf: Vec::with_capacity(READ_RESERVE),
-        stall: link.plan.stall,
+        stall: link.setup.stall,
         written: 0,
     };
     let method = out.method;
@@ -201,7 +201,7 @@ async fn send_body<'a>(
         if !ready(&mut pending).await? {
             pending = match pieces.next() {
                 None => break,
-                Some(piece) => start_piece(link.plan, &conn.io, piece)?,
+                Some(piece) => start_piece(link.setup, &conn.io, piece)?,
             };
             continue;
         }
@@ -214,7 +214,7 @@ async fn send_body<'a>(
             Pending::SendFile(f) => f.out(),
         };
         // Under a limit, only what it grants goes to the socket; the rest waits.
-        let limits = &link.plan.limits;
+        let limits = &link.setup.limits;
         let (out, grant) = if limits.is_empty() {
             (out, None)
         } else {
@@ -309,12 +309,12 @@ async fn ready(pending: &mut Pending<'_>) -> Result<bool, UploadError> {
 
 /// `len` bytes of `bytes` from `offset`; the plan sized the body from these very bytes.
 pub(super) fn slice_of(bytes: &[u8], offset: u64, len: u64) -> Result<&[u8], UploadError> {
-    crate::prepare::range_of(bytes, offset, len)
+    crate::backend::range_of(bytes, offset, len)
         .ok_or_else(|| UploadError::new(ErrorKind::Internal, "the body plan outgrew its bytes"))
 }
 
 fn start_piece<'a>(
-    plan: &'a Plan,
+    setup: Setup<'a>,
     io: &Transport,
     piece: Piece<'a>,
 ) -> Result<Pending<'a>, UploadError> {
@@ -324,7 +324,7 @@ fn start_piece<'a>(
             pos: 0,
             body: true,
         },
-        Piece::File { index, offset, len } => match plan.source_at(index)? {
+        Piece::File { index, offset, len } => match setup.source_at(index)? {
             // Bytes already in memory are written from where they are, like the framing.
             PlannedSource::Bytes(bytes) => Pending::Slice {
                 data: slice_of(bytes, offset, len)?,

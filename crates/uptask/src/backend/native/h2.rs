@@ -14,7 +14,7 @@ use super::exchange::{
 };
 use super::source::Chunks;
 use super::timing::Timings;
-use crate::prepare::PlannedSource;
+use crate::backend::PlannedSource;
 use crate::{ErrorKind, UploadError};
 
 /// The request's method, target and headers, for HTTP/2's header block.
@@ -50,7 +50,7 @@ pub(super) async fn exchange(
     watch: &mut dyn Watch,
     mut timings: Timings,
 ) -> Result<Exchanged, UploadError> {
-    let stall = link.plan.stall;
+    let stall = link.setup.stall;
     let (client, connection) = guard(stall, h2::client::handshake(io))
         .await?
         .map_err(|e| h2_error("handshake", &e))?;
@@ -79,7 +79,7 @@ async fn request(
     watch: &mut dyn Watch,
     timings: &mut Timings,
 ) -> Result<(ResponseHead, String), UploadError> {
-    let stall = link.plan.stall;
+    let stall = link.setup.stall;
     let mut client = guard(stall, client.ready())
         .await?
         .map_err(|e| h2_error("connection", &e))?;
@@ -182,7 +182,7 @@ async fn send_body(
                 )
                 .await?;
             }
-            Piece::File { index, offset, len } => match link.plan.source_at(index)? {
+            Piece::File { index, offset, len } => match link.setup.source_at(index)? {
                 // The bytes the plan holds, shared rather than copied.
                 PlannedSource::Bytes(bytes) => {
                     let part = bytes.slice_ref(slice_of(bytes, offset, len)?);
@@ -219,7 +219,7 @@ async fn send(
     total: u64,
     watch: &mut dyn Watch,
 ) -> Result<(), UploadError> {
-    let stall = link.plan.stall;
+    let stall = link.setup.stall;
     while !data.is_empty() {
         stream.reserve_capacity(data.len());
         let granted = guard(stall, std::future::poll_fn(|cx| stream.poll_capacity(cx)))
@@ -230,7 +230,7 @@ async fn send(
             continue;
         }
         let mut n = granted.min(data.len()) as u64;
-        let limits = &link.plan.limits;
+        let limits = &link.setup.limits;
         if !limits.is_empty() {
             let grant = limits.take(n).await;
             n = grant.len();

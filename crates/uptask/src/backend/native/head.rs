@@ -6,7 +6,6 @@ use uptask_proto::multipart::MultipartBody;
 use url::Url;
 
 use crate::UploadError;
-use crate::prepare::Plan;
 
 /// Host, port and scheme of a URL: what a connection is opened to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,12 +79,6 @@ fn request_target(url: &Url) -> String {
     target
 }
 
-/// The head of a plan's multipart POST.
-#[cfg(test)]
-fn multipart_head(plan: &Plan, body: &MultipartBody) -> Result<Vec<u8>, UploadError> {
-    encode_head("POST", &plan.url, &plan.header, &multipart_own(body))
-}
-
 /// The headers uptask sets on a multipart request.
 fn multipart_own(body: &MultipartBody) -> [(&'static str, String); 2] {
     [
@@ -96,8 +89,11 @@ fn multipart_own(body: &MultipartBody) -> [(&'static str, String); 2] {
 
 /// The multipart request's headers for HTTP/2 (names lower-case, as it requires): the user's,
 /// then uptask's own.
-pub(super) fn multipart_fields(plan: &Plan, body: &MultipartBody) -> Vec<(String, String)> {
-    plan.header
+pub(super) fn multipart_fields(
+    header: &[(String, String)],
+    body: &MultipartBody,
+) -> Vec<(String, String)> {
+    header
         .iter()
         .cloned()
         .chain(multipart_own(body).map(|(n, v)| (n.to_owned(), v)))
@@ -107,52 +103,56 @@ pub(super) fn multipart_fields(plan: &Plan, body: &MultipartBody) -> Vec<(String
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::UploadOptions;
-    use crate::prepare::{Kind, prepare};
+    use uptask_proto::multipart::{Boundary, FilePart};
 
-    fn head_of(url: &str) -> (Plan, String) {
-        let plan = prepare(&UploadOptions::from_bytes(url, b"x".to_vec(), "file")).unwrap();
-        let Kind::Multipart { body } = &plan.kind else {
-            panic!("not multipart");
-        };
-        let head = String::from_utf8(multipart_head(&plan, body).unwrap()).unwrap();
-        (plan, head)
+    use super::*;
+
+    fn body() -> MultipartBody {
+        MultipartBody::new(
+            Boundary::from_random([1; 16]),
+            &[],
+            &FilePart::new("file", "a", 1),
+        )
+    }
+
+    /// The head of a multipart POST of `body` to `url`, with one header of the user's.
+    fn head_of(url: &str, body: &MultipartBody) -> String {
+        let user = [("X-User".to_owned(), "ann".to_owned())];
+        let head = encode_head(
+            "POST",
+            &Url::parse(url).unwrap(),
+            &user,
+            &multipart_own(body),
+        );
+        String::from_utf8(head.unwrap()).unwrap()
     }
 
     #[test]
     fn fragments_are_not_sent_and_ipv6_hosts_keep_brackets() {
-        let (plan, head) = head_of("http://[::1]:8080/up?a=1#frag");
+        let head = head_of("http://[::1]:8080/up?a=1#frag", &body());
         assert!(
             head.starts_with("POST /up?a=1 HTTP/1.1\r\nHost: [::1]:8080\r\n"),
             "{head}"
         );
-        let origin = Origin::of(&plan.url).unwrap();
+        let origin = Origin::of(&Url::parse("http://[::1]:8080/up").unwrap()).unwrap();
         assert_eq!(origin.host, "::1");
         assert_eq!(origin.port, 8080);
     }
 
     #[test]
     fn content_length_is_in_the_head() {
-        let (plan, head) = head_of("http://h/");
-        assert!(head.contains(&format!("Content-Length: {}\r\n", plan.expected())));
+        let body = body();
+        let head = head_of("http://h/", &body);
+        assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
+        assert!(head.contains("X-User: ann\r\n"));
         assert!(!head.to_ascii_lowercase().contains("transfer-encoding"));
     }
 
     #[test]
     fn a_redirect_changes_only_the_request_target() {
-        let (plan, head) = head_of("http://h/a?x=1");
-        let Kind::Multipart { body } = &plan.kind else {
-            panic!("not multipart");
-        };
-        let moved = encode_head(
-            "POST",
-            &Url::parse("http://h/b").unwrap(),
-            &plan.header,
-            &multipart_own(body),
-        )
-        .unwrap();
-        let moved = String::from_utf8(moved).unwrap();
+        let body = body();
+        let head = head_of("http://h/a?x=1", &body);
+        let moved = head_of("http://h/b", &body);
         assert!(
             moved.starts_with("POST /b HTTP/1.1\r\nHost: h\r\n"),
             "{moved}"

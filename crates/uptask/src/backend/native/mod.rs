@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 
 pub use blob::Blob;
 
+use super::{Setup, Transport};
 use crate::UploadError;
-use crate::prepare::{Kind, Plan};
-use crate::task::{Control, EventSink};
 
 /// Time since the first call, on a monotonic clock.
 pub(crate) fn now() -> Duration {
@@ -79,42 +78,16 @@ pub(crate) async fn sleep(delay: Duration) {
     tokio::time::sleep(delay).await;
 }
 
-/// Spawns the transport and the dispatcher.
-pub(crate) fn start(
-    plan: Plan,
-    sink: EventSink,
-    control: Control,
-    dispatcher: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), UploadError> {
-    if plan.with_credentials {
+/// Runs `fut` on the current runtime (or uptask's own, outside one).
+pub(crate) fn spawn(fut: impl Future<Output = ()> + Send + 'static) -> Result<(), UploadError> {
+    runtime::spawn(fut)
+}
+
+/// The transport for an upload set up as `setup`.
+pub(crate) fn transport(setup: Setup<'_>) -> Result<impl Transport + '_, UploadError> {
+    if setup.with_credentials {
         // Cookies and HTTP auth are the page's; a program sends what its headers say.
         tracing::debug!("with_credentials only matters in the browser; ignored here");
     }
-    let driver = async move {
-        let mut sink = sink;
-        // Its turn in the client's queue first; the slot is held until the upload ends.
-        let _slot = match crate::client::admit(&plan, &control, &mut sink).await {
-            Ok(slot) => slot,
-            Err(e) => return sink.done(Err(e)),
-        };
-        let result = match &plan.kind {
-            // Dropping a request closes its socket at once: that is the abort.
-            Kind::Multipart { body } => {
-                let client = client::NativeClient::new(&plan);
-                crate::multipart::run(&plan, body, &client, &mut sink, &control).await
-            }
-            Kind::Tus(tus) => {
-                let client = client::NativeClient::new(&plan);
-                crate::tus::run(&plan, tus, &client, &mut sink, &control).await
-            }
-            Kind::S3(s3) => {
-                // The client sends the user's headers; the driver signs them with its own.
-                let client = client::NativeClient::new(&plan);
-                crate::s3::run(&plan, s3, &client, &mut sink, &control).await
-            }
-        };
-        sink.done(result);
-    };
-    runtime::spawn(dispatcher)?;
-    runtime::spawn(driver)
+    Ok(client::NativeClient::new(setup))
 }

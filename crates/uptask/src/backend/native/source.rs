@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use tokio::task::JoinHandle;
 
-use crate::prepare::Fingerprint;
+use crate::backend::Fingerprint;
 use crate::{ErrorKind, UploadError};
 
 /// Bytes per chunk read from the source and handed to the socket.

@@ -8,10 +8,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::xhr::{self, Event, XhrBody, XhrRequest};
 use crate::UploadError;
+use crate::backend::{Body, Heard, PlannedSource, Request, Response, Setup, Transport};
 use crate::digest::{Algorithm, Hasher};
-use crate::prepare::{Plan, PlannedSource};
 use crate::profile::{Invoked, Profile, Span};
-use crate::transport::{Body, Heard, Request, Response, Transport};
 
 enum WebSource {
     Bytes(bytes::Bytes),
@@ -22,7 +21,7 @@ enum WebSource {
 /// user's headers, stall limit, credentials, bandwidth limits).
 pub(crate) struct WebClient<'a> {
     source: WebSource,
-    plan: &'a Plan,
+    setup: Setup<'a>,
     /// When the last request went out and its answer came back (what a page can time), and
     /// the body bytes it sent.
     timings: std::sync::Mutex<Option<(Span, Span, u64)>>,
@@ -33,21 +32,21 @@ fn past_the_end() -> UploadError {
 }
 
 impl<'a> WebClient<'a> {
-    pub(crate) fn new(plan: &'a Plan) -> Result<Self, UploadError> {
-        let source = match &plan.source {
+    pub(crate) fn new(setup: Setup<'a>) -> Result<Self, UploadError> {
+        let source = match setup.source {
             PlannedSource::Bytes(b) => WebSource::Bytes(b.clone()),
             PlannedSource::Blob(b) => WebSource::Blob(b.clone()),
             other => return Err(super::not_in_browser(other)),
         };
         Ok(Self {
             source,
-            plan,
+            setup,
             timings: std::sync::Mutex::new(None),
         })
     }
 
     fn slice(bytes: &bytes::Bytes, offset: u64, len: u64) -> Result<&[u8], UploadError> {
-        crate::prepare::range_of(bytes, offset, len).ok_or_else(past_the_end)
+        crate::backend::range_of(bytes, offset, len).ok_or_else(past_the_end)
     }
 
     /// `len` bytes from `offset`, as a request body.
@@ -86,7 +85,7 @@ impl Transport for WebClient<'_> {
                 Body::Empty => XhrBody::Empty,
                 Body::Range { offset, len } => self.range(*offset, *len)?,
                 Body::Bytes(b) => XhrBody::Bytes(Uint8Array::from(&b[..])),
-                Body::Multipart { .. } => XhrBody::Blob(super::multipart::body_blob(self.plan)?),
+                Body::Multipart { .. } => XhrBody::Blob(super::multipart::body_blob(self.setup)?),
                 _ => {
                     return Err(UploadError::new(
                         crate::ErrorKind::Internal,
@@ -99,7 +98,7 @@ impl Transport for WebClient<'_> {
                 .iter()
                 .map(|(n, v)| (*n, v.as_str()))
                 .chain(
-                    self.plan
+                    self.setup
                         .header
                         .iter()
                         .map(|(n, v)| (n.as_str(), v.as_str())),
@@ -109,7 +108,7 @@ impl Transport for WebClient<'_> {
             // The browser sends the body at its own pace: under a limit, the request first
             // waits for its bytes' share, so the average over the chunks holds.
             let mut left = total;
-            let limits = &self.plan.limits;
+            let limits = &self.setup.limits;
             while left > 0 && !limits.is_empty() {
                 let grant = limits.take(left).await;
                 left -= grant.len();
@@ -144,8 +143,8 @@ impl Transport for WebClient<'_> {
                     headers: &headers,
                     body,
                     timeout: None,
-                    stall: self.plan.stall,
-                    with_credentials: self.plan.with_credentials,
+                    stall: self.setup.stall,
+                    with_credentials: self.setup.with_credentials,
                 },
                 &mut on_event,
             )

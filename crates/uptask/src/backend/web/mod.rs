@@ -12,9 +12,8 @@ use std::future::Future;
 pub use blob::Blob;
 pub(crate) use clock::{now, sleep, unix_time};
 
+use super::{PlannedSource, Setup, Transport};
 use crate::UploadError;
-use crate::prepare::{Kind, Plan, PlannedSource};
-use crate::task::{Control, EventSink};
 
 /// Calls the listeners where they are: a page has one thread, and listener code runs between
 /// browser events anyway.
@@ -47,47 +46,22 @@ fn not_in_browser(source: &PlannedSource) -> UploadError {
     ))
 }
 
-/// Spawns the transport and the dispatcher on the page's event loop.
-pub(crate) fn start(
-    plan: Plan,
-    sink: EventSink,
-    control: Control,
-    dispatcher: impl Future<Output = ()> + 'static,
-) -> Result<(), UploadError> {
+/// Runs `fut` on the page's event loop.
+pub(crate) fn spawn(fut: impl Future<Output = ()> + 'static) -> Result<(), UploadError> {
+    wasm_bindgen_futures::spawn_local(fut);
+    Ok(())
+}
+
+/// The transport for an upload set up as `setup`: what a page can send.
+pub(crate) fn transport(setup: Setup<'_>) -> Result<impl Transport + '_, UploadError> {
     // The browser checks certificates against its own store; a page cannot add to it.
-    if !plan.roots.is_empty() {
+    if !setup.roots.is_empty() {
         return Err(UploadError::invalid(
             "extra root certificates cannot be used in the browser: it trusts its own store",
         ));
     }
-    if plan.http2 {
+    if setup.http2 {
         tracing::debug!("the browser chooses the HTTP version itself");
     }
-    wasm_bindgen_futures::spawn_local(dispatcher);
-    wasm_bindgen_futures::spawn_local(async move {
-        let mut sink = sink;
-        // Its turn in the client's queue first; the slot is held until the upload ends.
-        let _slot = match crate::client::admit(&plan, &control, &mut sink).await {
-            Ok(slot) => slot,
-            Err(e) => return sink.done(Err(e)),
-        };
-        let result = match &plan.kind {
-            Kind::Multipart { body } => match client::WebClient::new(&plan) {
-                Ok(client) => {
-                    crate::multipart::run(&plan, body, &client, &mut sink, &control).await
-                }
-                Err(e) => Err(e),
-            },
-            Kind::Tus(tus) => match client::WebClient::new(&plan) {
-                Ok(client) => crate::tus::run(&plan, tus, &client, &mut sink, &control).await,
-                Err(e) => Err(e),
-            },
-            Kind::S3(s3) => match client::WebClient::new(&plan) {
-                Ok(client) => crate::s3::run(&plan, s3, &client, &mut sink, &control).await,
-                Err(e) => Err(e),
-            },
-        };
-        sink.done(result);
-    });
-    Ok(())
+    client::WebClient::new(setup)
 }

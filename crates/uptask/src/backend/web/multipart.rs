@@ -5,24 +5,19 @@ use js_sys::{Array, Uint8Array};
 use uptask_proto::multipart::Segment;
 use web_sys::{Blob, BlobPropertyBag};
 
-use crate::prepare::{Kind, Plan, PlannedSource};
+use crate::backend::{PlannedSource, Setup};
 use crate::{ErrorKind, UploadError};
 
 /// The body as one `Blob`: framing bytes and the source, in wire order.
-pub(super) fn body_blob(plan: &Plan) -> Result<Blob, UploadError> {
-    let Kind::Multipart { body } = &plan.kind else {
-        return Err(UploadError::new(
-            ErrorKind::Internal,
-            "a multipart body was asked of another protocol's plan",
-        ));
-    };
+pub(super) fn body_blob(setup: Setup<'_>) -> Result<Blob, UploadError> {
+    let body = setup.multipart()?;
     let parts = Array::new();
     for segment in body.segments() {
         match segment {
             Segment::Bytes(b) => {
                 parts.push(&Uint8Array::from(b.as_slice()));
             }
-            Segment::File { index, .. } => match plan.source_at(*index)? {
+            Segment::File { index, .. } => match setup.source_at(*index)? {
                 PlannedSource::Bytes(b) => {
                     parts.push(&Uint8Array::from(&b[..]));
                 }

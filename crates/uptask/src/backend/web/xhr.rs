@@ -15,7 +15,7 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{Blob, ProgressEvent, XmlHttpRequest, XmlHttpRequestUpload};
 
-use crate::transport::Response;
+use crate::backend::Response;
 use crate::{ErrorKind, Header, UploadError};
 
 /// What a request sends.

@@ -1,8 +1,27 @@
-//! One more file for a multipart request.
+//! What is uploaded: where a file's bytes come from, and one more file for a multipart request.
 
 use std::path::PathBuf;
 
-use crate::Source;
+use bytes::Bytes;
+
+/// Where the file's bytes come from.
+///
+/// ```
+/// use uptask::Source;
+/// let from_disk = Source::Path("photo.jpg".into());
+/// let from_memory = Source::Bytes(b"hello".to_vec().into());
+/// # let _ = (from_disk, from_memory);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// A file on disk, streamed in chunks (never read whole into memory).
+    Path(PathBuf),
+    /// Bytes already in memory.
+    Bytes(Bytes),
+    /// A browser `Blob` or `File` (wasm32 only: elsewhere [`Blob`](crate::Blob) has no values).
+    Blob(crate::Blob),
+}
 
 /// A file part added to a multipart upload with
 /// [`UploadOptions::add_file`](crate::UploadOptions::add_file): its form field, its bytes and

@@ -1,12 +1,12 @@
 //! `multipart/form-data` uploads: the plan's body as the protocol's machine
-//! (`uptask_proto::multipart::machine`), which the runner drives over any backend's transport.
+//! (`uptask_proto::multipart::machine`).
 
 use uptask_proto::multipart::MultipartBody;
 use uptask_proto::multipart::machine::MultipartMachine;
 
+use crate::backend::Transport;
+use crate::events::{Control, EventSink};
 use crate::prepare::Plan;
-use crate::task::{Control, EventSink};
-use crate::transport::Transport;
 use crate::{UploadError, UploadSuccess};
 
 /// Runs a multipart upload to its outcome, with the timing profile of its last request.
