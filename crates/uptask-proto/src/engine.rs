@@ -34,6 +34,7 @@
 mod action;
 mod memo;
 mod meter;
+mod outbox;
 mod request;
 mod retry;
 mod step;
@@ -43,6 +44,7 @@ pub use action::{
 };
 pub use memo::{Memo, S3Entry, TusEntry};
 pub use meter::Meter;
+pub use outbox::Outbox;
 pub use request::{Body, Header, Request, RequestId, Response};
 pub use retry::{Retry, RetryPolicy};
 pub use step::{Step, Stop};

@@ -22,14 +22,13 @@
 //! assert!(matches!(m.poll(Duration::ZERO), Action::Event(_))); // the headers
 //! ```
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use url::Url;
 
 use crate::engine::{
-    Action, Answer, Body, Event, Failure, Header, LastWords, Machine, Meter, Outcome, Request,
-    RequestId, Response, Why,
+    Action, Answer, Body, Event, Failure, Header, LastWords, Machine, Meter, Outbox, Outcome,
+    Request, RequestId, Response, Why,
 };
 
 /// Redirects followed at most, per upload.
@@ -48,8 +47,7 @@ pub struct MultipartMachine<E> {
     inflight: Option<RequestId>,
     next_id: u64,
     meter: Meter,
-    queue: VecDeque<Action<E>>,
-    ended: bool,
+    out: Outbox<E>,
 }
 
 impl<E> MultipartMachine<E> {
@@ -64,8 +62,7 @@ impl<E> MultipartMachine<E> {
             inflight: None,
             next_id: 0,
             meter: Meter::new(1),
-            queue: VecDeque::new(),
-            ended: false,
+            out: Outbox::default(),
         }
     }
 
@@ -79,8 +76,7 @@ impl<E> MultipartMachine<E> {
     }
 
     fn end(&mut self, action: Action<E>) {
-        self.ended = true;
-        self.queue.push_back(action);
+        self.out.end(action);
     }
 }
 
@@ -88,10 +84,10 @@ impl<E> Machine for MultipartMachine<E> {
     type Error = E;
 
     fn poll(&mut self, _now: Duration) -> Action<E> {
-        if let Some(action) = self.queue.pop_front() {
+        if let Some(action) = self.out.pop() {
             return action;
         }
-        if self.ended || self.inflight.is_some() {
+        if self.out.ended() || self.inflight.is_some() {
             return Action::Wait { until: None };
         }
         self.next_id += 1;
@@ -106,7 +102,7 @@ impl<E> Machine for MultipartMachine<E> {
     }
 
     fn answer(&mut self, id: RequestId, answer: Answer<E>) {
-        if self.inflight != Some(id) || self.ended {
+        if self.inflight != Some(id) || self.out.ended() {
             return;
         }
         self.inflight = None;
@@ -133,8 +129,7 @@ impl<E> Machine for MultipartMachine<E> {
                 self.url = next;
             }
             None => {
-                self.queue
-                    .push_back(Action::Event(Event::Headers(response.header.clone())));
+                self.out.event(Event::Headers(response.header.clone()));
                 self.end(Action::Done(Outcome {
                     response,
                     upload_url: None,
@@ -148,17 +143,16 @@ impl<E> Machine for MultipartMachine<E> {
         if self.inflight == Some(id)
             && let Some(total) = self.meter.raise(0, n)
         {
-            self.queue.push_back(Action::Event(Event::Progress {
+            self.out.event(Event::Progress {
                 sent: total,
                 rewind: false,
-            }));
+            });
         }
     }
 
     fn head(&mut self, id: RequestId, status: u16, header: &Header) {
         if self.inflight == Some(id) && self.redirect_target(status, header).is_none() {
-            self.queue
-                .push_back(Action::Event(Event::Headers(header.clone())));
+            self.out.event(Event::Headers(header.clone()));
         }
     }
 

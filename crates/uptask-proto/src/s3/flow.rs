@@ -16,10 +16,10 @@ impl<E: std::fmt::Display> Machine for S3Machine<E> {
     fn poll(&mut self, now: Duration) -> Action<E> {
         self.now = now;
         loop {
-            if let Some(action) = self.queue.pop_front() {
+            if let Some(action) = self.out.pop() {
                 return action;
             }
-            if self.ended {
+            if self.out.ended() {
                 return Action::Wait { until: None };
             }
             match &self.phase {
@@ -53,7 +53,7 @@ impl<E: std::fmt::Display> Machine for S3Machine<E> {
         let Some(owner) = self.owners.remove(&id) else {
             return;
         };
-        if self.ended {
+        if self.out.ended() {
             return;
         }
         if owner == PHASE {
@@ -133,16 +133,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
     /// After a failed request: a retry after a delay (its notice queued), or the end.
     fn recover(&mut self, stop: Stop<E>, retry: &mut Retry) -> Step {
         let progress = self.acknowledged();
-        match stop.settle(retry, &mut self.policy, progress) {
-            Ok((event, delay)) => {
-                self.event(event);
-                Step::Backoff(delay)
-            }
-            Err(end) => {
-                self.end(*end);
-                Step::Ready
-            }
-        }
+        self.out.recover(stop, retry, &mut self.policy, progress)
     }
 
     /// The next part to start or continue, up to `concurrency` at once.
@@ -264,7 +255,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
                         }
                     }
                     _ => {
-                        self.upload_id = self.config.stored.as_ref().map(|e| e.upload_id.clone());
+                        self.upload_id = Some(self.stored_id());
                         Phase::Verifying {
                             queue: listed.into(),
                             md5_ok: false,

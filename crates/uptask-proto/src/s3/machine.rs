@@ -37,7 +37,7 @@ use url::Url;
 
 use super::{CompletedPart, Entry, ListedPart, PartPlan, Signer, plan_parts};
 use crate::engine::{
-    Action, Body, DigestAlgorithm, DigestOf, Event, Meter, RequestId, Retry, RetryPolicy,
+    Action, Body, DigestAlgorithm, DigestOf, Event, Meter, Outbox, RequestId, Retry, RetryPolicy,
 };
 use crate::sigv4::{self, UNSIGNED_PAYLOAD};
 
@@ -158,11 +158,10 @@ pub struct S3Machine<E> {
     pub(super) upload_id: Option<String>,
     pub(super) slots: Vec<Slot>,
     pub(super) owners: BTreeMap<RequestId, usize>,
-    pub(super) queue: VecDeque<Action<E>>,
+    pub(super) out: Outbox<E>,
     pub(super) meter: Meter,
     pub(super) now: Duration,
     next_id: u64,
-    pub(super) ended: bool,
 }
 
 /// The owner index of a single-request phase's request.
@@ -216,11 +215,10 @@ impl<E: std::fmt::Display> S3Machine<E> {
             upload_id: None,
             slots,
             owners: BTreeMap::new(),
-            queue: VecDeque::new(),
+            out: Outbox::default(),
             meter: Meter::new(count),
             now: Duration::ZERO,
             next_id: 0,
-            ended: false,
         }
     }
 
@@ -232,14 +230,11 @@ impl<E: std::fmt::Display> S3Machine<E> {
     }
 
     pub(super) fn end(&mut self, action: Action<E>) {
-        if !self.ended {
-            self.ended = true;
-            self.queue.push_back(action);
-        }
+        self.out.end(action);
     }
 
     pub(super) fn event(&mut self, event: Event) {
-        self.queue.push_back(Action::Event(event));
+        self.out.event(event);
     }
 
     /// The bytes of every part the store has acknowledged.
@@ -272,6 +267,12 @@ impl<E: std::fmt::Display> S3Machine<E> {
         )
     }
 
+    /// The remembered upload's id.
+    pub(super) fn stored_id(&self) -> String {
+        let stored = self.config.stored.as_ref();
+        stored.map(|e| e.upload_id.clone()).unwrap_or_default()
+    }
+
     /// The id's query pair.
     pub(super) fn upload_query(&self) -> (&'static str, String) {
         ("uploadId", self.upload_id.clone().unwrap_or_default())
@@ -299,12 +300,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
     pub(super) fn phase_request(&mut self) -> Option<Action<E>> {
         let request = match &self.phase {
             Phase::Discard => {
-                let id = self
-                    .config
-                    .stored
-                    .as_ref()
-                    .map(|e| e.upload_id.clone())
-                    .unwrap_or_default();
+                let id = self.stored_id();
                 self.signed(
                     "DELETE",
                     &[("uploadId", id)],
@@ -314,12 +310,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
                 )
             }
             Phase::Listing { marker, .. } => {
-                let id = self
-                    .config
-                    .stored
-                    .as_ref()
-                    .map(|e| e.upload_id.clone())
-                    .unwrap_or_default();
+                let id = self.stored_id();
                 let mut query = vec![("uploadId", id)];
                 if let Some(m) = marker {
                     query.push(("part-number-marker", m.to_string()));

@@ -21,16 +21,16 @@ impl<E: std::fmt::Display> Machine for TusMachine<E> {
 
     fn poll(&mut self, now: std::time::Duration) -> Action<E> {
         loop {
-            if let Some(action) = self.queue.pop_front() {
+            if let Some(action) = self.out.pop() {
                 return action;
             }
-            if self.ended {
+            if self.out.ended() {
                 return Action::Wait { until: None };
             }
             match self.advance(now) {
                 Next::Act(action) => return action,
                 Next::Again => {}
-                Next::Wait(until) if self.queue.is_empty() => return Action::Wait { until },
+                Next::Wait(until) if self.out.is_empty() => return Action::Wait { until },
                 Next::Wait(_) => {}
             }
         }
@@ -40,7 +40,7 @@ impl<E: std::fmt::Display> Machine for TusMachine<E> {
         let Some(owner) = self.owners.remove(&id) else {
             return;
         };
-        if self.ended {
+        if self.out.ended() {
             return;
         }
         let phase = std::mem::replace(&mut self.phase, Phase::Parts(Vec::new()));

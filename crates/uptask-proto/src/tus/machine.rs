@@ -29,7 +29,7 @@
 //! assert_eq!((request.method, request.header("upload-length")), ("POST", Some("0")));
 //! ```
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use url::Url;
@@ -37,8 +37,8 @@ use url::Url;
 use super::stream::Stream;
 use super::{Capabilities, ChecksumAlgorithm, Concat, OFFSET_OCTET_STREAM, TUS_RESUMABLE};
 use crate::engine::{
-    Action, Body, DigestAlgorithm, DigestOf, Event, Meter, Outcome, Request, RequestId, Response,
-    Retry, RetryPolicy, Stop,
+    Action, Body, DigestAlgorithm, DigestOf, Event, Meter, Outbox, Outcome, Request, RequestId,
+    Response, Retry, RetryPolicy, Stop,
 };
 
 /// Bodies up to this size go with the creation request when the server allows it; larger ones
@@ -170,10 +170,9 @@ pub struct TusMachine<E> {
     pub(super) caps: Capabilities,
     pub(super) phase: Phase,
     pub(super) owners: BTreeMap<RequestId, usize>,
-    pub(super) queue: VecDeque<Action<E>>,
+    pub(super) out: Outbox<E>,
     pub(super) meter: Meter,
     next_id: u64,
-    pub(super) ended: bool,
 }
 
 impl<E: std::fmt::Display> TusMachine<E> {
@@ -188,10 +187,9 @@ impl<E: std::fmt::Display> TusMachine<E> {
                 retry: Retry::default(),
             }),
             owners: BTreeMap::new(),
-            queue: VecDeque::new(),
+            out: Outbox::default(),
             meter: Meter::new(1),
             next_id: 0,
-            ended: false,
         }
     }
 
@@ -220,19 +218,15 @@ impl<E: std::fmt::Display> TusMachine<E> {
     }
 
     pub(super) fn end(&mut self, action: Action<E>) {
-        if !self.ended {
-            self.ended = true;
-            self.queue.push_back(action);
-        }
+        self.out.end(action);
     }
 
     pub(super) fn progress(&mut self, sent: u64, rewind: bool) {
-        self.queue
-            .push_back(Action::Event(Event::Progress { sent, rewind }));
+        self.out.event(Event::Progress { sent, rewind });
     }
 
     pub(super) fn event(&mut self, event: Event) {
-        self.queue.push_back(Action::Event(event));
+        self.out.event(event);
     }
 
     /// The checksum to send, when asked for and offered.
@@ -249,16 +243,7 @@ impl<E: std::fmt::Display> TusMachine<E> {
 
     /// After a failed step: a retry after a delay (its notice queued), or the end.
     pub(super) fn recover(&mut self, stop: Stop<E>, retry: &mut Retry, progress: u64) -> Step {
-        match stop.settle(retry, &mut self.policy, progress) {
-            Ok((event, delay)) => {
-                self.event(event);
-                Step::Backoff(delay)
-            }
-            Err(end) => {
-                self.end(*end);
-                Step::Ready
-            }
-        }
+        self.out.recover(stop, retry, &mut self.policy, progress)
     }
 
     pub(super) fn advance(&mut self, now: Duration) -> Next<E> {
@@ -421,7 +406,7 @@ impl<E: std::fmt::Display> TusMachine<E> {
                     offset: next.0,
                     len: next.1,
                 };
-                self.queue.push_back(Action::Digest {
+                self.out.push(Action::Digest {
                     id,
                     algorithm: Self::digest_algorithm(algorithm),
                     of,
