@@ -87,7 +87,7 @@ pub(crate) struct S3Plan {
     pub(crate) options: crate::S3Options,
     pub(crate) content_type: String,
     /// This file's entry in the resume store, when the source is a file and a store is set.
-    pub(crate) resume: Option<crate::resume::Store>,
+    pub(crate) resume: Option<crate::resume::Entry>,
 }
 
 /// A tus upload: the encoded metadata and the options.
@@ -96,7 +96,7 @@ pub(crate) struct TusPlan {
     pub(crate) metadata: String,
     pub(crate) options: crate::TusOptions,
     /// This file's entry in the resume store, when the source is a file and a store is set.
-    pub(crate) resume: Option<crate::resume::Store>,
+    pub(crate) resume: Option<crate::resume::Entry>,
 }
 
 impl Plan {
@@ -259,10 +259,10 @@ fn resume_entry(
     source: &PlannedSource,
     dir: Option<&PathBuf>,
     url: &Url,
-) -> Option<crate::resume::Store> {
+) -> Option<crate::resume::Entry> {
     match (source, dir) {
         (PlannedSource::Path { path, fingerprint }, Some(dir)) => Some(
-            crate::resume::Store::of_file(dir.clone(), path, fingerprint, url.as_str()),
+            crate::resume::Entry::of_file(dir.clone(), path, fingerprint, url.as_str()),
         ),
         _ => None,
     }

@@ -30,12 +30,12 @@ fn key(path: &Path, fingerprint: &Fingerprint, endpoint: &str) -> String {
 /// One upload's entry in a store directory: what is remembered of this file going to this
 /// destination.
 #[derive(Debug, Clone)]
-pub(crate) struct Store {
+pub(crate) struct Entry {
     dir: PathBuf,
     key: String,
 }
 
-impl Store {
+impl Entry {
     /// The entry of the file at `path` (as `fingerprint` describes it) going to `endpoint`.
     pub(crate) fn of_file(
         dir: PathBuf,
@@ -104,8 +104,8 @@ mod tests {
         url: String,
     }
 
-    fn store(dir: PathBuf) -> Store {
-        Store {
+    fn store(dir: PathBuf) -> super::Entry {
+        super::Entry {
             dir,
             key: "k".into(),
         }

@@ -18,7 +18,7 @@ use uptask_proto::engine::{
 use crate::backend::{Heard, Transport};
 use crate::digest::{Algorithm, Hasher};
 use crate::events::{Control, EventSink};
-use crate::resume::Store;
+use crate::resume::Entry;
 use crate::{ErrorKind, Notice, UploadError, UploadSuccess};
 
 /// How long each last word (after an abort or a failure) may take.
@@ -42,7 +42,7 @@ pub(crate) struct Setting<'a> {
     /// The whole upload's time limit.
     pub(crate) timeout: Option<Duration>,
     /// Where the machine's memos are kept, if anywhere.
-    pub(crate) store: Option<&'a Store>,
+    pub(crate) store: Option<&'a Entry>,
 }
 
 /// Runs `machine` to its outcome.
@@ -107,7 +107,7 @@ enum Ending {
 
 struct Runner<'a, T> {
     transport: &'a T,
-    store: Option<&'a Store>,
+    store: Option<&'a Entry>,
     /// When the whole upload must be done, on the backend clock; moved on while paused.
     deadline: Option<Duration>,
     /// Actions under way: their id, whether they are requests (a pause drops those), and the
@@ -317,7 +317,7 @@ impl<'a, T: Transport> Runner<'a, T> {
 }
 
 /// Sends the last words side by side, each within its bound; their answers are logged.
-async fn last_words<T: Transport>(transport: &T, store: Option<&Store>, words: LastWords) {
+async fn last_words<T: Transport>(transport: &T, store: Option<&Entry>, words: LastWords) {
     let sends = words.requests.iter().map(|request| async move {
         let mut ignore = |_: Heard<'_>| {};
         let what = format!("{} {}", request.method, request.url);

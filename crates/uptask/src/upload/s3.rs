@@ -30,7 +30,7 @@ pub(crate) async fn run<T: Transport>(
     config.crc32c = options.checksum == PartChecksum::Crc32c;
     config.retry_delays.clone_from(&options.retry_delays);
     config.seed = crate::prepare::random_seed();
-    config.stored = s3.resume.as_ref().and_then(crate::resume::Store::get);
+    config.stored = s3.resume.as_ref().and_then(crate::resume::Entry::get);
     config.fresh = options.fresh;
     config.keep = s3.resume.is_some();
     config.unix_at_zero = crate::backend::unix_time().saturating_sub(crate::backend::now());

@@ -1,6 +1,6 @@
 //! A CA made for one test, and a server certificate it signed.
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
 pub struct Pki {
     /// The CA, to trust.
@@ -18,6 +18,11 @@ pub fn generate(names: &[&str]) -> Pki {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // A name of its own: with the leaf's (rcgen's default for both), OpenSSL takes the leaf
+    // for a self-signed certificate.
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "uptask test CA");
     let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let leaf_params =
