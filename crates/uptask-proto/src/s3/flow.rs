@@ -226,20 +226,16 @@ impl<E: std::fmt::Display> S3Machine<E> {
             }
             _ => return Err(protocol("an answer of the wrong kind")),
         };
-        match std::mem::replace(&mut self.phase, Phase::Creating) {
-            Phase::Discard => Ok(()),
-            Phase::Listing { marker, mut listed } => {
+        match &mut self.phase {
+            Phase::Discard => self.phase = Phase::Creating,
+            Phase::Listing { marker, listed } => {
                 if response.status == 404 {
                     // The store no longer has the upload: start anew.
                     self.event(Event::Forget);
+                    self.phase = Phase::Creating;
                     return Ok(());
                 }
-                let response = checked(response).inspect_err(|_| {
-                    self.phase = Phase::Listing {
-                        marker,
-                        listed: listed.clone(),
-                    }
-                })?;
+                let response = checked(response)?;
                 let Some(page) = list_parts(&response.data) else {
                     return Err(protocol(
                         "the store's answer to ListParts is not a part list",
@@ -247,22 +243,19 @@ impl<E: std::fmt::Display> S3Machine<E> {
                 };
                 listed.extend(page.parts);
                 // A marker that does not move on would list forever.
-                self.phase = match page.next_marker {
+                match page.next_marker {
                     Some(m) if m < MAX_PARTS && marker.is_none_or(|old| m > old) => {
-                        Phase::Listing {
-                            marker: Some(m),
-                            listed,
-                        }
+                        *marker = Some(m);
                     }
                     _ => {
+                        let queue = std::mem::take(listed).into();
                         self.upload_id = Some(self.stored_id());
-                        Phase::Verifying {
-                            queue: listed.into(),
+                        self.phase = Phase::Verifying {
+                            queue,
                             md5_ok: false,
-                        }
+                        };
                     }
-                };
-                Ok(())
+                }
             }
             Phase::Creating => {
                 let created = checked(response)?;
@@ -283,25 +276,11 @@ impl<E: std::fmt::Display> S3Machine<E> {
                 });
                 self.upload_id = Some(id);
                 self.phase = Phase::Parts;
-                Ok(())
             }
-            Phase::Completing { body, hash } => {
-                let restore = |m: &mut Self| {
-                    m.phase = Phase::Completing {
-                        body: body.clone(),
-                        hash: hash.clone(),
-                    }
-                };
-                let response = match checked(response) {
-                    Ok(r) => r,
-                    Err(stop) => {
-                        restore(self);
-                        return Err(stop);
-                    }
-                };
+            Phase::Completing { .. } => {
+                let response = checked(response)?;
                 // The store may fail a completion after its 200 status line went out.
                 if let Some((code, message)) = error_of(&response.data) {
-                    restore(self);
                     return Err(protocol(format!(
                         "CompleteMultipartUpload failed: {code}: {message}"
                     )));
@@ -312,13 +291,10 @@ impl<E: std::fmt::Display> S3Machine<E> {
                     upload_url: None,
                     complete: true,
                 }));
-                Ok(())
             }
-            other => {
-                self.phase = other;
-                Ok(())
-            }
+            Phase::Single | Phase::Parts | Phase::Verifying { .. } => {}
         }
+        Ok(())
     }
 
     /// The next check of a listed part; `None` when the phase moved on (look again).

@@ -267,11 +267,7 @@ impl<E: std::fmt::Display> TusMachine<E> {
             (Pending::Create { first, .. }, Answer::Response(r)) => self.created(part, first, r),
             (Pending::Head, Answer::Response(r)) => self.synced(part, r),
             (Pending::Patch { offset, len }, Answer::Response(r)) => {
-                self.patched(part, offset, len, &r).map(|()| {
-                    if part.offset == part.len {
-                        part.done = Some(r);
-                    }
-                })
+                self.patched(part, offset, len, r)
             }
             _ => Err(protocol("an answer of the wrong kind")),
         };
@@ -360,12 +356,15 @@ impl<E: std::fmt::Display> TusMachine<E> {
         part: &mut Part,
         offset: u64,
         len: u64,
-        response: &Response,
+        response: Response,
     ) -> Result<(), Stop<E>> {
-        let new = acknowledged(response, offset, len)?;
+        let new = acknowledged(&response, offset, len)?;
         part.offset = new;
         let total = self.meter.set(part.index, new);
         self.progress(total, new < offset + len);
+        if part.offset == part.len {
+            part.done = Some(response);
+        }
         Ok(())
     }
 }

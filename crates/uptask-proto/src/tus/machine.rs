@@ -114,7 +114,6 @@ pub(super) enum Pending {
     Digest,
     Patch { offset: u64, len: u64 },
     Concat,
-    Stream,
 }
 
 /// One request at a time with its retries: discovery, the final concatenation.
@@ -308,23 +307,21 @@ impl<E: std::fmt::Display> TusMachine<E> {
 
     fn advance_parts(&mut self, parts: &mut [Part], now: Duration) -> Next<E> {
         let mut earliest: Option<Duration> = None;
-        let mut waiting = false;
         for part in parts.iter_mut() {
             if part.done.is_some() {
                 continue;
             }
             match part.step.timer(now) {
                 Some(Some(t)) => earliest = Some(earliest.map_or(t, |e| e.min(t))),
-                Some(None) => waiting = true,
+                // Under way, or waiting for a digest under way: its answer moves it.
+                Some(None) => {}
                 None => {
                     if let Some(next) = self.part_next(part) {
                         return next;
                     }
-                    waiting = true;
                 }
             }
         }
-        let _ = waiting;
         Next::Wait(earliest)
     }
 

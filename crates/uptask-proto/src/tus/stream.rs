@@ -13,9 +13,9 @@ use url::Url;
 
 use super::OFFSET_OCTET_STREAM;
 use super::checks::{acknowledged, checked_offset, location_of, protocol, status_stop};
-use super::machine::{Next, Pending, Step, TusMachine};
+use super::machine::{Next, TusMachine};
 use crate::engine::{
-    Action, Answer, Body, DigestOf, Event, Outcome, RequestId, Response, Retry, Stop,
+    Action, Answer, Body, DigestOf, Event, Outcome, RequestId, Response, Retry, Step, Stop,
 };
 
 /// The chunk read from a stream and held until the server has it.
@@ -24,7 +24,7 @@ const STREAM_CHUNK: u64 = 8 << 20;
 /// The most a stream chunk may hold, whatever the chunk size says: it sits in memory.
 const MAX_STREAM_CHUNK: u64 = 256 << 20;
 
-/// What the stream upload is waiting for, besides the step's kind.
+/// What a step of the stream upload has under way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wanted {
     Create,
@@ -45,8 +45,7 @@ pub(super) struct Stream {
     chunk: usize,
     /// The checksum of `pending` as it stands.
     digest: Option<(u64, usize, Vec<u8>)>,
-    step: Step,
-    wanted: Option<Wanted>,
+    step: Step<Wanted>,
     retry: Retry,
 }
 
@@ -62,23 +61,21 @@ impl Stream {
             chunk: usize::try_from(chunk).unwrap_or(usize::MAX),
             digest: None,
             step: Step::Ready,
-            wanted: None,
             retry: Retry::default(),
         }
     }
 
     /// The count a PATCH in flight has reached.
     pub(super) fn sent(&self, id: RequestId, n: u64) -> Option<u64> {
-        match (self.step, self.wanted) {
-            (Step::InFlight(at, _), Some(Wanted::Patch { .. })) if at == id => Some(self.start + n),
+        match self.step {
+            Step::InFlight(at, Wanted::Patch { .. }) if at == id => Some(self.start + n),
             _ => None,
         }
     }
 
     pub(super) fn dropped(&mut self, id: RequestId) {
-        if matches!(self.step, Step::InFlight(at, _) if at == id) {
+        if self.step.is(id) {
             self.step = Step::Ready;
-            self.wanted = None;
             self.sync = self.url.is_some();
         }
     }
@@ -90,23 +87,22 @@ impl<E: std::fmt::Display> TusMachine<E> {
             return Next::Wait(wait);
         }
         let id = self.id(0);
-        s.step = Step::InFlight(id, Pending::Stream);
         let Some(url) = s.url.clone() else {
             let mut headers = vec![("Upload-Defer-Length", "1".to_owned())];
             if !self.config.metadata.is_empty() {
                 headers.push(("Upload-Metadata", self.config.metadata.clone()));
             }
             let request = Self::request("POST", self.config.endpoint.clone(), headers, Body::Empty);
-            s.wanted = Some(Wanted::Create);
+            s.step = Step::InFlight(id, Wanted::Create);
             return Next::Act(Action::Send { id, request });
         };
         if s.sync {
-            s.wanted = Some(Wanted::Head);
+            s.step = Step::InFlight(id, Wanted::Head);
             let request = Self::request("HEAD", url, Vec::new(), Body::Empty);
             return Next::Act(Action::Send { id, request });
         }
         if s.pending.is_empty() && !s.eof {
-            s.wanted = Some(Wanted::Read);
+            s.step = Step::InFlight(id, Wanted::Read);
             return Next::Act(Action::Read { id, max: s.chunk });
         }
         let len = s.pending.len() as u64;
@@ -123,7 +119,7 @@ impl<E: std::fmt::Display> TusMachine<E> {
                     headers.push(("Upload-Checksum", algorithm.header_value(digest)));
                 }
                 _ => {
-                    s.wanted = Some(Wanted::Digest);
+                    s.step = Step::InFlight(id, Wanted::Digest);
                     let of = DigestOf::Bytes(s.pending.clone());
                     return Next::Act(Action::Digest {
                         id,
@@ -133,19 +129,19 @@ impl<E: std::fmt::Display> TusMachine<E> {
                 }
             }
         }
-        s.wanted = Some(Wanted::Patch { len, last: s.eof });
+        s.step = Step::InFlight(id, Wanted::Patch { len, last: s.eof });
         let request = Self::request("PATCH", url, headers, Body::Bytes(s.pending.clone()));
         Next::Act(Action::Send { id, request })
     }
 
     pub(super) fn on_stream(&mut self, s: &mut Stream, id: RequestId, answer: Answer<E>) {
-        if !matches!(s.step, Step::InFlight(at, _) if at == id) {
+        let Step::InFlight(at, wanted) = s.step else {
+            return;
+        };
+        if at != id {
             return;
         }
         s.step = Step::Ready;
-        let Some(wanted) = s.wanted.take() else {
-            return;
-        };
         let result = match (wanted, answer) {
             (_, Answer::Failed { error, retryable }) => Err(Stop::transport(error, retryable)),
             (Wanted::Create, Answer::Response(r)) => {
@@ -194,7 +190,9 @@ impl<E: std::fmt::Display> TusMachine<E> {
             _ => Err(protocol("an answer of the wrong kind")),
         };
         if let Err(stop) = result {
-            s.step = self.recover(stop, &mut s.retry, s.start);
+            s.step = self
+                .out
+                .recover(stop, &mut s.retry, &mut self.policy, s.start);
             s.sync = s.url.is_some();
         }
     }
