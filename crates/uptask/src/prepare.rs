@@ -12,8 +12,7 @@ use rustls_pki_types::pem::PemObject;
 use uptask_proto::multipart::{Boundary, FilePart, MultipartBody};
 use url::Url;
 
-use crate::backend::Setup;
-pub(crate) use crate::backend::{Fingerprint, PlannedSource};
+use crate::backend::{Fingerprint, PlannedSource, Setup};
 use crate::{Protocol, Source, UploadError, UploadOptions};
 
 /// Headers that uptask owns: setting them would contradict the body it sends.
@@ -107,9 +106,7 @@ impl Plan {
             Kind::Tus(_) | Kind::S3(_) => self.source.len(),
         }
     }
-}
 
-impl Plan {
     /// What the transport needs of the plan.
     pub(crate) fn setup(&self) -> Setup<'_> {
         Setup {
