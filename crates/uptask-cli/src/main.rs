@@ -15,9 +15,11 @@ validates it into the options the library takes. `main` only maps the outcome to
 */
 
 mod args;
+mod bars;
 mod exit;
 mod output;
 mod plan;
+mod report;
 mod serve;
 mod upload;
 

@@ -4,21 +4,19 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 use uptask::{
-    Client, ErrorKind, Notice, UploadError, UploadHandle, UploadOptions, UploadSuccess, UploadTask,
-    upload_file,
+    Client, ErrorKind, Notice, UploadError, UploadHandle, UploadOptions, UploadTask, upload_file,
 };
-use uptask_server::{ServerConfig, UploadReply};
+use uptask_server::ServerConfig;
 
 use crate::args::{Protocol, UploadArgs};
+use crate::bars::Bars;
 use crate::exit::{self, Reported, bad};
-use crate::output::{self, Bars, json_event, stdout_text};
+use crate::output::{self, json_event};
 use crate::plan;
+use crate::report::{Outcome, Teller, prefixed, report_line};
 
 /// Where the built-in server stores files, as `uptask serve` does by default.
 const EMBEDDED_DIR: &str = "./uptask-uploads";
-
-/// An upload's outcome.
-type Outcome = Result<UploadSuccess, UploadError>;
 
 pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
     let (files, url) = plan::targets(&args)?;
@@ -62,24 +60,31 @@ pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
     if !several && rate > 0 {
         all = all.into_iter().map(|opts| opts.limit_rate(rate)).collect();
     }
-    let outcomes = transfer(client.as_ref(), &files, all, args.json).await;
+    // A hidden bar (stderr is not a terminal) needs no listener at all.
+    let bars = (!args.json)
+        .then(|| Bars::new(&sizes(&files)))
+        .filter(|b| !b.is_hidden());
+    let outcomes = transfer(client.as_ref(), &files, all, args.json, bars.as_ref()).await;
     if let Some(server) = server {
         server.stop().await;
     }
+    let teller = Teller {
+        json: args.json,
+        protocol: args.protocol,
+        target: args
+            .targets
+            .last()
+            .filter(|_| !embedded)
+            .map(String::as_str),
+        embedded,
+        bars: bars.as_ref(),
+        several,
+    };
     let code = files
         .iter()
         .zip(outcomes)
-        .map(|(file, outcome)| {
-            // A tus or S3 upload of a file is kept when it fails: a second run continues it.
-            let resumable = args.protocol != Protocol::Multipart && file.as_os_str() != "-";
-            report(
-                several.then_some(file),
-                outcome,
-                args.json,
-                resumable,
-                embedded,
-            )
-        })
+        .enumerate()
+        .map(|(index, (file, outcome))| teller.tell(index, file, outcome))
         .max_by_key(|code| severity(*code))
         .unwrap_or(exit::OK);
     if code == exit::OK {
@@ -87,6 +92,20 @@ pub(crate) async fn run(args: UploadArgs) -> anyhow::Result<u8> {
     } else {
         Err(Reported(code).into())
     }
+}
+
+/// Each file's bar name, and its size when it is a regular file (so a queued file shows it).
+fn sizes(files: &[PathBuf]) -> Vec<(String, Option<u64>)> {
+    files
+        .iter()
+        .map(|f| {
+            let size = std::fs::metadata(f)
+                .ok()
+                .filter(std::fs::Metadata::is_file)
+                .map(|m| m.len());
+            (f.display().to_string(), size)
+        })
+        .collect()
 }
 
 /// Which exit code wins when files end differently: an abort, then a failure, then bad
@@ -153,30 +172,32 @@ async fn transfer(
     files: &[PathBuf],
     all: Vec<UploadOptions>,
     json: bool,
+    bars: Option<&Bars>,
 ) -> Vec<Outcome> {
     let several = files.len() > 1;
-    // A hidden bar (stderr is not a terminal) needs no listener at all.
-    let bars = (!json)
-        .then(|| Bars::new(files.len(), several))
-        .filter(|b| !b.is_hidden());
     let mut handles: Vec<UploadHandle> = Vec::with_capacity(files.len());
     let mut running = Vec::with_capacity(files.len());
     for (index, (file, opts)) in files.iter().zip(all).enumerate() {
         let name = several.then_some(file.as_path());
-        if let (Some(bars), Some(name)) = (&bars, name) {
-            bars.name(index, &name.display().to_string());
-        }
         let task = match client {
             Some(client) => client.upload_file(opts),
             None => upload_file(opts),
         };
-        watch(&task, name, json, bars.as_ref().map(|b| (b, index)));
+        watch(&task, name, json, bars.map(|b| (b, index)));
         handles.push(task.handle());
-        running.push(tokio::spawn(task));
+        let bars = bars.cloned();
+        running.push(tokio::spawn(async move {
+            let outcome = task.await;
+            // The bar ends with its upload, not when the ones before it are joined.
+            if let Some(bars) = bars {
+                bars.finish(index, ended(&outcome));
+            }
+            outcome
+        }));
     }
     let mut outcomes = Vec::with_capacity(running.len());
     let mut interrupted = false;
-    for (index, mut join) in running.into_iter().enumerate() {
+    for mut join in running {
         let joined = if interrupted {
             join.await
         } else {
@@ -191,18 +212,24 @@ async fn transfer(
                 }
             }
         };
-        let outcome = joined.unwrap_or_else(|e| {
+        outcomes.push(joined.unwrap_or_else(|e| {
             Err(UploadError::new(
                 ErrorKind::Internal,
                 format!("the upload stopped without a result: {e}"),
             ))
-        });
-        if let Some(bars) = &bars {
-            bars.finish(index, outcome.is_ok());
-        }
-        outcomes.push(outcome);
+        }));
     }
     outcomes
+}
+
+/// What a bar says when its upload ended without success.
+fn ended(outcome: &Outcome) -> Result<(), &'static str> {
+    match outcome {
+        Ok(done) if done.status_code < 400 => Ok(()),
+        Ok(_) => Err("refused"),
+        Err(e) if e.is_aborted() => Err("aborted"),
+        Err(_) => Err("failed"),
+    }
 }
 
 /// Attaches the reporting listeners of one upload: NDJSON events (naming `file` when there
@@ -210,9 +237,13 @@ async fn transfer(
 fn watch(task: &UploadTask, file: Option<&Path>, json: bool, bar: Option<(&Bars, usize)>) {
     let name = file.map(|f| f.display().to_string());
     if let Some((bars, index)) = bar {
-        let bars = bars.clone();
-        task.on_progress_update(move |p| {
-            bars.set(index, p.total_bytes_sent, p.total_bytes_expected_to_send);
+        let b = bars.clone();
+        task.on_progress_update(move |p| b.progress(index, p));
+        let b = bars.clone();
+        task.on_notice(move |n| {
+            if matches!(n, Notice::Dequeued { .. }) {
+                b.starting(index);
+            }
         });
     } else if json {
         let n = name.clone();
@@ -225,6 +256,7 @@ fn watch(task: &UploadTask, file: Option<&Path>, json: bool, bar: Option<(&Bars,
         task.on_notice(move |notice| output::json_notice(n.as_deref(), notice));
     }
     if !json {
+        let bars = bar.map(|(b, _)| b.clone());
         // Parts retried in parallel fail alike: one line for each retry, not one per part.
         let last = Mutex::new(String::new());
         task.on_notice(move |n| {
@@ -244,109 +276,13 @@ fn watch(task: &UploadTask, file: Option<&Path>, json: bool, bar: Option<(&Bars,
             };
             let mut last = last.lock().unwrap_or_else(PoisonError::into_inner);
             if *last != line {
-                report_line(name.as_deref(), &line);
+                match &bars {
+                    // Above the bars, which would draw over a line written past them.
+                    Some(bars) => bars.println(&prefixed(name.as_deref(), &line)),
+                    None => report_line(name.as_deref(), &line),
+                }
                 *last = line;
             }
         });
-    }
-}
-
-/// Reports one file's outcome and returns its exit code; a failed `resumable` upload also says
-/// how to continue it. With `embedded`, a success says where the built-in server stored it.
-fn report(
-    file: Option<&PathBuf>,
-    outcome: Outcome,
-    json: bool,
-    resumable: bool,
-    embedded: bool,
-) -> u8 {
-    let name = file.map(|f| f.display().to_string());
-    let name = name.as_deref();
-    match outcome {
-        Ok(done) => {
-            if !json && name.is_some() {
-                stdout_text(&format!("==> {} <==\n", name.unwrap_or_default()));
-            }
-            if embedded {
-                stored(name, &done, json);
-            } else if !json {
-                stdout_text(&done.data);
-                if let (Some(url), true) = (&done.upload_url, done.data.is_empty()) {
-                    stdout_text(&format!("uploaded: {url}\n"));
-                }
-            }
-            if json {
-                output::json_event_of(name, "success", &done);
-            }
-            if done.status_code >= 400 {
-                // An S3 store explains itself in an XML error document: say what it said.
-                let why = uptask_proto::s3::error_of(&done.data)
-                    .map(|(code, message)| format!(": {code}: {message}"))
-                    .unwrap_or_default();
-                report_line(
-                    name,
-                    &format!("the server answered with status {}{why}", done.status_code),
-                );
-                exit::HTTP_ERROR
-            } else {
-                exit::OK
-            }
-        }
-        Err(err) => {
-            if json {
-                output::json_event_of(name, "fail", &err);
-            }
-            let code = match err.kind() {
-                ErrorKind::Aborted => exit::ABORTED,
-                ErrorKind::InvalidInput => exit::BAD_INPUT,
-                _ => exit::FAILED,
-            };
-            let line = if err.is_aborted() {
-                "upload aborted".to_owned()
-            } else {
-                err.detail()
-            };
-            report_line(name, &line);
-            if resumable && code == exit::FAILED && !json {
-                report_line(
-                    name,
-                    "run the same command again to continue where this upload stopped",
-                );
-            }
-            code
-        }
-    }
-}
-
-/// Where the built-in server stored the file, and the sha256 it computed while receiving it.
-fn stored(name: Option<&str>, done: &UploadSuccess, json: bool) {
-    let Some(file) = (done.status_code == 200)
-        .then(|| serde_json::from_str::<UploadReply>(&done.data).ok())
-        .flatten()
-        .and_then(|r| r.files.into_iter().next())
-    else {
-        return;
-    };
-    let path = std::fs::canonicalize(&file.path).unwrap_or_else(|_| PathBuf::from(&file.path));
-    if json {
-        output::json_event_of(
-            name,
-            "stored",
-            &serde_json::json!({ "path": path, "sha256": file.sha256, "size": file.size }),
-        );
-    } else {
-        stdout_text(&format!(
-            "stored: {}\nsha256: {}\n",
-            path.display(),
-            file.sha256
-        ));
-    }
-}
-
-#[expect(clippy::print_stderr, reason = "the lines a run reports")]
-fn report_line(file: Option<&str>, line: &str) {
-    match file {
-        Some(file) => eprintln!("uptask: {file}: {line}"),
-        None => eprintln!("uptask: {line}"),
     }
 }

@@ -1,29 +1,49 @@
-//! A token bucket for bandwidth limits: how many bytes may go out now, or how long to wait.
+//! Bandwidth limits as a schedule: each grant of bytes gets the next stretch of the budget's
+//! time, in the order asked, and says how long to wait before sending them.
 //!
-//! Time is passed in (any monotonic origin), so the bucket is plain arithmetic; the IO layer
+//! Time is passed in (any monotonic origin), so the limiter is plain arithmetic; the IO layer
 //! asks it before each socket write and writes no more than it grants, which keeps progress
-//! (bytes the socket accepted) honest under a limit.
+//! (bytes the socket accepted) honest under a limit. Because every grant books time after the
+//! ones before it, uploads sharing a limit take turns: one that asks while another is waiting
+//! is served after it, however the sleeps happen to wake (a bucket that hands its tokens to
+//! whoever wakes first let one upload starve the others).
 //!
 //! ```
 //! use std::time::Duration;
-//! use uptask_proto::rate::TokenBucket;
+//! use uptask_proto::rate::{Grant, TokenBucket};
 //!
 //! let mut bucket = TokenBucket::new(1000); // 1000 bytes per second
 //! let t = Duration::ZERO;
-//! assert_eq!(bucket.take(5000, t), Ok(100)); // the burst: a tenth of a second's worth
-//! assert_eq!(bucket.take(5000, t), Err(Duration::from_millis(10))); // empty: wait for 10 ms' worth
-//! assert_eq!(bucket.take(5000, Duration::from_millis(50)), Ok(50)); // 50 ms refilled 50 bytes
+//! // The burst, a tenth of a second's worth, may go at once.
+//! assert_eq!(bucket.take(5000, t), Grant { bytes: 100, wait: Duration::ZERO });
+//! // Then each grant is a quantum (10 ms' worth) booked after the last one, and goes when its
+//! // time starts.
+//! assert_eq!(bucket.take(5000, t), Grant { bytes: 10, wait: Duration::ZERO });
+//! assert_eq!(bucket.take(5000, t), Grant { bytes: 10, wait: Duration::from_millis(10) });
+//! assert_eq!(bucket.take(5000, t), Grant { bytes: 10, wait: Duration::from_millis(20) });
 //! ```
 
 use std::time::Duration;
+
+const NANOS: i128 = 1_000_000_000;
 
 /// Bytes per second, with a burst of a tenth of a second's worth (at least one byte).
 #[derive(Debug, Clone)]
 pub struct TokenBucket {
     rate: u64,
-    capacity: f64,
-    tokens: f64,
-    last: Option<Duration>,
+    /// When the bytes granted so far have all had their time (nanoseconds on the caller's
+    /// clock): a grant of `n` bytes books the `n / rate` seconds after it.
+    booked_until: Option<i128>,
+}
+
+/// Bytes that may be sent, and how long to wait (from the `now` of the request) before
+/// sending them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// How many bytes, at least 1 unless none were wanted.
+    pub bytes: u64,
+    /// How long to wait before they go.
+    pub wait: Duration,
 }
 
 impl TokenBucket {
@@ -31,20 +51,17 @@ impl TokenBucket {
     /// of a second, large enough that each write is a useful size.
     pub const BURST: Duration = Duration::from_millis(100);
 
-    /// The least a grant waits for (unless fewer bytes are wanted): granting each byte as it
-    /// trickles in would have the writer spin, a few bytes per write, instead of sleeping.
+    /// The least a grant books when it must wait (unless fewer bytes are wanted): granting each
+    /// byte as it comes due would have the writer spin, a few bytes per write, instead of
+    /// sleeping.
     pub const QUANTUM: Duration = Duration::from_millis(10);
 
-    /// A bucket that lets `bytes_per_second` through (at least 1), starting full.
+    /// A limiter that lets `bytes_per_second` through (at least 1), its burst available at once.
     #[must_use]
     pub fn new(bytes_per_second: u64) -> Self {
-        let rate = bytes_per_second.max(1);
-        let capacity = (rate as f64 * Self::BURST.as_secs_f64()).max(1.0);
         Self {
-            rate,
-            capacity,
-            tokens: capacity,
-            last: None,
+            rate: bytes_per_second.max(1),
+            booked_until: None,
         }
     }
 
@@ -54,49 +71,62 @@ impl TokenBucket {
         self.rate
     }
 
-    /// Takes up to `want` bytes at time `now`: `Ok(n)` with `0 < n <= want` bytes that may go
-    /// out now, or `Err(wait)`, how long until a [`QUANTUM`](Self::QUANTUM)'s worth (or all of
-    /// `want`, if less) may. `want == 0` is `Ok(0)`.
-    ///
-    /// # Errors
-    /// The wait, when the bucket holds less than that.
-    pub fn take(&mut self, want: u64, now: Duration) -> Result<u64, Duration> {
-        if let Some(last) = self.last {
-            let refill = now.saturating_sub(last).as_secs_f64() * self.rate as f64;
-            self.tokens = (self.tokens + refill).min(self.capacity);
-        }
-        self.last = Some(self.last.map_or(now, |l| l.max(now)));
+    /// Grants up to `want` bytes asked for at time `now`: what the budget holds now (up to the
+    /// burst) goes at once; when it holds less than a [`QUANTUM`](Self::QUANTUM)'s worth, a
+    /// quantum (or all of `want`, if less) is booked after every earlier grant, and the grant
+    /// says how long to wait for it. `want == 0` grants nothing, at once.
+    pub fn take(&mut self, want: u64, now: Duration) -> Grant {
         if want == 0 {
-            return Ok(0);
+            return Grant {
+                bytes: 0,
+                wait: Duration::ZERO,
+            };
         }
-        let quantum = (self.rate as f64 * Self::QUANTUM.as_secs_f64()).clamp(1.0, self.capacity);
-        let needed = quantum.min(want as f64);
-        if self.tokens < needed {
-            let missing = needed - self.tokens;
-            let secs = missing / self.rate as f64;
-            // At least a millisecond: shorter sleeps only spin.
-            return Err(Duration::from_secs_f64(secs).max(Duration::from_millis(1)));
-        }
-        // tokens >= 1 and want >= 1: the grant is at least one byte.
-        let granted = (self.tokens.floor() as u64).min(want);
-        self.tokens -= granted as f64;
-        Ok(granted)
+        let now = nanos(now);
+        // Time not booked for longer than the burst is gone: an idle limit saves up no more.
+        let floor = now - nanos(Self::BURST);
+        let start = self.booked_until.map_or(floor, |b| b.max(floor));
+        let ready = self.bytes_in(now - start);
+        let quantum = self.bytes_in(nanos(Self::QUANTUM)).max(1);
+        let bytes = want.min(ready.max(quantum));
+        self.booked_until = Some(start + self.time_of(bytes));
+        // The bytes go when their time starts: at once, if it has.
+        let wait = u64::try_from(start - now).map_or(Duration::ZERO, Duration::from_nanos);
+        Grant { bytes, wait }
     }
-}
 
-impl TokenBucket {
-    /// Returns `n` bytes granted but not sent (the socket took fewer), up to the burst.
+    /// Gives back `n` bytes granted but not sent (the socket took fewer): the time they booked
+    /// is free again for the next grant.
     ///
     /// ```
     /// use std::time::Duration;
-    /// let mut bucket = uptask_proto::rate::TokenBucket::new(1000);
-    /// assert_eq!(bucket.take(100, Duration::ZERO), Ok(100));
+    /// use uptask_proto::rate::TokenBucket;
+    /// let mut bucket = TokenBucket::new(1000);
+    /// assert_eq!(bucket.take(100, Duration::ZERO).bytes, 100);
     /// bucket.refund(40);
-    /// assert_eq!(bucket.take(100, Duration::ZERO), Ok(40));
+    /// assert_eq!(bucket.take(100, Duration::ZERO).bytes, 40);
     /// ```
     pub fn refund(&mut self, n: u64) {
-        self.tokens = (self.tokens + n as f64).min(self.capacity);
+        let back = self.time_of(n);
+        if let Some(booked) = &mut self.booked_until {
+            *booked = booked.saturating_sub(back);
+        }
     }
+
+    /// The bytes the limit lets through in `time` nanoseconds (none in negative time).
+    fn bytes_in(&self, time: i128) -> u64 {
+        u64::try_from(time.max(0).saturating_mul(i128::from(self.rate)) / NANOS).unwrap_or(u64::MAX)
+    }
+
+    /// The nanoseconds `bytes` take at the limit.
+    fn time_of(&self, bytes: u64) -> i128 {
+        i128::from(bytes).saturating_mul(NANOS) / i128::from(self.rate)
+    }
+}
+
+/// A time as signed nanoseconds, so the burst may reach back before the clock's origin.
+fn nanos(time: Duration) -> i128 {
+    i128::try_from(time.as_nanos()).unwrap_or(i128::MAX)
 }
 
 #[cfg(test)]
@@ -105,7 +135,8 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Over any run, what was granted never exceeds the burst plus rate × elapsed time.
+        /// Over any run, the bytes sent by any moment never exceed the burst plus rate × elapsed
+        /// time, when each grant goes when it says.
         #[test]
         fn grants_never_exceed_the_rate(
             rate in 1u64..10_000_000,
@@ -113,30 +144,55 @@ mod tests {
         ) {
             let mut bucket = TokenBucket::new(rate);
             let mut now = Duration::ZERO;
-            let mut granted = 0u64;
+            let mut sent: Vec<(Duration, u64)> = Vec::new();
             for (want, dt_ms) in steps {
                 now += Duration::from_millis(dt_ms);
-                match bucket.take(want, now) {
-                    Ok(n) => {
-                        prop_assert!(n >= 1 && n <= want);
-                        granted += n;
-                    }
-                    Err(wait) => prop_assert!(wait >= Duration::from_millis(1)),
-                }
-                let allowed = bucket.capacity + rate as f64 * now.as_secs_f64();
-                prop_assert!(granted as f64 <= allowed + 1e-6, "{granted} > {allowed}");
+                let grant = bucket.take(want, now);
+                prop_assert!(grant.bytes >= 1 && grant.bytes <= want);
+                sent.push((now + grant.wait, grant.bytes));
+            }
+            sent.sort();
+            let mut total = 0u64;
+            let burst = bucket.bytes_in(nanos(TokenBucket::BURST)).max(1) as f64;
+            let quantum = bucket.bytes_in(nanos(TokenBucket::QUANTUM)).max(1) as f64;
+            for (at, bytes) in sent {
+                total += bytes;
+                let allowed = burst + quantum + rate as f64 * at.as_secs_f64();
+                prop_assert!(total as f64 <= allowed + 1.0, "{total} > {allowed} at {at:?}");
             }
         }
+    }
+
+    #[test]
+    fn waiters_take_turns_in_the_order_they_asked() {
+        let mut bucket = TokenBucket::new(1000);
+        let t = Duration::ZERO;
+        assert_eq!(bucket.take(1000, t).bytes, 100); // the burst
+        // Two uploads ask in turn at the same moment: each gets the next 10 ms, none twice in a row.
+        let a1 = bucket.take(1000, t);
+        let b1 = bucket.take(1000, t);
+        let a2 = bucket.take(1000, t);
+        assert_eq!(
+            [a1.wait, b1.wait, a2.wait].map(|w| w.as_millis()),
+            [0, 10, 20]
+        );
     }
 
     #[test]
     fn a_waiter_that_sleeps_as_told_gets_bytes() {
         let mut bucket = TokenBucket::new(10);
         let mut now = Duration::ZERO;
-        assert_eq!(bucket.take(100, now), Ok(1));
-        let wait = bucket.take(100, now).unwrap_err();
-        assert!(wait.abs_diff(Duration::from_millis(100)) < Duration::from_micros(1));
-        now += wait;
-        assert_eq!(bucket.take(100, now), Ok(1));
+        assert_eq!(bucket.take(100, now).bytes, 1); // the burst
+        assert_eq!(bucket.take(100, now).wait, Duration::ZERO); // the next byte's time starts now
+        let next = bucket.take(100, now);
+        assert_eq!((next.bytes, next.wait), (1, Duration::from_millis(100)));
+        now += next.wait;
+        assert_eq!(bucket.take(100, now).wait, Duration::from_millis(100));
+    }
+
+    #[test]
+    fn an_idle_limit_saves_up_no_more_than_the_burst() {
+        let mut bucket = TokenBucket::new(1000);
+        assert_eq!(bucket.take(10_000, Duration::from_secs(60)).bytes, 100);
     }
 }

@@ -28,7 +28,8 @@ pub use parts::{MAX_PARTS, MIN_PART_SIZE, PartPlan, plan_parts};
 pub use signed::Signer;
 pub use target::{Addressing, Target};
 pub use xml::{
-    CompletedPart, ListedPart, PartList, complete_body, error_of, list_parts, upload_id,
+    CompletedPart, ListedPart, PartList, complete_body, completed_etag, error_of, list_parts,
+    upload_id,
 };
 
 /// What is wrong with an S3 target, endpoint or setting.

@@ -93,14 +93,8 @@ fn sent(seen: &[Seen]) -> Vec<u64> {
         .collect()
 }
 
-/// The store is one process on a fixed port: the tests take turns, each with a store of its
-/// own (started fresh, killed at the end). Each test runs on one thread, so listeners are
-/// attached before the upload's first event can fire.
-static STORE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 #[tokio::test]
 async fn crc32c_round_trips_of_every_size_are_byte_identical() {
-    let _turn = STORE.lock().await;
     let Some(_weed) = Weed::start(BUCKET) else {
         return;
     };
@@ -111,7 +105,6 @@ async fn crc32c_round_trips_of_every_size_are_byte_identical() {
 
 #[tokio::test]
 async fn content_md5_round_trips_as_one_put_and_as_parts() {
-    let _turn = STORE.lock().await;
     let Some(_weed) = Weed::start(BUCKET) else {
         return;
     };
@@ -125,7 +118,6 @@ async fn content_md5_round_trips_as_one_put_and_as_parts() {
 
 #[tokio::test]
 async fn an_abort_mid_upload_leaves_no_multipart_upload() {
-    let _turn = STORE.lock().await;
     let Some(_weed) = Weed::start(BUCKET) else {
         return;
     };
@@ -135,7 +127,6 @@ async fn an_abort_mid_upload_leaves_no_multipart_upload() {
 
 #[tokio::test]
 async fn wrong_credentials_are_the_stores_refusal_with_its_code() {
-    let _turn = STORE.lock().await;
     let Some(_weed) = Weed::start(BUCKET) else {
         return;
     };
@@ -166,7 +157,6 @@ async fn a_bad_bucket_name_is_refused_before_anything_is_sent() {
 
 #[tokio::test]
 async fn the_store_killed_mid_upload_then_resumed_sends_only_what_it_lacks() {
-    let _turn = STORE.lock().await;
     let Some(mut weed) = Weed::start(BUCKET) else {
         return;
     };

@@ -1,5 +1,5 @@
 //! The `uptask` binary end to end, by topic: uploads and their output, exit codes and bad
-//! input, `uptask serve`, and resuming after a kill.
+//! input, `uptask serve`, resuming after a kill, and what a terminal shows.
 
 #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
 
@@ -20,6 +20,8 @@ mod weed;
 mod exits;
 mod resume;
 mod serve;
+#[cfg(unix)]
+mod terminal;
 mod uploads;
 
 fn uptask() -> Command {

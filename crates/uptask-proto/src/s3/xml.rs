@@ -137,6 +137,22 @@ pub fn error_of(xml: &str) -> Option<(String, String)> {
     Some((code, element(xml, "Message").unwrap_or_default()))
 }
 
+/// The whole object's `ETag` from a `CompleteMultipartUploadResult` (quotes included, as the
+/// store wrote it).
+///
+/// ```
+/// let xml = "<CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><ETag>&quot;9b2c-3&quot;</ETag></CompleteMultipartUploadResult>";
+/// assert_eq!(uptask_proto::s3::completed_etag(xml).as_deref(), Some("\"9b2c-3\""));
+/// assert_eq!(uptask_proto::s3::completed_etag("<Error><Code>X</Code></Error>"), None);
+/// ```
+#[must_use]
+pub fn completed_etag(xml: &str) -> Option<String> {
+    if !xml.contains("<CompleteMultipartUploadResult") {
+        return None;
+    }
+    element(xml, "ETag").filter(|e| !e.is_empty())
+}
+
 /// A part the store already holds, from a `ListParts` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedPart {

@@ -45,14 +45,10 @@ impl RateLimit {
         f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Waits until at least one of `want` bytes may go out, and takes as many as may (>= 1).
-    async fn take(&self, want: u64) -> u64 {
-        loop {
-            match self.bucket(|b| b.take(want, crate::backend::now())) {
-                Ok(n) => return n,
-                Err(wait) => crate::backend::sleep(wait).await,
-            }
-        }
+    /// Books up to `want` bytes (at least one) after every earlier booking: how many, and how
+    /// long to wait before they go.
+    fn book(&self, want: u64) -> uptask_proto::rate::Grant {
+        self.bucket(|b| b.take(want, crate::backend::now()))
     }
 
     fn refund(&self, n: u64) {
@@ -76,17 +72,23 @@ impl Limits {
     }
 
     /// Waits until at least one of `want` bytes may go out under every limit, and grants as
-    /// many as may; what a looser limit granted beyond a tighter one goes back to it.
+    /// many as may; what a looser limit granted beyond a tighter one goes back to it. Each
+    /// limit serves the uploads sharing it in the order they asked.
     pub(crate) async fn take(&self, want: u64) -> Grant<'_> {
         let mut granted = Vec::with_capacity(self.0.len());
         let mut n = want;
+        let mut wait = std::time::Duration::ZERO;
         for limit in &self.0 {
-            let got = limit.take(n).await;
-            granted.push(got);
-            n = got;
+            let grant = limit.book(n);
+            granted.push(grant.bytes);
+            n = grant.bytes;
+            wait = wait.max(grant.wait);
         }
         for (limit, got) in self.0.iter().zip(granted) {
             limit.refund(got - n);
+        }
+        if !wait.is_zero() {
+            crate::backend::sleep(wait).await;
         }
         Grant { limits: self, n }
     }

@@ -28,11 +28,16 @@ pub fn creds() -> Credentials {
     Credentials::new(KEY_ID, SECRET)
 }
 
-/// A running `weed mini` and the directory it keeps its data in (kept across restarts).
+/// A running `weed mini` and the directory it keeps its data in (kept across restarts). It
+/// holds the S3 port's turn: tests of one binary that start a store wait for each other.
 pub struct Weed {
     child: Child,
     dir: tempfile::TempDir,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+/// Whose turn it is on the S3 port, within one test binary.
+static PORT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Drop for Weed {
     fn drop(&mut self) {
@@ -46,6 +51,10 @@ impl Weed {
     /// unless `UPTASK_REQUIRE_PEERS=1`, where that is a failure.
     pub fn start(bucket: &str) -> Option<Self> {
         let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+        // A test that failed while holding the turn still stopped its store (on drop).
+        let turn = PORT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Another store on the port would answer in this one's place, and never be killed.
         assert!(
             std::net::TcpStream::connect(ENDPOINT).is_err(),
@@ -62,7 +71,11 @@ impl Weed {
         std::fs::create_dir_all(dir.path().join("data")).unwrap();
         match spawn(dir.path()) {
             Ok(child) => {
-                let weed = Self { child, dir };
+                let weed = Self {
+                    child,
+                    dir,
+                    _turn: turn,
+                };
                 weed.wait_for(bucket);
                 Some(weed)
             }
