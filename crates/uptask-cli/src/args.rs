@@ -122,6 +122,15 @@ pub(crate) struct UploadArgs {
     /// Trust this extra root CA (PEM file) for HTTPS; verification stays on.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,
+    /// Send every request through this HTTP proxy, [http://][user:pass@]host[:port] (port 1080
+    /// by default); "" for none. Without it, http_proxy, https_proxy, all_proxy (or their
+    /// upper-case names) apply, as for curl. https goes through a CONNECT tunnel.
+    #[arg(long, value_name = "URL")]
+    pub(crate) proxy: Option<String>,
+    /// Reach these hosts directly (comma-separated host suffixes, IPs, 10.0.0.0/8 ranges, or *
+    /// for all), replacing NO_PROXY.
+    #[arg(long, value_name = "LIST")]
+    pub(crate) noproxy: Option<String>,
     /// tus, s3: start a new upload even if an earlier run of the same file to the same target
     /// can be continued (runs otherwise resume: tus from the server's offset, s3 with the parts
     /// the store has).

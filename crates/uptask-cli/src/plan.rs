@@ -99,6 +99,14 @@ pub(crate) fn upload_options(
             .ok_or_else(|| bad(format!("invalid -H {header:?}: expected 'Name: value'")))?;
         opts = opts.header(k.trim(), v.trim_start());
     }
+    let mut proxy = match &args.proxy {
+        Some(url) => uptask::Proxy::url(url),
+        None => uptask::Proxy::from_env(),
+    };
+    if let Some(list) = &args.noproxy {
+        proxy = proxy.no_proxy(list);
+    }
+    opts = opts.proxy(proxy);
     if let Some(path) = &args.ca_cert {
         let pem = std::fs::read(path)
             .map_err(|e| bad(format!("cannot read --ca-cert {}: {e}", path.display())))?;

@@ -36,6 +36,7 @@ pub mod header;
 pub mod http1;
 pub mod multipart;
 pub mod progress;
+pub mod proxy;
 pub mod rate;
 pub mod s3;
 pub mod sigv4;

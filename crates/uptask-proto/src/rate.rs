@@ -16,9 +16,8 @@
 //! let t = Duration::ZERO;
 //! // The burst, a tenth of a second's worth, may go at once.
 //! assert_eq!(bucket.take(5000, t), Grant { bytes: 100, wait: Duration::ZERO });
-//! // Then each grant is a quantum (10 ms' worth) booked after the last one, and goes when its
-//! // time starts.
-//! assert_eq!(bucket.take(5000, t), Grant { bytes: 10, wait: Duration::ZERO });
+//! // Then each grant is a quantum (10 ms' worth) booked after the last one, and goes once its
+//! // time has passed.
 //! assert_eq!(bucket.take(5000, t), Grant { bytes: 10, wait: Duration::from_millis(10) });
 //! assert_eq!(bucket.take(5000, t), Grant { bytes: 10, wait: Duration::from_millis(20) });
 //! ```
@@ -89,9 +88,10 @@ impl TokenBucket {
         let ready = self.bytes_in(now - start);
         let quantum = self.bytes_in(nanos(Self::QUANTUM)).max(1);
         let bytes = want.min(ready.max(quantum));
-        self.booked_until = Some(start + self.time_of(bytes));
-        // The bytes go when their time starts: at once, if it has.
-        let wait = u64::try_from(start - now).map_or(Duration::ZERO, Duration::from_nanos);
+        let end = start + self.time_of(bytes);
+        self.booked_until = Some(end);
+        // The bytes go once their time has passed: at once for what the budget held.
+        let wait = u64::try_from(end - now).map_or(Duration::ZERO, Duration::from_nanos);
         Grant { bytes, wait }
     }
 
@@ -154,10 +154,9 @@ mod tests {
             sent.sort();
             let mut total = 0u64;
             let burst = bucket.bytes_in(nanos(TokenBucket::BURST)).max(1) as f64;
-            let quantum = bucket.bytes_in(nanos(TokenBucket::QUANTUM)).max(1) as f64;
             for (at, bytes) in sent {
                 total += bytes;
-                let allowed = burst + quantum + rate as f64 * at.as_secs_f64();
+                let allowed = burst + rate as f64 * at.as_secs_f64();
                 prop_assert!(total as f64 <= allowed + 1.0, "{total} > {allowed} at {at:?}");
             }
         }
@@ -174,7 +173,7 @@ mod tests {
         let a2 = bucket.take(1000, t);
         assert_eq!(
             [a1.wait, b1.wait, a2.wait].map(|w| w.as_millis()),
-            [0, 10, 20]
+            [10, 20, 30]
         );
     }
 
@@ -183,7 +182,6 @@ mod tests {
         let mut bucket = TokenBucket::new(10);
         let mut now = Duration::ZERO;
         assert_eq!(bucket.take(100, now).bytes, 1); // the burst
-        assert_eq!(bucket.take(100, now).wait, Duration::ZERO); // the next byte's time starts now
         let next = bucket.take(100, now);
         assert_eq!((next.bytes, next.wait), (1, Duration::from_millis(100)));
         now += next.wait;

@@ -65,6 +65,7 @@ pub struct UploadOptions {
     pub(crate) limits: crate::backend::Limits,
     pub(crate) more_files: Vec<crate::FormFile>,
     pub(crate) http2: bool,
+    pub(crate) proxy: crate::Proxy,
     /// Set by [`Client::upload_file`](crate::Client::upload_file).
     pub(crate) queue: Option<crate::queue::Queue>,
     pub(crate) protocol: Protocol,
@@ -123,6 +124,7 @@ impl UploadOptions {
             limits: crate::backend::Limits::default(),
             more_files: Vec::new(),
             http2: false,
+            proxy: crate::Proxy::from_env(),
             queue: None,
             protocol: Protocol::Multipart,
         }
@@ -260,6 +262,20 @@ impl UploadOptions {
     #[must_use]
     pub fn enable_http2(mut self, enable: bool) -> Self {
         self.http2 = enable;
+        self
+    }
+
+    /// Which proxy the upload goes through; by default the environment's, as curl reads it
+    /// (see [`Proxy`](crate::Proxy)).
+    ///
+    /// ```
+    /// let opts = uptask::UploadOptions::new("http://127.0.0.1:8080/upload", "a.bin", "file")
+    ///     .proxy(uptask::Proxy::none());
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn proxy(mut self, proxy: crate::Proxy) -> Self {
+        self.proxy = proxy;
         self
     }
 

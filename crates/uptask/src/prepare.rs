@@ -68,6 +68,8 @@ pub(crate) struct Plan {
     pub(crate) queue: Option<crate::queue::Queue>,
     /// Offer HTTP/2 for a multipart upload.
     pub(crate) http2: bool,
+    /// The proxies in force (the environment's, read when the upload was planned).
+    pub(crate) proxy: uptask_proto::proxy::ProxyRules,
     pub(crate) roots: Arc<Vec<CertificateDer<'static>>>,
     pub(crate) kind: Kind,
 }
@@ -121,6 +123,7 @@ impl Plan {
             with_credentials: self.with_credentials,
             limits: &self.limits,
             http2: self.http2,
+            proxy: &self.proxy,
             roots: &self.roots,
         }
     }
@@ -153,6 +156,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     let (source, default_name) = plan_source(&opts.source, streams)?;
     let file_name = opts.file_name.clone().unwrap_or(default_name);
     let roots = Arc::new(parse_roots(&opts.root_certificates)?);
+    let proxy = opts.proxy.rules(&url)?;
     if !opts.more_files.is_empty() && !matches!(opts.protocol, Protocol::Multipart) {
         return Err(UploadError::invalid(
             "several files go in one multipart request; a tus or S3 upload sends one file",
@@ -195,6 +199,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
         limits: opts.limits.clone(),
         queue: opts.queue.clone(),
         http2: opts.http2,
+        proxy,
         roots,
         kind,
     })

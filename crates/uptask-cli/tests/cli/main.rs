@@ -1,5 +1,5 @@
 //! The `uptask` binary end to end, by topic: uploads and their output, exit codes and bad
-//! input, `uptask serve`, resuming after a kill, and what a terminal shows.
+//! input, proxies, `uptask serve`, resuming after a kill, and what a terminal shows.
 
 #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
 
@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 mod weed;
 
 mod exits;
+mod proxy;
 mod resume;
 mod serve;
 #[cfg(unix)]

@@ -38,6 +38,8 @@ pub(crate) struct Setup<'a> {
     pub(crate) limits: &'a Limits,
     /// Offer HTTP/2 for a multipart upload.
     pub(crate) http2: bool,
+    /// The proxies in force (not used in the browser, which applies its own).
+    pub(crate) proxy: &'a uptask_proto::proxy::ProxyRules,
     /// Extra root certificates to trust.
     pub(crate) roots: &'a Arc<Vec<CertificateDer<'static>>>,
 }

@@ -10,6 +10,7 @@
 )]
 
 pub mod pki;
+pub mod tinyproxy;
 pub mod weed;
 
 use std::io::{BufRead, BufReader};

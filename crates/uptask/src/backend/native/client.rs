@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use uptask_proto::http1::ResponseHead;
 use uptask_proto::multipart::Piece;
+use uptask_proto::proxy::Route;
 
 use super::exchange::{Link, Outgoing, Watch, roundtrip};
 use super::h2::H2Head;
@@ -63,11 +64,26 @@ impl Transport for NativeClient<'_> {
         hear: &mut (dyn FnMut(Heard<'_>) + Send),
     ) -> Result<Response, UploadError> {
         let origin = Origin::of(&request.url)?;
+        let route = self
+            .setup
+            .proxy
+            .route(request.url.scheme(), &origin.host, origin.port)
+            .map_err(|e| UploadError::invalid(e.to_string()).with_source(e))?;
         let mut own = request.headers.clone();
         if request.body != Body::Empty || matches!(request.method, "POST" | "PATCH") {
             own.push(("Content-Length", request.body.len().to_string()));
         }
-        let head = encode_head(request.method, &request.url, self.setup.header, &own)?;
+        let forward = match &route {
+            Route::Forward(proxy) => Some(proxy),
+            _ => None,
+        };
+        let head = encode_head(
+            request.method,
+            &request.url,
+            self.setup.header,
+            &own,
+            forward,
+        )?;
         let pieces: Box<dyn Iterator<Item = Piece<'_>> + Send> = match &request.body {
             Body::Empty => Box::new(std::iter::empty()),
             Body::Range { offset, len } => Box::new(std::iter::once(Piece::File {
@@ -86,6 +102,7 @@ impl Transport for NativeClient<'_> {
         };
         let link = Link {
             origin,
+            route,
             setup: self.setup,
         };
         let out = Outgoing {

@@ -1,12 +1,14 @@
-//! Opening the connection: resolve, connect, and TLS when the URL asks for it.
+//! Opening the connection: resolve, connect (to the origin, or to its proxy and through a
+//! `CONNECT` tunnel for https), and TLS when the URL asks for it.
 
 use std::sync::{Arc, OnceLock};
 
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use uptask_proto::proxy::{ProxyUrl, Route};
 
 use super::head::Origin;
 use super::timing::Timings;
@@ -26,26 +28,52 @@ pub(super) enum Connected {
     },
 }
 
-/// Opens the connection, noting in `timings` when each stage began and ended; over TLS,
-/// offers HTTP/2 first when `http2`.
+/// Opens the connection along `route`, noting in `timings` when each stage began and ended;
+/// over TLS, offers HTTP/2 first when `http2`.
 pub(super) async fn connect(
     origin: &Origin,
+    route: &Route,
     roots: &[CertificateDer<'static>],
     http2: bool,
     timings: &mut Timings,
 ) -> Result<Connected, UploadError> {
     let target = format!("{}:{}", origin.host, origin.port);
+    let tcp = match route {
+        Route::Forward(proxy) | Route::Tunnel(proxy) => {
+            let named = format!("proxy {proxy}");
+            open_tcp(&proxy.host, proxy.port, &named, timings).await?
+        }
+        _ => open_tcp(&origin.host, origin.port, &target, timings).await?,
+    };
+    let tcp = match route {
+        Route::Tunnel(proxy) => tunnel(tcp, proxy, &target).await?,
+        _ => tcp,
+    };
+    timings.connect.1 = crate::backend::now();
+    if !origin.tls {
+        return Ok(Connected::Plain(tcp));
+    }
+    tls(tcp, origin, &target, roots, http2, timings).await
+}
+
+/// Resolves `host` and connects to the first of its addresses that answers; `named` is how
+/// errors call it.
+async fn open_tcp(
+    host: &str,
+    port: u16,
+    named: &str,
+    timings: &mut Timings,
+) -> Result<TcpStream, UploadError> {
+    let target = named;
     let now = crate::backend::now;
     timings.lookup.0 = now();
-    let addrs = tokio::net::lookup_host((origin.host.as_str(), origin.port))
-        .await
-        .map_err(|e| {
-            UploadError::new(
-                ErrorKind::Connect,
-                format!("cannot resolve host {:?}", origin.host),
-            )
-            .with_source(e)
-        })?;
+    let addrs = tokio::net::lookup_host((host, port)).await.map_err(|e| {
+        UploadError::new(
+            ErrorKind::Connect,
+            format!("cannot resolve host {host:?} of {named}"),
+        )
+        .with_source(e)
+    })?;
     timings.lookup.1 = now();
     timings.connect.0 = timings.lookup.1;
     let mut last_err = None;
@@ -72,7 +100,7 @@ pub(super) async fn connect(
         (None, None) => {
             return Err(UploadError::new(
                 ErrorKind::Connect,
-                format!("host {:?} resolved to no address", origin.host),
+                format!("host {host:?} of {named} resolved to no address"),
             ));
         }
     };
@@ -84,10 +112,64 @@ pub(super) async fn connect(
         )
         .with_source(e)
     })?;
-    timings.connect.1 = now();
-    if !origin.tls {
-        return Ok(Connected::Plain(tcp));
+    Ok(tcp)
+}
+
+/// Asks `proxy` for a tunnel to `target` and reads its answer; the stream then reaches the
+/// origin.
+async fn tunnel(
+    mut tcp: TcpStream,
+    proxy: &ProxyUrl,
+    target: &str,
+) -> Result<TcpStream, UploadError> {
+    let (host, port) = target.rsplit_once(':').unwrap_or((target, ""));
+    let port = port.parse().unwrap_or(443);
+    let lost = |e: std::io::Error| {
+        UploadError::new(
+            ErrorKind::Connect,
+            format!("the proxy {proxy} closed the connection before opening a tunnel to {target}"),
+        )
+        .with_source(e)
+    };
+    let request = proxy.connect_request(host, port, super::head::USER_AGENT);
+    tcp.write_all(&request).await.map_err(lost)?;
+    // Byte by byte up to the blank line: what follows it is the origin's, for TLS to read.
+    let mut head = Vec::with_capacity(256);
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() > 64 * 1024 {
+            return Err(UploadError::new(
+                ErrorKind::Protocol,
+                format!("the proxy {proxy} answered CONNECT with an endless head"),
+            ));
+        }
+        let byte = tcp.read_u8().await.map_err(lost)?;
+        head.push(byte);
     }
+    let parsed = uptask_proto::http1::parse_response_head(&head)
+        .ok()
+        .flatten()
+        .map(|(head, _)| head)
+        .ok_or_else(|| {
+            UploadError::new(
+                ErrorKind::Protocol,
+                format!("the proxy {proxy} answered CONNECT with something that is not HTTP"),
+            )
+        })?;
+    uptask_proto::proxy::tunnel_answer(proxy, target, parsed.status, &parsed.reason)
+        .map_err(|why| UploadError::new(ErrorKind::Protocol, why))?;
+    Ok(tcp)
+}
+
+/// TLS with the origin over `tcp` (straight to it, or inside a tunnel).
+async fn tls(
+    tcp: TcpStream,
+    origin: &Origin,
+    target: &str,
+    roots: &[CertificateDer<'static>],
+    http2: bool,
+    timings: &mut Timings,
+) -> Result<Connected, UploadError> {
+    let now = crate::backend::now;
     let handshake = now();
     let config = tls_config(roots, http2)?;
     let name = ServerName::try_from(origin.host.clone()).map_err(|e| {

@@ -12,6 +12,7 @@ use uptask_proto::http1::{
     BodyFraming, ChunkedDecoder, ResponseHead, header_map, parse_response_head,
 };
 use uptask_proto::multipart::Piece;
+use uptask_proto::proxy::Route;
 
 use super::conn::{self, Connected};
 use super::head::Origin;
@@ -55,6 +56,8 @@ impl<F: FnMut(u64) + Send> Watch for F {
 /// Where a request goes; the plan has the rest (trust, limits, the body's sources).
 pub(super) struct Link<'a> {
     pub(super) origin: Origin,
+    /// Straight there, or through a proxy.
+    pub(super) route: Route,
     pub(super) setup: Setup<'a>,
 }
 
@@ -77,18 +80,46 @@ pub(super) struct Exchanged {
 }
 
 /// Sends one request on a new connection and reads its response. `progress` hears the body
-/// bytes accepted so far.
+/// bytes accepted so far. Through a proxy, a failure says so.
 pub(super) async fn roundtrip<'a>(
+    link: &Link<'a>,
+    out: Outgoing<'a>,
+    watch: &mut dyn Watch,
+) -> Result<Exchanged, UploadError> {
+    let (Route::Forward(proxy) | Route::Tunnel(proxy)) = &link.route else {
+        return exchange(link, out, watch).await;
+    };
+    exchange(link, out, watch).await.map_err(|e| {
+        let named = e.message().contains(&proxy.to_string());
+        if named
+            || !matches!(
+                e.kind(),
+                ErrorKind::Io | ErrorKind::Connect | ErrorKind::Timeout
+            )
+        {
+            return e;
+        }
+        let message = format!("{} (through the proxy {proxy})", e.message());
+        UploadError::new(e.kind(), message).with_source(e)
+    })
+}
+
+async fn exchange<'a>(
     link: &Link<'a>,
     mut out: Outgoing<'a>,
     watch: &mut dyn Watch,
 ) -> Result<Exchanged, UploadError> {
     let mut timings = Timings::default();
-    let h2_head = out.h2.take();
+    // A forwarding proxy speaks HTTP/1.1: no h2c through it.
+    let h2_head = out
+        .h2
+        .take()
+        .filter(|_| !matches!(link.route, Route::Forward(_)));
     let connected = guard(
         link.setup.stall,
         conn::connect(
             &link.origin,
+            &link.route,
             link.setup.roots,
             h2_head.is_some(),
             &mut timings,
@@ -131,6 +162,12 @@ pub(super) async fn roundtrip<'a>(
         early = was_early,
         "response head received"
     );
+    if let (Route::Forward(proxy), 407) = (&link.route, head.status) {
+        return Err(UploadError::new(
+            ErrorKind::Protocol,
+            uptask_proto::proxy::refused_credentials(proxy, head.status, &head.reason),
+        ));
+    }
     let header = header_map(&head);
     watch.head(&head, &header);
     let data = match conn.read_body(&head, method).await {

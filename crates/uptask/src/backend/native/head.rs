@@ -3,9 +3,13 @@
 
 use uptask_proto::http1::RequestHead;
 use uptask_proto::multipart::MultipartBody;
+use uptask_proto::proxy::ProxyUrl;
 use url::Url;
 
 use crate::UploadError;
+
+/// How uptask names itself to servers and proxies.
+pub(super) const USER_AGENT: &str = concat!("uptask/", env!("CARGO_PKG_VERSION"));
 
 /// Host, port and scheme of a URL: what a connection is opened to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,15 +39,24 @@ impl Origin {
 }
 
 /// A request head: the method and target of `url`, `Host`, the user's headers, defaults for
-/// `User-Agent` and `Accept`, then the protocol's own headers.
+/// `User-Agent` and `Accept`, then the protocol's own headers. To a forwarding proxy the target
+/// is the whole URL (absolute form), with the proxy's credentials.
 pub(super) fn encode_head(
     method: &str,
     url: &Url,
     user: &[(String, String)],
     own: &[(&str, String)],
+    forward: Option<&ProxyUrl>,
 ) -> Result<Vec<u8>, UploadError> {
     let proto = |e: uptask_proto::ProtoError| UploadError::invalid(e.to_string()).with_source(e);
-    let mut head = RequestHead::new(method, &request_target(url));
+    let target = match forward {
+        Some(_) => absolute_target(url),
+        None => request_target(url),
+    };
+    let mut head = RequestHead::new(method, &target);
+    if let Some(auth) = forward.and_then(ProxyUrl::authorization) {
+        head.header("Proxy-Authorization", &auth).map_err(proto)?;
+    }
     let user_has = |n: &str| user.iter().any(|(k, _)| k.eq_ignore_ascii_case(n));
     if !user_has("host") {
         let host = match url.port() {
@@ -56,8 +69,7 @@ pub(super) fn encode_head(
         head.header(name, value).map_err(proto)?;
     }
     if !user_has("user-agent") {
-        head.header("User-Agent", concat!("uptask/", env!("CARGO_PKG_VERSION")))
-            .map_err(proto)?;
+        head.header("User-Agent", USER_AGENT).map_err(proto)?;
     }
     if !user_has("accept") {
         head.header("Accept", "*/*").map_err(proto)?;
@@ -77,6 +89,13 @@ fn request_target(url: &Url) -> String {
         target.push_str(q);
     }
     target
+}
+
+/// The whole URL without its fragment, the absolute-form request target a proxy forwards.
+fn absolute_target(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_fragment(None);
+    url.to_string()
 }
 
 /// The headers uptask sets on a multipart request.
@@ -123,8 +142,23 @@ mod tests {
             &Url::parse(url).unwrap(),
             &user,
             &multipart_own(body),
+            None,
         );
         String::from_utf8(head.unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_forwarding_proxy_gets_the_whole_url_and_its_credentials() {
+        let proxy = ProxyUrl::parse("http://u:p@127.0.0.1:3128").unwrap();
+        let url = Url::parse("http://h:8080/up?a=1#frag").unwrap();
+        let head = encode_head("POST", &url, &[], &[], Some(&proxy)).unwrap();
+        let head = String::from_utf8(head).unwrap();
+        assert!(
+            head.starts_with(
+                "POST http://h:8080/up?a=1 HTTP/1.1\r\nProxy-Authorization: Basic dTpw\r\nHost: h:8080\r\n"
+            ),
+            "{head}"
+        );
     }
 
     #[test]

@@ -60,6 +60,12 @@ pub(crate) fn transport(setup: Setup<'_>) -> Result<impl Transport + '_, UploadE
             "extra root certificates cannot be used in the browser: it trusts its own store",
         ));
     }
+    // The environment has no proxies here: only one set with `UploadOptions::proxy` is seen.
+    if !setup.proxy.is_empty() {
+        return Err(UploadError::invalid(
+            "a proxy cannot be set in the browser: it uses its own proxy settings",
+        ));
+    }
     if setup.http2 {
         tracing::debug!("the browser chooses the HTTP version itself");
     }
