@@ -45,6 +45,9 @@ echo "== cargo test"
 if [ "$(id -u)" = 0 ]; then export UPTASK_REQUIRE_ROOT_TESTS=1; fi
 UPTASK_REQUIRE_PEERS=1 cargo test --workspace --locked
 
+echo "== Windows (x86_64-pc-windows-gnu, run under Wine)"
+scripts/test-windows.sh
+
 echo "== browser tests (wasm32 in headless Chromium)"
 scripts/test-browser.sh
 
