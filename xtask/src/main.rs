@@ -1,9 +1,10 @@
 //! Project tasks.
 //!
-//! `cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only]` builds release binaries,
-//! starts two sinks (a raw HTTP sink that discards bytes, and `uptask serve --discard`), runs
-//! each client several times in rotating order so no client always goes first, and prints a
-//! markdown table of medians and ratios; then tus against tus-js-client and S3 against boto3.
+//! `cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only | --multipart-only]` builds
+//! release binaries, starts two sinks (a raw HTTP sink that discards bytes, and `uptask serve
+//! --discard`), runs each client several times in rotating order so no client always goes
+//! first, and prints a markdown table of medians and ratios: direct, over HTTPS and through
+//! tinyproxy; then tus against tus-js-client and S3 against boto3.
 //! Wall time is measured here; CPU seconds and peak RSS come from GNU `time`.
 //! `--smoke` uses tiny sizes and one run: it checks the benchmark still works, not the numbers.
 
@@ -21,6 +22,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail, ensure};
 
+mod proxy;
 mod s3;
 
 const MIB: u64 = 1024 * 1024;
@@ -32,6 +34,8 @@ struct Settings {
     tus_only: bool,
     /// Only the S3 comparison.
     s3_only: bool,
+    /// Only the big multipart uploads (direct, HTTPS, through a proxy).
+    multipart_only: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,12 +47,14 @@ fn main() -> anyhow::Result<()> {
                 runs: 7,
                 tus_only: false,
                 s3_only: false,
+                multipart_only: false,
             };
             while let Some(a) = args.next() {
                 match a.as_str() {
                     "--smoke" => settings.smoke = true,
                     "--tus-only" => settings.tus_only = true,
                     "--s3-only" => settings.s3_only = true,
+                    "--multipart-only" => settings.multipart_only = true,
                     "--runs" => settings.runs = args.next().context("--runs N")?.parse()?,
                     other => bail!("unknown option {other}"),
                 }
@@ -58,7 +64,9 @@ fn main() -> anyhow::Result<()> {
             }
             bench(&settings)
         }
-        _ => bail!("usage: cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only]"),
+        _ => bail!(
+            "usage: cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only | --multipart-only]"
+        ),
     }
 }
 
@@ -260,6 +268,10 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
     if !have_curl {
         eprintln!("WARNING: curl is not installed; its rows are skipped");
     }
+    let tinyproxy = proxy::start(&dir)?;
+    if tinyproxy.is_none() {
+        eprintln!("WARNING: tinyproxy is not installed; the proxy table is skipped");
+    }
 
     let mut report = String::new();
     report.push_str(&machine()?);
@@ -281,17 +293,29 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
     }
 
     // 1. One big multipart upload, three clients, to each sink; over HTTPS (rustls on both
-    // sides for uptask, OpenSSL for curl; reqwest is built without TLS here) two.
-    let sinks = [
-        ("raw sink", &raw, false),
-        ("uptask serve --discard", &serve, false),
-        ("raw sink over HTTPS", &tls, true),
+    // sides for uptask, OpenSSL for curl; reqwest is built without TLS here) and through a
+    // proxy (absolute-form requests to tinyproxy), two.
+    let mut sinks = vec![
+        ("raw sink", &raw, false, None),
+        ("uptask serve --discard", &serve, false, None),
+        ("raw sink over HTTPS", &tls, true, None),
     ];
-    for (sink_name, sink, https) in sinks {
+    if let Some(tinyproxy) = &tinyproxy {
+        sinks.push((
+            "raw sink through tinyproxy",
+            &raw,
+            false,
+            Some(&tinyproxy.url),
+        ));
+    }
+    for (sink_name, sink, https, through) in sinks {
         let mut uptask = os(&[&bin.join("uptask"), &"upload", &big_file, &sink.url]);
         let mut clients: Vec<(&str, Vec<OsString>)> = Vec::new();
         if https {
             uptask.extend(os(&[&"--ca-cert", &ca]));
+            clients.push(("uptask", uptask));
+        } else if let Some(proxy) = through {
+            uptask.extend(os(&[&"--proxy", proxy]));
             clients.push(("uptask", uptask));
         } else {
             clients.push(("uptask", uptask));
@@ -315,6 +339,9 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
             ]);
             if https {
                 curl.extend(os(&[&"--cacert", &ca]));
+            }
+            if let Some(proxy) = through {
+                curl.extend(os(&[&"--proxy", proxy]));
             }
             clients.push(("curl", curl));
         }
@@ -340,6 +367,11 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
                 big as f64 / 1e6 / wall
             ));
         }
+    }
+
+    if settings.multipart_only {
+        println!("{report}");
+        return Ok(());
     }
 
     // 2. Memory against size.

@@ -1,5 +1,5 @@
-//! HTTPS through a real proxy (Debian's `tinyproxy`): a `CONNECT` tunnel with TLS to the
-//! origin inside it, HTTP/1.1 and HTTP/2, with Basic proxy authentication, against Node's
+//! HTTPS through real proxies (Debian's `tinyproxy` and `squid`): a `CONNECT` tunnel with TLS
+//! to the origin inside it, HTTP/1.1 and HTTP/2, with Basic proxy authentication, against Node's
 //! HTTP/2 server (`peers/h2-echo.mjs`, busboy parsing). The plain-http routes, the
 //! environment and the CLI's flags are tested with the binary (`uptask-cli` tests).
 
@@ -17,7 +17,7 @@ use uptask::{ErrorKind, Proxy, UploadOptions, upload_file};
 
 mod common;
 
-use common::tinyproxy::TinyProxy;
+use common::proxies::ProxyPeer;
 use common::{Peer, payload};
 
 /// The TLS echo server for `localhost`, the CA that signed it, and its port.
@@ -79,7 +79,7 @@ fn assert_delivered(parsed: &Value, sent: &[u64], data: &[u8], version: &str) {
 
 #[tokio::test]
 async fn https_goes_through_a_connect_tunnel_with_basic_auth() {
-    let Some(proxy) = TinyProxy::start(Some(("up", "s3cret"))) else {
+    let Some(proxy) = ProxyPeer::tinyproxy(Some(("up", "s3cret"))) else {
         return;
     };
     let Some((outcome, sent, data)) = through(Proxy::url(proxy.url()), false).await else {
@@ -96,7 +96,7 @@ async fn https_goes_through_a_connect_tunnel_with_basic_auth() {
 
 #[tokio::test]
 async fn http2_runs_inside_the_tunnel() {
-    let Some(proxy) = TinyProxy::start(None) else {
+    let Some(proxy) = ProxyPeer::tinyproxy(None) else {
         return;
     };
     let Some((outcome, sent, data)) = through(Proxy::url(proxy.url()), true).await else {
@@ -111,8 +111,27 @@ async fn http2_runs_inside_the_tunnel() {
 }
 
 #[tokio::test]
+async fn squid_tunnels_https_and_http2_alike() {
+    let Some(proxy) = ProxyPeer::squid() else {
+        return;
+    };
+    for (http2, version) in [(false, "1.1"), (true, "2.0")] {
+        let Some((outcome, sent, data)) = through(Proxy::url(proxy.url()), http2).await else {
+            return;
+        };
+        assert_delivered(&outcome.unwrap(), &sent, &data, version);
+    }
+    let tunnels = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("CONNECT localhost:"))
+        .count();
+    assert_eq!(tunnels, 2, "{}", proxy.log());
+}
+
+#[tokio::test]
 async fn a_proxy_that_wants_credentials_is_one_clear_error() {
-    let Some(proxy) = TinyProxy::start(Some(("up", "s3cret"))) else {
+    let Some(proxy) = ProxyPeer::tinyproxy(Some(("up", "s3cret"))) else {
         return;
     };
     let Some((outcome, sent, _)) = through(Proxy::url(proxy.bare_url()), false).await else {
@@ -142,7 +161,7 @@ async fn a_proxy_that_wants_credentials_is_one_clear_error() {
 #[tokio::test]
 async fn no_proxy_reaches_the_origin_directly() {
     // A proxy that is not there: only a bypass lets the upload through.
-    let dead = format!("http://127.0.0.1:{}", common::tinyproxy::free_port());
+    let dead = format!("http://127.0.0.1:{}", common::proxies::free_port());
     let Some((outcome, sent, data)) = through(Proxy::url(&dead).no_proxy("localhost"), false).await
     else {
         return;
@@ -154,6 +173,50 @@ async fn no_proxy_reaches_the_origin_directly() {
     assert!(
         err.message()
             .starts_with(&format!("cannot connect to proxy {dead}")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_tunnel_that_dies_mid_body_ends_the_upload_with_a_clear_error() {
+    let Some(mut proxy) = ProxyPeer::tinyproxy(None) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_peer, ca, port)) = tls_peer(dir.path()) else {
+        return;
+    };
+    std::fs::write(dir.path().join("big.bin"), payload(16 << 20)).unwrap();
+    let opts = UploadOptions::new(
+        format!("https://localhost:{port}/upload"),
+        dir.path().join("big.bin"),
+        "file",
+    )
+    .add_root_certificate_pem(ca)
+    .limit_rate(4 << 20)
+    .proxy(Proxy::url(proxy.url()));
+    let task = upload_file(opts);
+    let (tx, rx) = std::sync::mpsc::channel();
+    task.on_progress_update(move |p| {
+        if p.progress >= 10 {
+            let _ = tx.send(());
+        }
+    });
+    let running = tokio::spawn(task);
+    tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(20)))
+        .await
+        .unwrap()
+        .expect("10 % through the tunnel within 20 s");
+    proxy.kill();
+    let outcome = tokio::time::timeout(std::time::Duration::from_secs(15), running)
+        .await
+        .expect("the upload still runs 15 s after its tunnel died")
+        .unwrap();
+    let err = outcome.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(
+        err.message()
+            .contains(&format!("(through the proxy {})", proxy.url())),
         "{err}"
     );
 }

@@ -1,4 +1,4 @@
-//! Proxies as curl reads them, through a real one (Debian's `tinyproxy`): the environment's
+//! Proxies as curl reads them, through real ones (Debian's `tinyproxy`, and `squid`): the environment's
 //! variables in both cases, `--proxy` and `--noproxy`, Basic authentication, a 407, a proxy
 //! that is not there and one that dies mid-body; multipart, tus and S3 over plain http
 //! (absolute-form requests). HTTPS through a tunnel is tested in the library (`tests/proxy.rs`).
@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-#[path = "../../../uptask/tests/common/tinyproxy.rs"]
-mod tinyproxy;
+#[path = "../../../uptask/tests/common/proxies.rs"]
+mod proxies;
 
-use tinyproxy::TinyProxy;
+use proxies::ProxyPeer;
 
 /// Every variable a proxy may come from, cleared so only what a test sets applies.
 const PROXY_VARS: [&str; 8] = [
@@ -57,14 +57,19 @@ fn source(dir: &Path, name: &str, len: usize) -> String {
 
 #[test]
 fn http_proxy_in_either_case_carries_a_multipart_upload_in_absolute_form() {
-    let Some(proxy) = TinyProxy::start(None) else {
+    let (Some(tinyproxy), Some(squid)) = (ProxyPeer::tinyproxy(None), ProxyPeer::squid()) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let store = tempfile::tempdir().unwrap();
     let s = server(uptask_server::ServerConfig::new(store.path()));
     let sha = source(dir.path(), "a.bin", (2 << 20) + 3);
-    for var in ["http_proxy", "HTTP_PROXY", "ALL_PROXY"] {
+    for (proxy, var) in [
+        (&tinyproxy, "http_proxy"),
+        (&tinyproxy, "HTTP_PROXY"),
+        (&tinyproxy, "ALL_PROXY"),
+        (&squid, "http_proxy"),
+    ] {
         let before = proxy.requests().len();
         let out = upload(dir.path(), &[(var, &proxy.url())], &["a.bin", &s.url]);
         assert!(out.status.success(), "{var}: {}", text(&out.stderr));
@@ -72,11 +77,13 @@ fn http_proxy_in_either_case_carries_a_multipart_upload_in_absolute_form() {
         let requests = proxy.requests();
         assert_eq!(
             requests[before..],
-            [format!("POST {} HTTP/1.1", s.url)],
-            "{var}: {}",
+            [format!("POST {}", s.url)],
+            "{:?} {var}: {}",
+            proxy.kind,
             proxy.log()
         );
     }
+    let proxy = &tinyproxy;
     // An https proxy setting does not apply to an http URL.
     let before = proxy.requests().len();
     let out = upload(
@@ -90,7 +97,7 @@ fn http_proxy_in_either_case_carries_a_multipart_upload_in_absolute_form() {
 
 #[test]
 fn tus_goes_through_an_authenticating_proxy() {
-    let Some(proxy) = TinyProxy::start(Some(("up", "s3cret"))) else {
+    let Some(proxy) = ProxyPeer::tinyproxy(Some(("up", "s3cret"))) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -114,10 +121,7 @@ fn tus_goes_through_an_authenticating_proxy() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let requests = proxy.requests();
-    assert!(
-        requests.contains(&format!("POST {url} HTTP/1.1")),
-        "{requests:?}"
-    );
+    assert!(requests.contains(&format!("POST {url}")), "{requests:?}");
     let patches = requests
         .iter()
         .filter(|r| r.starts_with("PATCH http://"))
@@ -135,7 +139,7 @@ fn tus_goes_through_an_authenticating_proxy() {
 #[test]
 fn s3_goes_through_all_proxy() {
     const BUCKET: &str = "uptask-proxy";
-    let Some(proxy) = TinyProxy::start(None) else {
+    let Some(proxy) = ProxyPeer::tinyproxy(None) else {
         return;
     };
     let Some(_weed) = weed::Weed::start(BUCKET) else {
@@ -189,7 +193,7 @@ fn no_proxy_and_noproxy_reach_the_server_directly() {
     let store = tempfile::tempdir().unwrap();
     let s = server(uptask_server::ServerConfig::new(store.path()));
     let sha = source(dir.path(), "a.bin", 1 << 20);
-    let dead = format!("http://127.0.0.1:{}", tinyproxy::free_port());
+    let dead = format!("http://127.0.0.1:{}", proxies::free_port());
     for no_proxy in ["no_proxy", "NO_PROXY"] {
         let vars = [
             ("HTTP_PROXY", dead.as_str()),
@@ -221,7 +225,7 @@ fn a_proxy_that_is_not_there_or_wants_credentials_is_one_clear_line_and_exit_1()
     let store = tempfile::tempdir().unwrap();
     let s = server(uptask_server::ServerConfig::new(store.path()));
     source(dir.path(), "a.bin", 1 << 20);
-    let dead = format!("http://127.0.0.1:{}", tinyproxy::free_port());
+    let dead = format!("http://127.0.0.1:{}", proxies::free_port());
     let out = upload(dir.path(), &[], &["a.bin", &s.url, "--proxy", &dead]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
@@ -231,7 +235,7 @@ fn a_proxy_that_is_not_there_or_wants_credentials_is_one_clear_line_and_exit_1()
         "{stderr}"
     );
 
-    let Some(proxy) = TinyProxy::start(Some(("up", "s3cret"))) else {
+    let Some(proxy) = ProxyPeer::tinyproxy(Some(("up", "s3cret"))) else {
         return;
     };
     let out = upload(
@@ -271,7 +275,7 @@ fn a_proxy_that_is_not_there_or_wants_credentials_is_one_clear_line_and_exit_1()
 
 #[test]
 fn a_proxy_that_dies_mid_body_ends_the_upload_with_a_clear_error() {
-    let Some(mut proxy) = TinyProxy::start(None) else {
+    let Some(mut proxy) = ProxyPeer::tinyproxy(None) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,7 @@
 )]
 
 pub mod pki;
-pub mod tinyproxy;
+pub mod proxies;
 pub mod weed;
 
 use std::io::{BufRead, BufReader};
