@@ -15,12 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use uptask::{UploadOptions, upload_file};
 
 mod common;
 
-use common::{Peer, payload};
+use common::{Peer, hex_sha256, payload};
 
 /// The HTTP/2 echo server (TLS with `tls = Some((cert, key))` files), and its port.
 fn start(tls: Option<(&std::path::Path, &std::path::Path)>) -> Option<(Peer, u16)> {
@@ -39,13 +38,6 @@ fn start(tls: Option<(&std::path::Path, &std::path::Path)>) -> Option<(Peer, u16
         .parse()
         .unwrap();
     Some((peer, port))
-}
-
-fn hex_sha256(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Uploads `data` from a file plus a field, and checks what the server parsed.

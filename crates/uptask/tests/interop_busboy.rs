@@ -15,25 +15,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use uptask::{ErrorKind, UploadOptions, upload_file};
 
 mod common;
 
-use common::{Peer, payload};
+use common::{Peer, hex_sha256, payload};
 
 /// The busboy echo server, and its base URL.
 fn start_echo() -> Option<(Peer, String)> {
     let peer = common::start_peer("form-echo.mjs", "busboy", &["0".as_ref()])?;
     let port = peer.banner.trim().rsplit(' ').next().unwrap().to_owned();
     Some((peer, format!("http://127.0.0.1:{port}")))
-}
-
-fn hex_sha256(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[tokio::test]

@@ -12,13 +12,12 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use uptask::{ErrorKind, Proxy, UploadOptions, upload_file};
 
 mod common;
 
 use common::proxies::ProxyPeer;
-use common::{Peer, payload};
+use common::{Peer, hex_sha256, payload};
 
 /// The TLS echo server for `localhost`, the CA that signed it, and its port.
 fn tls_peer(dir: &std::path::Path) -> Option<(Peer, String, u16)> {
@@ -30,13 +29,6 @@ fn tls_peer(dir: &std::path::Path) -> Option<(Peer, String, u16)> {
     let peer = common::start_peer("h2-echo.mjs", "busboy", &args)?;
     let port = peer.banner.trim().rsplit(' ').next()?.parse().ok()?;
     Some((peer, pki.ca_pem, port))
-}
-
-fn hex_sha256(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Uploads 3 MiB through `proxy` to the TLS peer; what the peer parsed and the progress seen.

@@ -67,6 +67,24 @@ fn upload_embedded(dir: &Path, file: &str) -> (std::path::PathBuf, String) {
     (stored.into(), sha.to_owned())
 }
 
+/// `FILE s3://BUCKET/FILE --protocol s3 --endpoint (the test store) --part-size 5MiB`.
+fn s3_args(bucket: &str, file: &str) -> Vec<String> {
+    let target = format!("s3://{bucket}/{file}");
+    let endpoint = format!("http://{}", weed::ENDPOINT);
+    [
+        file,
+        &target,
+        "--protocol",
+        "s3",
+        "--endpoint",
+        &endpoint,
+        "--part-size",
+        "5MiB",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// An in-process receiving server on its own runtime.
 struct Server {
     url: String,

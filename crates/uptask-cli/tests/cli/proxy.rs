@@ -152,23 +152,10 @@ fn s3_goes_through_all_proxy() {
     let target = format!("s3://{BUCKET}/big.bin");
     let endpoint = format!("http://{}", weed::ENDPOINT);
     let proxy_url = proxy.url();
-    let vars = [
-        ("AWS_ACCESS_KEY_ID", weed::KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", weed::SECRET),
-        ("AWS_CONFIG_FILE", "/nonexistent"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-        ("all_proxy", proxy_url.as_str()),
-    ];
-    let args = [
-        "big.bin",
-        &target,
-        "--protocol",
-        "s3",
-        "--endpoint",
-        &endpoint,
-        "--part-size",
-        "5MiB",
-    ];
+    let mut vars = weed::aws_env().to_vec();
+    vars.push(("all_proxy", proxy_url.as_str()));
+    let args = s3_args(BUCKET, "big.bin");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = upload(dir.path(), &vars, &args);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(

@@ -135,26 +135,10 @@ fn an_s3_upload_killed_and_run_again_sends_only_the_missing_parts() {
     let len = 96u64 << 20;
     let data: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
     std::fs::write(dir.path().join("big.bin"), &data).unwrap();
-    let target = format!("s3://{BUCKET}/big.bin");
-    let endpoint = format!("http://{}", weed::ENDPOINT);
-    let vars = [
-        ("AWS_ACCESS_KEY_ID", weed::KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", weed::SECRET),
-        ("AWS_CONFIG_FILE", "/nonexistent"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-    ];
-    let args = [
-        "big.bin",
-        &target,
-        "--protocol",
-        "s3",
-        "--endpoint",
-        &endpoint,
-        "--part-size",
-        "5MiB",
-        "--concurrency",
-        "2",
-    ];
+    let vars = weed::aws_env();
+    let mut args = s3_args(BUCKET, "big.bin");
+    args.extend(["--concurrency".to_owned(), "2".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     // Two parts at a time: at 30 % at least the first two parts are stored.
     let (child, mut lines) = json_upload(dir.path(), &cache, &vars, &args);

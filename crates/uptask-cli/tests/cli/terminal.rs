@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
-use super::{server, weed};
+use super::{s3_args, server, weed};
 
 const ROWS: u16 = 20;
 const COLS: u16 = 120;
@@ -239,30 +239,11 @@ fn an_s3_bar_moves_and_ends_in_one_line_naming_the_object() {
     let dir = tempfile::tempdir().unwrap();
     let len = file(dir.path(), "big.bin", 12 << 20);
     let target = format!("s3://{BUCKET}/big.bin");
-    let endpoint = format!("http://{}", weed::ENDPOINT);
-    let vars = [
-        ("AWS_ACCESS_KEY_ID", weed::KEY_ID),
-        ("AWS_SECRET_ACCESS_KEY", weed::SECRET),
-        ("AWS_CONFIG_FILE", "/nonexistent"),
-        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-    ];
-    let mut term = Term::spawn(
-        dir.path(),
-        &[
-            "upload",
-            "big.bin",
-            &target,
-            "--protocol",
-            "s3",
-            "--endpoint",
-            &endpoint,
-            "--part-size",
-            "5MiB",
-            "--limit-rate",
-            "4MiB",
-        ],
-        &vars,
-    );
+    let mut args = vec!["upload".to_owned()];
+    args.extend(s3_args(BUCKET, "big.bin"));
+    args.extend(["--limit-rate".to_owned(), "4MiB".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut term = Term::spawn(dir.path(), &args, &weed::aws_env());
     assert_moves(&term, None, len);
     assert_eq!(term.finish(Duration::from_secs(30)), 0, "{}", term.text());
     let screen = term.text();

@@ -200,9 +200,10 @@ fn several_files_exit_with_the_worst_outcome_and_report_each() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout.contains("==> small.txt <==") && stdout.contains("==> big.bin <=="),
-        "{stdout}"
+        stdout.starts_with("==> small.txt <==\n{") && stdout.contains("}\n==> big.bin <==\n{"),
+        "each body ends with a newline, so each header starts a line: {stdout}"
     );
+    assert!(stdout.ends_with("}\n"), "{stdout}");
     assert!(
         stderr.contains("uptask: big.bin: the server answered with status 413"),
         "{stderr}"

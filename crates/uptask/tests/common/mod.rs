@@ -17,6 +17,15 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
+/// The sha256 of `data` in lower-case hex, as servers report it.
+pub fn hex_sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// A deterministic pseudo-random payload.
 pub fn payload(len: usize) -> Vec<u8> {
     let mut x: u32 = 0x9e37_79b9;

@@ -28,6 +28,17 @@ pub fn creds() -> Credentials {
     Credentials::new(KEY_ID, SECRET)
 }
 
+/// The environment a command-line client needs for this store: its identity, and no shared
+/// AWS files that could name another.
+pub fn aws_env() -> [(&'static str, &'static str); 4] {
+    [
+        ("AWS_ACCESS_KEY_ID", KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET),
+        ("AWS_CONFIG_FILE", "/nonexistent"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+    ]
+}
+
 /// A running `weed mini` and the directory it keeps its data in (kept across restarts). It
 /// holds the S3 port's turn: tests of one binary that start a store wait for each other.
 pub struct Weed {
