@@ -1,6 +1,7 @@
 //! What a person sees: `uptask upload` in a real pseudo-terminal (120×20), its output read
-//! back through a VT100 screen. The bars must move while bytes do (two looks a second apart
-//! under `--limit-rate`), never read `0 B/0 B`, and give way to the result lines.
+//! back through a VT100 screen. The bars must move while bytes do (two looks a second apart,
+//! under `--limit-rate` or against a server that reads slowly), never read `0 B/0 B`, and give
+//! way to the result lines.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -337,4 +338,54 @@ fn ctrl_c_stops_the_bar_where_it_was_and_says_so() {
     let (stopped, _) = drawn(&term, None).unwrap();
     assert!(stopped >= sent && stopped < (32 << 20) as f64, "{stopped}");
     assert!(screen.contains("uptask: upload aborted"), "{screen}");
+}
+
+/// A server that reads the body slowly (about 2.5 MiB/s) and then answers `ok`: without a
+/// limit of uptask's own, the socket's backpressure alone paces the upload.
+fn slow_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let Ok((mut conn, _)) = listener.accept() else {
+            return;
+        };
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && conn.read_exact(&mut byte).is_ok() {
+            head.push(byte[0]);
+        }
+        let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut buf = vec![0u8; 64 << 10];
+        let mut left = len;
+        while left > 0 {
+            let Ok(n @ 1..) = conn.read(&mut buf[..left.min(64 << 10)]) else {
+                return;
+            };
+            left -= n;
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+    });
+    url
+}
+
+#[test]
+fn without_a_limit_the_bar_follows_a_slow_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let len = file(dir.path(), "big.bin", 12 << 20);
+    let url = slow_server();
+    let mut term = Term::spawn(dir.path(), &["upload", "big.bin", &url], &[]);
+    assert_moves(&term, None, len);
+    assert_eq!(term.finish(Duration::from_secs(30)), 0, "{}", term.text());
+    let screen = term.text();
+    assert!(
+        screen.contains("\nok\n") || screen.starts_with("ok\n"),
+        "{screen}"
+    );
+    assert!(screen.contains("uptask: done: 12.00 MiB in "), "{screen}");
 }
