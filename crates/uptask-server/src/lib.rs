@@ -23,11 +23,13 @@
 //! - a file appears under its final name only once complete (written as a hidden `.part`, then
 //!   renamed); an aborted or failed upload leaves nothing behind;
 //! - a body over `max_size` is answered 413 before it is read when `Content-Length` says so;
-//! - with a token, every route but CORS preflights requires `Authorization: Bearer <token>`.
+//! - with a token, every route but CORS preflights requires `Authorization: Bearer <token>`;
+//! - a request head over [`MAX_HEAD`] (16 KiB) is answered 431.
 
 mod auth;
 mod config;
 mod error;
+mod head;
 mod storage;
 mod tus;
 mod upload;
@@ -39,6 +41,7 @@ use axum::routing::{get, post};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use config::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY, ServerConfig};
+pub use head::MAX_HEAD;
 pub use storage::StoredFile;
 pub use upload::UploadReply;
 
@@ -80,6 +83,7 @@ pub fn app(config: ServerConfig) -> Router {
             state.clone(),
             auth::require_token,
         ))
+        .layer(axum::middleware::from_fn(head::limit))
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(state, tus::discovery))
 }

@@ -429,3 +429,32 @@ async fn a_full_disk_is_507_and_leaves_no_partial_file() {
     );
     assert!(left.is_empty(), "a partial file was kept: {left:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_over_16_kib_is_answered_431() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _stop, _handle) = spawn(ServerConfig::new(dir.path())).await;
+    let status_of = |value_len: usize| {
+        let url = url.clone();
+        async move {
+            let mut conn = raw_connection(&url).await;
+            let head = format!(
+                "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+                "a".repeat(value_len)
+            );
+            conn.write_all(head.as_bytes()).await.unwrap();
+            let mut answer = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer))
+                .await
+                .expect("an answer within 5 s")
+                .unwrap();
+            let answer = String::from_utf8_lossy(&answer).into_owned();
+            answer.split(' ').nth(1).unwrap_or_default().to_owned()
+        }
+    };
+    assert_eq!(status_of(70_000).await, "431", "a 70 KB header");
+    assert_eq!(status_of(16_500).await, "431", "just over the limit");
+    assert_eq!(status_of(15_000).await, "200", "under the limit");
+    assert_still_serves(&url).await;
+}
