@@ -37,7 +37,13 @@ cargo clippy -p uptask-js --target wasm32-unknown-unknown --all-targets --locked
 cargo build -p uptask-cli --locked --quiet
 store="$(mktemp -d)"
 log="$store/serve.log"
-target/debug/uptask serve --addr 127.0.0.1:0 --dir "$store/files" --max-size 8MiB 2> "$log" &
+# The test pages are served from one fixed origin, which uptask serve lets send credentials
+# (the JavaScript package's withCredentials defaults to true, as Taro's does); any other
+# origin may call without them.
+page_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+export WASM_BINDGEN_TEST_ADDRESS="127.0.0.1:$page_port"
+target/debug/uptask serve --addr 127.0.0.1:0 --dir "$store/files" --max-size 8MiB \
+  --allow-origin "http://127.0.0.1:$page_port" 2> "$log" &
 server=$!
 tus_log="$store/tus.log"
 node peers/tus-server.mjs 0 "$store/tus" > "$tus_log" 2>&1 &

@@ -193,4 +193,8 @@ pub(crate) struct ServeArgs {
     /// Parse uploads but store nothing (a benchmark sink).
     #[arg(long)]
     pub(crate) discard: bool,
+    /// Let pages of this origin (scheme://host[:port]) call with credentials (cookies, HTTP
+    /// auth); repeatable. Any origin may call without credentials.
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) allow_origin: Vec<String>,
 }

@@ -11,6 +11,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let mut config = ServerConfig::new(&args.dir)
         .max_size(max_size)
         .discard(args.discard);
+    for origin in &args.allow_origin {
+        config = config.allow_origin(checked_origin(origin)?);
+    }
     if let Some(token) = &args.token {
         if token.is_empty() {
             return Err(bad("--token is empty"));
@@ -33,6 +36,21 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .await
         .map_err(|e| anyhow::anyhow!("server failed: {e}"))?;
     Ok(exit::OK)
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, nothing after.
+fn checked_origin(text: &str) -> anyhow::Result<String> {
+    let invalid = |why: &str| bad(format!("invalid --allow-origin {text:?}: {why}"));
+    let url = url::Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("expected http(s)://host[:port]"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "an origin has no path: expected http(s)://host[:port]",
+        ));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 #[expect(clippy::print_stderr, reason = "the server's start-up line")]

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     pub header_timeout: std::time::Duration,
     /// How long an incomplete tus upload is kept after its creation (`Upload-Expires`).
     pub tus_expiry: std::time::Duration,
+    /// The page origins (`https://app.example`) that may call with credentials; any other
+    /// origin may call without them.
+    pub allow_origins: Vec<String>,
 }
 
 impl ServerConfig {
@@ -48,7 +51,24 @@ impl ServerConfig {
             discard: false,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             tus_expiry: DEFAULT_TUS_EXPIRY,
+            allow_origins: Vec::new(),
         }
+    }
+
+    /// Lets pages of `origin` (`scheme://host[:port]`) call with credentials (cookies, HTTP
+    /// auth): their requests get their origin back and `Access-Control-Allow-Credentials`.
+    /// Any origin may call without credentials, named or not (tusd's default).
+    ///
+    /// ```
+    /// let config = uptask_server::ServerConfig::new("./uptask-uploads")
+    ///     .allow_origin("https://app.example")
+    ///     .allow_origin("http://localhost:5173");
+    /// assert_eq!(config.allow_origins.len(), 2);
+    /// ```
+    #[must_use]
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allow_origins.push(origin.into());
+        self
     }
 
     /// Sets how long a client may take to send a request head (default 30 s).

@@ -28,6 +28,7 @@
 
 mod auth;
 mod config;
+mod cors;
 mod error;
 mod head;
 mod storage;
@@ -38,7 +39,6 @@ use std::future::Future;
 
 use axum::Router;
 use axum::routing::{get, post};
-use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use config::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY, ServerConfig};
 pub use head::MAX_HEAD;
@@ -59,21 +59,8 @@ pub(crate) const EXPOSED_LIST: &str = "location, upload-offset, upload-length, u
 /// # let _ = router;
 /// ```
 pub fn app(config: ServerConfig) -> Router {
+    let cors = cors::layer(&config.allow_origins);
     let state: config::State = std::sync::Arc::new(config);
-    // Pages may send credentials (Taro's `withCredentials` defaults to true), which rules out
-    // the `*` wildcards: the origin, methods and headers asked for are echoed instead, and the
-    // headers a page may read are named. No route trusts cookies, so this opens nothing.
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_methods(AllowMethods::mirror_request())
-        .allow_headers(AllowHeaders::mirror_request())
-        .allow_credentials(true)
-        .expose_headers(
-            EXPOSED_LIST
-                .split(", ")
-                .map(axum::http::HeaderName::from_static)
-                .collect::<Vec<_>>(),
-        );
     Router::new()
         .route("/", get(|| async { "uptask server\n" }))
         .route("/upload", post(upload::upload))

@@ -166,12 +166,62 @@ async fn the_token_is_required_on_every_route_but_preflight() {
         .unwrap();
     let (status, headers, _) = call(config(), preflight).await;
     assert!(status.is_success(), "{status}");
-    // Echoed, never `*`: pages may send credentials.
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+}
+
+/// A cross-origin preflight from `origin`: what the server allows.
+fn preflight_from(origin: &str) -> Request<Body> {
+    Request::options("/upload")
+        .header(header::ORIGIN, origin)
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn only_named_origins_may_call_with_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    // No origin named: anyone may call, nobody with credentials (tusd's default).
+    let (_, headers, _) = call(
+        ServerConfig::new(dir.path()),
+        preflight_from("http://a.example"),
+    )
+    .await;
+    assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert!(
+        headers
+            .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+            .is_none()
+    );
+    // Named: that origin gets itself back with credentials; another gets nothing.
+    let named = || {
+        ServerConfig::new(dir.path())
+            .allow_origin("https://app.example")
+            .allow_origin("http://localhost:5173")
+    };
+    let (_, headers, _) = call(named(), preflight_from("https://app.example")).await;
     assert_eq!(
         headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
-        "http://page.example"
+        "https://app.example"
     );
     assert_eq!(headers[header::ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+    let (_, headers, _) = call(named(), preflight_from("http://localhost:5173")).await;
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://localhost:5173"
+    );
+    // Another origin may still call, but a browser will not send it credentials.
+    let (_, headers, _) = call(named(), preflight_from("https://other.example")).await;
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://other.example"
+    );
+    assert!(
+        headers
+            .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+            .is_none(),
+        "{headers:?}"
+    );
 }
 
 #[tokio::test]

@@ -96,7 +96,8 @@ const META: &str = "filename bm90ZXMudHh0"; // notes.txt
 
 #[tokio::test]
 async fn discovery_announces_the_extensions_and_checksums() {
-    let tus = Tusd::new(|c| c.max_size(1 << 20));
+    // Pages of this origin may send credentials (a page's withCredentials).
+    let tus = Tusd::new(|c| c.max_size(1 << 20).allow_origin("http://example.test"));
     let req = Request::options("/files/").body(Body::empty()).unwrap();
     let a = tus.call(req).await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
@@ -123,7 +124,7 @@ async fn discovery_announces_the_extensions_and_checksums() {
         .unwrap();
     let a = tus.call(pre).await;
     assert_eq!(a.get("access-control-allow-methods"), Some("PATCH"));
-    // Credentials allowed (a page's withCredentials), so the origin is echoed, never `*`.
+    // Credentials allowed, so the origin is echoed, never `*`.
     assert_eq!(
         a.get("access-control-allow-origin"),
         Some("http://example.test")
@@ -157,6 +158,32 @@ async fn discovery_announces_the_extensions_and_checksums() {
             "{name} in {exposed}"
         );
     }
+}
+
+#[tokio::test]
+async fn discovery_allows_any_origin_but_credentials_only_from_named_ones() {
+    let tus = Tusd::new(|c| c);
+    let discover = Request::options("/files/")
+        .header("Origin", "http://any.test")
+        .header("Tus-Resumable", "1.0.0")
+        .body(Body::empty())
+        .unwrap();
+    let a = tus.call(discover).await;
+    assert_eq!(a.get("access-control-allow-origin"), Some("*"));
+    assert_eq!(a.get("access-control-allow-credentials"), None);
+    // With an origin named, others may still call, never with credentials.
+    let tus = Tusd::new(|c| c.allow_origin("https://app.test"));
+    let discover = Request::options("/files/")
+        .header("Origin", "http://other.test")
+        .header("Tus-Resumable", "1.0.0")
+        .body(Body::empty())
+        .unwrap();
+    let a = tus.call(discover).await;
+    assert_eq!(
+        a.get("access-control-allow-origin"),
+        Some("http://other.test")
+    );
+    assert_eq!(a.get("access-control-allow-credentials"), None);
 }
 
 #[tokio::test]

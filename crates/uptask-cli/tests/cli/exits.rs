@@ -176,6 +176,14 @@ fn every_bad_input_exits_2_with_one_clear_line() {
         ),
         (vec!["serve", "--max-size", "lots"], "invalid --max-size"),
         (
+            vec!["serve", "--allow-origin", "https://app.example/page"],
+            "invalid --allow-origin",
+        ),
+        (
+            vec!["serve", "--allow-origin", "app.example"],
+            "invalid --allow-origin",
+        ),
+        (
             vec!["serve", "--addr", "not-an-addr"],
             "cannot listen on --addr not-an-addr",
         ),

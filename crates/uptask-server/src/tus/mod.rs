@@ -128,15 +128,21 @@ pub(crate) async fn discovery(
         return next.run(req).await;
     }
     let mut res = discovery_answer(&config);
-    // The CORS layer's answer for any other request, written out: the origin echoed (pages
-    // may send credentials), and the tus headers readable.
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
+    // The CORS layer's answer for any other request, written out: the allowed origin (with
+    // credentials when named), and the tus headers readable.
+    if let Some((allowed, credentials)) = req
+        .headers()
+        .get(header::ORIGIN)
+        .map(|origin| crate::cors::answer(&config.allow_origins, origin))
+    {
         let h = res.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+        if credentials {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static(crate::EXPOSED_LIST),
