@@ -29,7 +29,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, args::Command::Serve(_)));
     let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -68,12 +68,22 @@ fn upload_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-/// Logs go to stderr, filtered by `UPTASK_LOG` (e.g. `UPTASK_LOG=debug`); warnings by default.
-fn init_logging() {
+/// Logs go to stderr, filtered by `UPTASK_LOG` (e.g. `UPTASK_LOG=debug`): by default
+/// warnings, and for `uptask serve` its access log too. A stderr that went away (a pipe whose
+/// reader left) costs log lines, never the process.
+fn init_logging(serving: bool) {
+    let default = if serving {
+        "warn,uptask_server::access=info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("UPTASK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // Colours only for a person: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .log_internal_errors(false)
         .try_init();
 }

@@ -24,8 +24,10 @@
 //!   renamed); an aborted or failed upload leaves nothing behind;
 //! - a body over `max_size` is answered 413 before it is read when `Content-Length` says so;
 //! - with a token, every route but CORS preflights requires `Authorization: Bearer <token>`;
-//! - a request head over [`MAX_HEAD`] (16 KiB) is answered 431.
+//! - a request head over [`MAX_HEAD`] (16 KiB) is answered 431;
+//! - every request is logged once (`info` on the `uptask_server::access` target).
 
+mod access;
 mod auth;
 mod config;
 mod cors;
@@ -73,6 +75,7 @@ pub fn app(config: ServerConfig) -> Router {
         .layer(axum::middleware::from_fn(head::limit))
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(state, tus::discovery))
+        .layer(axum::middleware::from_fn(access::log))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in flight.

@@ -1,4 +1,4 @@
-//! `uptask serve`: its token and a clean stop.
+//! `uptask serve`: its token, its access log and a clean stop.
 
 use super::*;
 
@@ -19,10 +19,11 @@ fn serve_requires_its_token_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut banner = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
+    stderr.read_line(&mut banner).unwrap();
+    // The rest of stderr, the access log, read aside until the server exits.
+    let log = std::thread::spawn(move || stderr.lines().map_while(Result::ok).collect::<Vec<_>>());
     let addr = banner
         .split("http://")
         .nth(1)
@@ -67,13 +68,38 @@ fn serve_requires_its_token_and_stops_cleanly_on_sigterm() {
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
+    let mut stopped = None;
     for _ in 0..300 {
         if let Some(status) = child.try_wait().unwrap() {
-            assert_eq!(status.code(), Some(0));
-            return;
+            stopped = Some(status);
+            break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let _ = child.kill();
-    panic!("uptask serve did not stop on SIGTERM");
+    let Some(status) = stopped else {
+        let _ = child.kill();
+        panic!("uptask serve did not stop on SIGTERM");
+    };
+    assert_eq!(status.code(), Some(0));
+    // One line per request: the refused one and the stored one, with the bytes received.
+    let log = log.join().unwrap();
+    let access: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("uptask_server::access"))
+        .collect();
+    assert_eq!(access.len(), 2, "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains('\x1b')),
+        "no terminal codes in a log that is not a terminal: {log:#?}"
+    );
+    assert!(access[0].contains("POST /upload 401 "), "{}", access[0]);
+    assert!(access[1].contains("POST /upload 200 "), "{}", access[1]);
+    // The multipart body around the 3-byte file: more than 3 bytes, less than a KiB.
+    let received: u64 = access[1]
+        .split("POST /upload 200 ")
+        .nth(1)
+        .and_then(|rest| rest.split('B').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no byte count in {}", access[1]));
+    assert!((4..1024).contains(&received), "{}", access[1]);
 }
