@@ -211,7 +211,9 @@ impl State {
                     Stage::Done => String::new(),
                     Stage::Failed(why) => (*why).to_owned(),
                 };
-                bar_line(name, f.sent, f.expected, &message)
+                // Standard input's length is learnt as it is read: unknown until then.
+                let unknown = f.expected == 0 && matches!(f.stage, Stage::Queued | Stage::Starting);
+                bar_line(name, f.sent, (!unknown).then_some(f.expected), &message)
             })
             .collect();
         let running = self
@@ -232,7 +234,7 @@ impl State {
                 .sum();
             let eta = (speed > 0).then(|| expected.saturating_sub(sent).div_ceil(speed));
             let message = rate_text((speed > 0).then_some(speed), eta);
-            lines.push(bar_line(Some("total"), sent, expected, &message));
+            lines.push(bar_line(Some("total"), sent, Some(expected), &message));
         }
         lines
             .into_iter()
@@ -271,8 +273,10 @@ impl State {
     }
 }
 
-/// `    name.bin [=====>      ] 1.50 MiB/3.00 MiB 2.00 MiB/s ETA 1s`
-fn bar_line(name: Option<&str>, sent: u64, expected: u64, message: &str) -> String {
+/// `    name.bin [=====>      ] 1.50 MiB/3.00 MiB 2.00 MiB/s ETA 1s`; a `total` not known yet
+/// is drawn as `?`.
+fn bar_line(name: Option<&str>, sent: u64, total: Option<u64>, message: &str) -> String {
+    let expected = total.unwrap_or(0);
     let filled = if expected == 0 {
         0
     } else {
@@ -287,7 +291,8 @@ fn bar_line(name: Option<&str>, sent: u64, expected: u64, message: &str) -> Stri
     let name = name
         .map(|n| format!("{:>NAME_WIDTH$} ", tail(n, NAME_WIDTH)))
         .unwrap_or_default();
-    let counts = format!("{}/{}", bytes_text(sent), bytes_text(expected));
+    let total = total.map_or_else(|| "?".to_owned(), bytes_text);
+    let counts = format!("{}/{total}", bytes_text(sent));
     format!("{name}[{bar}] {counts} {message}")
         .trim_end()
         .to_owned()
@@ -373,10 +378,21 @@ mod tests {
     }
 
     #[test]
+    fn a_length_not_known_yet_is_not_drawn_as_zero() {
+        let bars = hidden(&[("-".into(), None)]);
+        let lines = bars.state().lines();
+        assert!(lines[0].ends_with("] 0 B/? starting"), "{lines:?}");
+        // An empty file that was sent is 0 of 0, as it should be.
+        bars.progress(0, &ProgressUpdate::new(0, 0));
+        let lines = bars.state().lines();
+        assert!(lines[0].ends_with("] 0 B/0 B"), "{lines:?}");
+    }
+
+    #[test]
     fn a_bar_fills_with_the_bytes_sent() {
-        let empty = bar_line(None, 0, 100, "queued");
+        let empty = bar_line(None, 0, Some(100), "queued");
         assert_eq!(empty, format!("[{}] 0 B/100 B queued", " ".repeat(30)));
-        let half = bar_line(Some("a.bin"), 50, 100, "");
+        let half = bar_line(Some("a.bin"), 50, Some(100), "");
         assert_eq!(
             half,
             format!(
@@ -385,7 +401,7 @@ mod tests {
                 " ".repeat(15)
             )
         );
-        assert!(bar_line(None, 100, 100, "").starts_with(&format!("[{}]", "=".repeat(30))));
+        assert!(bar_line(None, 100, Some(100), "").starts_with(&format!("[{}]", "=".repeat(30))));
     }
 
     fn hidden(files: &[(String, Option<u64>)]) -> Bars {
