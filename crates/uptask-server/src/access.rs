@@ -1,5 +1,6 @@
 //! One access-log line per request, at `info` on the `uptask_server::access` target: method,
-//! path, status, request body bytes received, duration, and the tus upload it concerns.
+//! path, status, request body bytes received, duration, and the tus upload it concerns; and
+//! the same facts counted in the [`Metrics`].
 //!
 //! ```text
 //! PATCH /files/4f0c... 204 5242880B 412ms upload=4f0c...
@@ -10,16 +11,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::BodyExt;
 
-pub(crate) async fn log(req: Request, next: Next) -> Response {
+use crate::metrics::{Completed, Ended, Metrics, route_of, upload_protocol};
+
+pub(crate) async fn log(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    let route = route_of(&path);
+    if upload_protocol(&method, route).is_some() {
+        metrics.receiving();
+    }
     let received = Arc::new(AtomicU64::new(0));
     let counter = Arc::clone(&received);
     let req = req.map(|body| {
@@ -38,14 +45,23 @@ pub(crate) async fn log(req: Request, next: Next) -> Response {
             .and_then(|l| l.to_str().ok())
             .and_then(upload_of)
     });
+    let took = started.elapsed();
+    let received = received.load(Ordering::Relaxed);
     tracing::info!(
         target: "uptask_server::access",
-        "{method} {path} {} {}B {}ms{}",
+        "{method} {path} {} {received}B {}ms{}",
         res.status().as_u16(),
-        received.load(Ordering::Relaxed),
-        started.elapsed().as_millis(),
+        took.as_millis(),
         upload.map(|u| format!(" upload={u}")).unwrap_or_default()
     );
+    metrics.ended(&Ended {
+        route,
+        method: &method,
+        status: res.status(),
+        seconds: took.as_secs_f64(),
+        received,
+        completed: res.extensions().get::<Completed>().is_some(),
+    });
     res
 }
 

@@ -33,6 +33,7 @@ mod config;
 mod cors;
 mod error;
 mod head;
+mod metrics;
 mod storage;
 mod tus;
 mod upload;
@@ -52,8 +53,8 @@ pub(crate) const EXPOSED_LIST: &str = "location, upload-offset, upload-length, u
     upload-metadata, upload-defer-length, upload-concat, tus-resumable, tus-version, \
     tus-extension, tus-max-size, tus-checksum-algorithm, etag, www-authenticate";
 
-/// The router: `GET /` (a liveness line), `POST /upload` and tus at `/files/`, with CORS and
-/// optional auth.
+/// The router: `GET /` (a liveness line), `GET /metrics` (Prometheus text), `POST /upload` and
+/// tus at `/files/`, with CORS and optional auth.
 ///
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
@@ -63,8 +64,22 @@ pub(crate) const EXPOSED_LIST: &str = "location, upload-offset, upload-length, u
 pub fn app(config: ServerConfig) -> Router {
     let cors = cors::layer(&config.allow_origins);
     let state: config::State = std::sync::Arc::new(config);
+    let metrics = std::sync::Arc::new(metrics::Metrics::new());
+    let exposition = std::sync::Arc::clone(&metrics);
     Router::new()
         .route("/", get(|| async { "uptask server\n" }))
+        .route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    exposition.render(),
+                )
+            }),
+        )
         .route("/upload", post(upload::upload))
         .with_state(state.clone())
         .merge(tus::routes(state.clone()))
@@ -75,7 +90,7 @@ pub fn app(config: ServerConfig) -> Router {
         .layer(axum::middleware::from_fn(head::limit))
         .layer(cors)
         .layer(axum::middleware::from_fn_with_state(state, tus::discovery))
-        .layer(axum::middleware::from_fn(access::log))
+        .layer(axum::middleware::from_fn_with_state(metrics, access::log))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in flight.

@@ -508,3 +508,83 @@ async fn a_request_head_over_16_kib_is_answered_431() {
     assert_eq!(status_of(15_000).await, "200", "under the limit");
     assert_still_serves(&url).await;
 }
+
+#[tokio::test]
+async fn metrics_count_uploads_bytes_and_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = app(ServerConfig::new(dir.path()).max_size(1000));
+    let send = |req: Request<Body>| {
+        let router = router.clone();
+        async move { router.oneshot(req).await.unwrap().status() }
+    };
+    let ok = multipart(&[("file", Some("a.bin"), &[7u8; 100])]);
+    let ok_len = ok.len() as u64;
+    assert_eq!(send(post(ok)).await, StatusCode::OK);
+    let too_big = multipart(&[("file", Some("b.bin"), &[7u8; 2000])]);
+    assert_eq!(send(post(too_big)).await, StatusCode::PAYLOAD_TOO_LARGE);
+    let create = Request::post("/files/")
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Length", "3")
+        .body(Body::empty())
+        .unwrap();
+    let res = router.clone().oneshot(create).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let location = res.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let path = location
+        .split_once("/files/")
+        .map(|(_, id)| format!("/files/{id}"))
+        .unwrap();
+    let patch = Request::patch(path.as_str())
+        .header("Tus-Resumable", "1.0.0")
+        .header("Upload-Offset", "0")
+        .header(header::CONTENT_TYPE, "application/offset+octet-stream")
+        .body(Body::from(vec![1u8, 2, 3]))
+        .unwrap();
+    assert_eq!(send(patch).await, StatusCode::NO_CONTENT);
+
+    let res = router
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text =
+        String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series).and_then(|v| v.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        value(r#"uptask_uploads_started_total{protocol="multipart"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(r#"uptask_uploads_completed_total{protocol="multipart"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"uptask_uploads_failed_total{protocol="multipart"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"uptask_uploads_started_total{protocol="tus"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"uptask_uploads_completed_total{protocol="tus"}"#),
+        1.0
+    );
+    assert_eq!(value("uptask_uploads_in_progress"), 0.0);
+    // The stored body and the three tus bytes; the refused one was not read (413 up front).
+    assert_eq!(value("uptask_received_bytes_total"), (ok_len + 3) as f64);
+    assert_eq!(
+        value(
+            r#"uptask_request_duration_seconds_count{route="/files/{id}",method="PATCH",status="204"}"#
+        ),
+        1.0
+    );
+    assert!(!text.contains(&path), "no upload id in a label: {text}");
+}

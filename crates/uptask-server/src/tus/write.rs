@@ -152,12 +152,13 @@ impl Tus {
         }
         let offset = current + written;
         let mut info = info;
+        let mut res = answer(StatusCode::NO_CONTENT);
         if info.length == Some(offset) && !info.partial {
             self.publish(paths, &mut info)
                 .await
                 .map_err(|e| storage_error(&e))?;
+            res.extensions_mut().insert(crate::metrics::Completed);
         }
-        let mut res = answer(StatusCode::NO_CONTENT);
         set(&mut res, "upload-offset", offset);
         if info.stored.is_none() {
             set(&mut res, "upload-expires", info.expires_header());
@@ -253,6 +254,7 @@ impl Tus {
             info::remove(part).await;
         }
         let mut res = answer(StatusCode::CREATED);
+        res.extensions_mut().insert(crate::metrics::Completed);
         set(&mut res, "location", format!("/files/{id}"));
         res
     }
