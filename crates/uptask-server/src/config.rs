@@ -6,6 +6,9 @@ use std::sync::Arc;
 /// The default time a client gets to send a request head.
 pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long requests in flight may go on after a shutdown begins.
+pub const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How long an incomplete tus upload is kept by default: a day.
 pub const DEFAULT_TUS_EXPIRY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
@@ -39,6 +42,9 @@ pub struct ServerConfig {
     /// The page origins (`https://app.example`) that may call with credentials; any other
     /// origin may call without them.
     pub allow_origins: Vec<String>,
+    /// How long requests in flight may go on once [`serve`](crate::serve) is told to stop;
+    /// then they are cut (a tus upload keeps the bytes it stored, and continues elsewhere).
+    pub drain_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -52,7 +58,21 @@ impl ServerConfig {
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             tus_expiry: DEFAULT_TUS_EXPIRY,
             allow_origins: Vec::new(),
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
+    }
+
+    /// Sets how long requests in flight may go on after a shutdown begins (default 30 s).
+    ///
+    /// ```
+    /// let config = uptask_server::ServerConfig::new("./uptask-uploads")
+    ///     .drain_timeout(std::time::Duration::from_secs(5));
+    /// assert_eq!(config.drain_timeout.as_secs(), 5);
+    /// ```
+    #[must_use]
+    pub fn drain_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
     }
 
     /// Lets pages of `origin` (`scheme://host[:port]`) call with credentials (cookies, HTTP

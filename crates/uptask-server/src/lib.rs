@@ -43,7 +43,10 @@ use std::future::Future;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use config::{DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY, ServerConfig};
+pub use config::{
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY,
+    ServerConfig,
+};
 pub use head::MAX_HEAD;
 pub use storage::StoredFile;
 pub use upload::UploadReply;
@@ -93,7 +96,9 @@ pub fn app(config: ServerConfig) -> Router {
         .layer(axum::middleware::from_fn_with_state(metrics, access::log))
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the requests in flight.
+/// Serves [`app`] on `listener` until `shutdown` completes, then takes no new connection and
+/// lets the requests in flight finish for up to [`ServerConfig::drain_timeout`]; those still
+/// running then are cut, and a tus upload among them keeps the bytes it stored.
 ///
 /// Each connection is HTTP/1.1 with a deadline for the request head
 /// ([`ServerConfig::header_timeout`]).
@@ -115,10 +120,14 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     tokio::fs::create_dir_all(&config.dir).await?;
     let header_timeout = config.header_timeout;
+    let drain = config.drain_timeout;
     let router = app(config);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // The connections, so those still running after the drain can be cut.
+    let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        while connections.try_join_next().is_some() {}
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -136,7 +145,7 @@ pub async fn serve(
                     .header_read_timeout(header_timeout)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
@@ -146,7 +155,17 @@ pub async fn serve(
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?drain,
+            "requests still in flight after the drain timeout are cut"
+        );
+        connections.abort_all();
+        while connections.join_next().await.is_some() {}
+    }
     Ok(())
 }
 

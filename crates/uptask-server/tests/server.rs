@@ -2,6 +2,7 @@
 
 #![allow(
     clippy::unwrap_used,
+    clippy::expect_used,
     clippy::panic,
     clippy::print_stderr,
     reason = "test code; a skipped test says so loudly"
@@ -587,4 +588,134 @@ async fn metrics_count_uploads_bytes_and_requests() {
         1.0
     );
     assert!(!text.contains(&path), "no upload id in a label: {text}");
+}
+
+/// Sends `head` (and `body`) on a new connection and returns the response head.
+async fn exchange(addr: &str, head: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(body).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer))
+        .await
+        .expect("an answer within 5 s")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+fn header_of<'a>(answer: &'a str, name: &str) -> Option<&'a str> {
+    answer.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_cuts_a_patch_after_the_drain_and_the_upload_continues_elsewhere() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = || ServerConfig::new(dir.path()).drain_timeout(Duration::from_millis(300));
+    let (url, stop, handle) = spawn(config()).await;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/upload")
+        .to_owned();
+    let total = 1_000_000usize;
+    let created = exchange(
+        &addr,
+        &format!(
+            "POST /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {total}\r\nConnection: close\r\n\r\n"
+        ),
+        b"",
+    )
+    .await;
+    assert!(created.starts_with("HTTP/1.1 201"), "{created}");
+    let location = header_of(&created, "location").unwrap();
+    let path = format!("/files/{}", location.rsplit('/').next().unwrap());
+    let head_of = |addr: String, path: String| async move {
+        let answer = exchange(
+            &addr,
+            &format!("HEAD {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n"),
+            b"",
+        )
+        .await;
+        header_of(&answer, "upload-offset")
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+    };
+
+    // A PATCH that sends part of its body, then nothing.
+    let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
+    let sent = total * 3 / 10;
+    let mut patch = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    patch
+        .write_all(
+            format!(
+                "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+                 Content-Type: application/offset+octet-stream\r\nContent-Length: {total}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    patch.write_all(&data[..sent]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Told to stop, the server waits out the drain, then cuts the PATCH and exits.
+    let stopping = std::time::Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), handle)
+        .await
+        .expect("the server did not stop within 5 s of its drain")
+        .unwrap()
+        .unwrap();
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(300),
+        "it did not wait for the drain"
+    );
+    drop(patch);
+
+    // Another server on the same store continues from what was stored, to the end.
+    let (url, _stop, _handle) = spawn(config()).await;
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/upload")
+        .to_owned();
+    // What the store has: whole bytes of what was sent, nothing made up (a write still in its
+    // buffer when the request was cut is not counted).
+    let offset = head_of(addr.clone(), path.clone()).await;
+    assert!(
+        offset <= sent,
+        "offset {offset} beyond the {sent} bytes sent"
+    );
+    let on_disk = std::fs::metadata(
+        dir.path()
+            .join(".tus")
+            .join(path.rsplit('/').next().unwrap()),
+    )
+    .unwrap()
+    .len() as usize;
+    assert_eq!(on_disk, offset, "the data on disk is the offset");
+    let rest = exchange(
+        &addr,
+        &format!(
+            "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n\
+             Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            total - offset
+        ),
+        &data[offset..],
+    )
+    .await;
+    assert!(rest.starts_with("HTTP/1.1 204"), "{rest}");
+    let stored: Vec<_> = entries(dir.path())
+        .into_iter()
+        .filter(|e| !e.starts_with('.'))
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert!(
+        std::fs::read(dir.path().join(&stored[0])).unwrap() == data,
+        "the stored file differs"
+    );
 }
