@@ -122,9 +122,10 @@ pub(crate) struct UploadArgs {
     /// Trust this extra root CA (PEM file) for HTTPS; verification stays on.
     #[arg(long, value_name = "PEM")]
     pub(crate) ca_cert: Option<PathBuf>,
-    /// Send every request through this HTTP proxy, [http://][user:pass@]host[:port] (port 1080
-    /// by default); "" for none. Without it, http_proxy, https_proxy, all_proxy (or their
-    /// upper-case names) apply, as for curl. https goes through a CONNECT tunnel.
+    /// Send every request through this HTTP proxy: http://user:pass@host:port, where the
+    /// scheme, the credentials and the port (1080) may be left out; "" for none. Without it,
+    /// http_proxy, https_proxy, all_proxy (or their upper-case names) apply, as for curl.
+    /// https goes through a CONNECT tunnel.
     #[arg(long, value_name = "URL")]
     pub(crate) proxy: Option<String>,
     /// Reach these hosts directly (comma-separated host suffixes, IPs, 10.0.0.0/8 ranges, or *
@@ -193,8 +194,8 @@ pub(crate) struct ServeArgs {
     /// Parse uploads but store nothing (a benchmark sink).
     #[arg(long)]
     pub(crate) discard: bool,
-    /// Let pages of this origin (scheme://host[:port]) call with credentials (cookies, HTTP
-    /// auth); repeatable. Any origin may call without credentials.
+    /// Let pages of this origin (scheme://host or scheme://host:port) call with credentials
+    /// (cookies, HTTP auth); repeatable. Any origin may call without credentials.
     #[arg(long, value_name = "ORIGIN")]
     pub(crate) allow_origin: Vec<String>,
 }
