@@ -483,24 +483,16 @@ async fn a_full_disk_is_507_and_leaves_no_partial_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_head_over_16_kib_is_answered_431() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let (url, _stop, _handle) = spawn(ServerConfig::new(dir.path())).await;
     let status_of = |value_len: usize| {
         let url = url.clone();
         async move {
-            let mut conn = raw_connection(&url).await;
             let head = format!(
                 "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
                 "a".repeat(value_len)
             );
-            conn.write_all(head.as_bytes()).await.unwrap();
-            let mut answer = Vec::new();
-            tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut answer))
-                .await
-                .expect("an answer within 5 s")
-                .unwrap();
-            let answer = String::from_utf8_lossy(&answer).into_owned();
+            let answer = exchange(&url, &head, b"").await;
             answer.split(' ').nth(1).unwrap_or_default().to_owned()
         }
     };
@@ -590,10 +582,11 @@ async fn metrics_count_uploads_bytes_and_requests() {
     assert!(!text.contains(&path), "no upload id in a label: {text}");
 }
 
-/// Sends `head` (and `body`) on a new connection and returns the response head.
-async fn exchange(addr: &str, head: &str, body: &[u8]) -> String {
+/// Sends `head` (and `body`) on a new connection to the server behind `url` and returns all
+/// it answered.
+async fn exchange(url: &str, head: &str, body: &[u8]) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut conn = raw_connection(url).await;
     conn.write_all(head.as_bytes()).await.unwrap();
     conn.write_all(body).await.unwrap();
     let mut answer = Vec::new();
@@ -617,13 +610,9 @@ async fn a_shutdown_cuts_a_patch_after_the_drain_and_the_upload_continues_elsewh
     let dir = tempfile::tempdir().unwrap();
     let config = || ServerConfig::new(dir.path()).drain_timeout(Duration::from_millis(300));
     let (url, stop, handle) = spawn(config()).await;
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/upload")
-        .to_owned();
     let total = 1_000_000usize;
     let created = exchange(
-        &addr,
+        &url,
         &format!(
             "POST /files/ HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {total}\r\nConnection: close\r\n\r\n"
         ),
@@ -633,9 +622,9 @@ async fn a_shutdown_cuts_a_patch_after_the_drain_and_the_upload_continues_elsewh
     assert!(created.starts_with("HTTP/1.1 201"), "{created}");
     let location = header_of(&created, "location").unwrap();
     let path = format!("/files/{}", location.rsplit('/').next().unwrap());
-    let head_of = |addr: String, path: String| async move {
+    let head_of = |url: String, path: String| async move {
         let answer = exchange(
-            &addr,
+            &url,
             &format!("HEAD {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n"),
             b"",
         )
@@ -649,7 +638,7 @@ async fn a_shutdown_cuts_a_patch_after_the_drain_and_the_upload_continues_elsewh
     // A PATCH that sends part of its body, then nothing.
     let data: Vec<u8> = (0..total).map(|i| (i % 251) as u8).collect();
     let sent = total * 3 / 10;
-    let mut patch = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut patch = raw_connection(&url).await;
     patch
         .write_all(
             format!(
@@ -679,13 +668,9 @@ async fn a_shutdown_cuts_a_patch_after_the_drain_and_the_upload_continues_elsewh
 
     // Another server on the same store continues from what was stored, to the end.
     let (url, _stop, _handle) = spawn(config()).await;
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/upload")
-        .to_owned();
     // What the store has: whole bytes of what was sent, nothing made up (a write still in its
     // buffer when the request was cut is not counted).
-    let offset = head_of(addr.clone(), path.clone()).await;
+    let offset = head_of(url.clone(), path.clone()).await;
     assert!(
         offset <= sent,
         "offset {offset} beyond the {sent} bytes sent"
@@ -699,7 +684,7 @@ async fn a_shutdown_cuts_a_patch_after_the_drain_and_the_upload_continues_elsewh
     .len() as usize;
     assert_eq!(on_disk, offset, "the data on disk is the offset");
     let rest = exchange(
-        &addr,
+        &url,
         &format!(
             "PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n\
              Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
