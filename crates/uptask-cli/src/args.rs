@@ -20,7 +20,7 @@ pub(crate) enum Command {
     Upload(Box<UploadArgs>),
     /// Receive uploads: POST /upload stores multipart files (sha256-checked) in --dir.
     #[command(after_help = SERVE_EXAMPLES)]
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.
     Completions {
         /// The shell to generate completions for.
@@ -56,7 +56,11 @@ const SERVE_EXAMPLES: &str = "\
 Examples:
   uptask serve
   uptask serve --addr 127.0.0.1:9000 --dir /srv/uploads --max-size 2GiB --token s3cret
-  curl -F file=@notes.txt http://127.0.0.1:8080/upload";
+  curl -F file=@notes.txt http://127.0.0.1:8080/upload
+  uptask serve --store s3://uploads/incoming --endpoint http://127.0.0.1:8333
+      Files and tus uploads in the bucket (keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
+      or ~/.aws/credentials). Start as many instances as you like on the same bucket: an
+      upload begun on one continues on any other.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Protocol {
@@ -182,9 +186,40 @@ pub(crate) struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) addr: String,
-    /// Where to store uploaded files.
+    /// Where to store uploaded files (unless --store names a bucket).
     #[arg(long, default_value = "./uptask-uploads")]
     pub(crate) dir: PathBuf,
+    /// Keep files and tus uploads in an S3 bucket (s3://BUCKET or s3://BUCKET/PREFIX) instead
+    /// of --dir: several instances on one bucket act as one server behind a load balancer.
+    #[arg(long, value_name = "s3://BUCKET[/PREFIX]", help_heading = "S3 store")]
+    pub(crate) store: Option<String>,
+    /// The S3-compatible endpoint (default: $AWS_ENDPOINT_URL, the profile's endpoint_url, else
+    /// AWS).
+    #[arg(long, value_name = "URL", help_heading = "S3 store")]
+    pub(crate) endpoint: Option<String>,
+    /// The region (default: $AWS_REGION, the profile's region, else us-east-1).
+    #[arg(long, help_heading = "S3 store")]
+    pub(crate) region: Option<String>,
+    /// The profile of the shared AWS files (default: $AWS_PROFILE, else default).
+    #[arg(long, help_heading = "S3 store")]
+    pub(crate) profile: Option<String>,
+    /// The size of the parts uploads are kept in (at least 5MiB).
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "8MiB",
+        help_heading = "S3 store"
+    )]
+    pub(crate) part_size: String,
+    /// How long an upload's lock outlives an instance that stopped renewing it (killed, cut
+    /// off): another instance may take the upload over after that.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15s",
+        help_heading = "S3 store"
+    )]
+    pub(crate) lock_lease: String,
     /// The largest request accepted (e.g. 10GiB, 500MB, 1048576); larger ones get 413.
     #[arg(long, default_value = "10GiB")]
     pub(crate) max_size: String,

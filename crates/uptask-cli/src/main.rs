@@ -44,7 +44,7 @@ fn main() -> ExitCode {
 fn run(cli: args::Cli) -> anyhow::Result<u8> {
     match cli.command {
         args::Command::Upload(a) => upload_runtime()?.block_on(upload::run(*a)),
-        args::Command::Serve(a) => serve_runtime()?.block_on(serve::run(a)),
+        args::Command::Serve(a) => serve_runtime()?.block_on(serve::run(*a)),
         args::Command::Completions { shell } => {
             let mut cmd = <args::Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "uptask", &mut std::io::stdout());

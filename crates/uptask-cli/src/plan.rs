@@ -126,10 +126,7 @@ fn retry_delays(args: &UploadArgs) -> anyhow::Result<Vec<Duration>> {
 
 /// Credentials, region and endpoint as the AWS tools find them: flags, `AWS_*` variables, then
 /// the shared credentials and config files of the profile.
-fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
-    if args.concurrency == 0 {
-        return Err(bad("invalid --concurrency 0: use 1 or more"));
-    }
+pub(crate) fn aws_settings(flags: &uptask_proto::s3::Settings) -> uptask_proto::s3::Resolved {
     let env = |k: &str| std::env::var(k).ok();
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let file = |var: &str, name: &str| {
@@ -138,23 +135,33 @@ fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
             .or_else(|| home.as_ref().map(|h| h.join(".aws").join(name)))
             .and_then(|p| std::fs::read_to_string(p).ok())
     };
-    let flags = uptask_proto::s3::Settings {
-        endpoint: args.endpoint.clone(),
-        region: args.region.clone(),
-        profile: args.profile.clone(),
-    };
-    let resolved = uptask_proto::s3::resolve(
-        &flags,
+    uptask_proto::s3::resolve(
+        flags,
         env,
         file("AWS_SHARED_CREDENTIALS_FILE", "credentials").as_deref(),
         file("AWS_CONFIG_FILE", "config").as_deref(),
-    );
-    let credentials = resolved.credentials.ok_or_else(|| {
-        bad(format!(
-            "--protocol s3: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add them to profile {:?} of ~/.aws/credentials",
-            resolved.profile
-        ))
-    })?;
+    )
+}
+
+/// The error for a store without keys, naming where they are looked for.
+pub(crate) fn no_credentials(what: &str, profile: &str) -> anyhow::Error {
+    bad(format!(
+        "{what}: no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or add them to profile {profile:?} of ~/.aws/credentials"
+    ))
+}
+
+fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
+    if args.concurrency == 0 {
+        return Err(bad("invalid --concurrency 0: use 1 or more"));
+    }
+    let resolved = aws_settings(&uptask_proto::s3::Settings {
+        endpoint: args.endpoint.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    });
+    let credentials = resolved
+        .credentials
+        .ok_or_else(|| no_credentials("--protocol s3", &resolved.profile))?;
     let mut s3 = S3Options::new(credentials)
         .region(resolved.region)
         .part_size(byte_size("--part-size", &args.part_size)?)

@@ -20,14 +20,24 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         }
         config = config.token(token);
     }
+    if let Some(url) = &args.store {
+        config = config.s3(s3_store(url, &args)?);
+    }
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await
         .map_err(|e| bad(format!("cannot listen on --addr {}: {e}", args.addr)))?;
+    // After the address, so a bad one fails before anything is made.
+    if let Err(e) = uptask_server::check_store(&config).await {
+        return Err(match &config.s3 {
+            Some(s3) => anyhow::anyhow!("cannot use the store {s3}: {e}"),
+            None => bad(format!("cannot use --dir {}: {e}", args.dir.display())),
+        });
+    }
     let addr = listener.local_addr()?;
-    let storing = if args.discard {
-        "discarding uploads".to_owned()
-    } else {
-        format!("storing in {}", args.dir.display())
+    let storing = match &config.s3 {
+        _ if args.discard => "discarding uploads".to_owned(),
+        Some(s3) => format!("storing in {s3}"),
+        None => format!("storing in {}", args.dir.display()),
     };
     announce(&format!(
         "uptask serve: listening on http://{addr} (POST /upload), {storing}"
@@ -36,6 +46,32 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         .await
         .map_err(|e| anyhow::anyhow!("server failed: {e}"))?;
     Ok(exit::OK)
+}
+
+/// The bucket, with keys, region and endpoint found as the client finds them.
+fn s3_store(url: &str, args: &ServeArgs) -> anyhow::Result<uptask_server::S3Store> {
+    let resolved = plan::aws_settings(&uptask_proto::s3::Settings {
+        endpoint: args.endpoint.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+    });
+    let credentials = resolved
+        .credentials
+        .ok_or_else(|| plan::no_credentials("--store", &resolved.profile))?;
+    let mut store = uptask_server::S3Store::parse(url, credentials)
+        .map_err(|e| bad(format!("--store: {e}")))?
+        .region(resolved.region)
+        .part_size(plan::byte_size("--part-size", &args.part_size)?)
+        .lock_lease(plan::duration("--lock-lease", &args.lock_lease)?);
+    if let Some(endpoint) = resolved.endpoint {
+        if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+            return Err(bad(format!(
+                "invalid --endpoint {endpoint:?}: expected an http or https URL"
+            )));
+        }
+        store = store.endpoint(endpoint);
+    }
+    Ok(store)
 }
 
 /// An origin as browsers send it: `scheme://host[:port]`, nothing after.

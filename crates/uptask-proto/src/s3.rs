@@ -14,6 +14,7 @@
 
 mod config;
 mod flow;
+mod listing;
 pub mod machine;
 mod parts;
 mod signed;
@@ -23,6 +24,7 @@ mod xml;
 /// What an S3 multipart upload leaves in a resume store.
 pub use crate::engine::S3Entry as Entry;
 pub use config::{Profiles, Resolved, Settings, resolve};
+pub use listing::{ObjectList, UploadList, list_objects, list_uploads};
 pub use machine::{S3Config, S3Machine};
 pub use parts::{MAX_PARTS, MIN_PART_SIZE, PartPlan, plan_parts};
 pub use signed::Signer;

@@ -26,8 +26,11 @@ pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024 * 1024;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Where files are stored.
+    /// Where files are stored (unless [`s3`](Self::s3) names a bucket).
     pub dir: PathBuf,
+    /// An S3 bucket to keep files and tus uploads in, instead of `dir`: every instance on the
+    /// same bucket then answers for every upload.
+    pub s3: Option<crate::S3Store>,
     /// The largest request body accepted, in bytes; larger ones get 413.
     pub max_size: u64,
     /// When set, requests need `Authorization: Bearer <token>`.
@@ -52,6 +55,7 @@ impl ServerConfig {
     pub fn new(dir: impl AsRef<Path>) -> Self {
         Self {
             dir: dir.as_ref().to_path_buf(),
+            s3: None,
             max_size: DEFAULT_MAX_SIZE,
             token: None,
             discard: false,
@@ -60,6 +64,22 @@ impl ServerConfig {
             allow_origins: Vec::new(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
         }
+    }
+
+    /// Keeps files and tus uploads in an S3 bucket instead of the directory.
+    ///
+    /// ```
+    /// use uptask_proto::sigv4::Credentials;
+    /// let store = uptask_server::S3Store::parse("s3://uploads", Credentials::new("AK", "SK"))?
+    ///     .endpoint("http://127.0.0.1:8333");
+    /// let config = uptask_server::ServerConfig::new("./unused").s3(store);
+    /// assert_eq!(config.s3.unwrap().bucket, "uploads");
+    /// # Ok::<(), uptask_server::StoreUrlError>(())
+    /// ```
+    #[must_use]
+    pub fn s3(mut self, store: crate::S3Store) -> Self {
+        self.s3 = Some(store);
+        self
     }
 
     /// Sets how long requests in flight may go on after a shutdown begins (default 30 s).
@@ -146,3 +166,10 @@ impl ServerConfig {
 }
 
 pub(crate) type State = Arc<ServerConfig>;
+
+/// What the upload routes share: the config, and the bucket when files go to one.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: State,
+    pub(crate) bucket: Option<Arc<crate::bucket::Bucket>>,
+}

@@ -36,8 +36,19 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Logs a failure that is the server's or its store's (5xx): the client's own mistakes
+    /// are only in the access log.
+    pub(crate) fn log(&self) {
+        if self.status.is_server_error() {
+            tracing::error!(status = %self.status, "{}", self.message);
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        self.log();
         let mut res = (
             self.status,
             Json(serde_json::json!({ "error": self.message })),

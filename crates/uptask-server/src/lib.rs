@@ -29,6 +29,7 @@
 
 mod access;
 mod auth;
+mod bucket;
 mod config;
 mod cors;
 mod error;
@@ -36,6 +37,7 @@ mod head;
 mod metrics;
 mod storage;
 mod tus;
+mod unread;
 mod upload;
 
 use std::future::Future;
@@ -43,6 +45,7 @@ use std::future::Future;
 use axum::Router;
 use axum::routing::{get, post};
 
+pub use bucket::{DEFAULT_LOCK_LEASE, DEFAULT_PART_SIZE, S3Store, StoreUrlError};
 pub use config::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY,
     ServerConfig,
@@ -66,7 +69,22 @@ pub(crate) const EXPOSED_LIST: &str = "location, upload-offset, upload-length, u
 /// ```
 pub fn app(config: ServerConfig) -> Router {
     let cors = cors::layer(&config.allow_origins);
+    let bucket = config
+        .s3
+        .as_ref()
+        .map(|s3| std::sync::Arc::new(bucket::Bucket::new(s3)));
     let state: config::State = std::sync::Arc::new(config);
+    let tus = match &bucket {
+        Some(b) => tus::routes(
+            state.clone(),
+            tus::BucketTus::new(std::sync::Arc::clone(b), b.part_size),
+        ),
+        None => tus::routes(state.clone(), tus::LocalTus::new(&state.dir)),
+    };
+    let uploads = std::sync::Arc::new(config::Shared {
+        config: state.clone(),
+        bucket,
+    });
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
     let exposition = std::sync::Arc::clone(&metrics);
     Router::new()
@@ -84,8 +102,8 @@ pub fn app(config: ServerConfig) -> Router {
             }),
         )
         .route("/upload", post(upload::upload))
-        .with_state(state.clone())
-        .merge(tus::routes(state.clone()))
+        .with_state(uploads)
+        .merge(tus)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -112,13 +130,14 @@ pub fn app(config: ServerConfig) -> Router {
 /// ```
 ///
 /// # Errors
-/// When the storage directory cannot be created.
+/// When the storage directory cannot be created, or the S3 store does not answer or refuses
+/// the keys.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(&config.dir).await?;
+    check_store(&config).await?;
     let header_timeout = config.header_timeout;
     let drain = config.drain_timeout;
     let router = app(config);
@@ -167,6 +186,30 @@ pub async fn serve(
         while connections.join_next().await.is_some() {}
     }
     Ok(())
+}
+
+/// Checks the store before the first request: the directory can be made, or the bucket
+/// answers a listing with these keys.
+///
+/// ```
+/// # #[tokio::main] async fn main() -> std::io::Result<()> {
+/// let dir = tempfile::tempdir()?;
+/// uptask_server::check_store(&uptask_server::ServerConfig::new(dir.path().join("up"))).await?;
+/// assert!(dir.path().join("up").is_dir());
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// What is wrong with the store, in one line.
+pub async fn check_store(config: &ServerConfig) -> std::io::Result<()> {
+    match &config.s3 {
+        Some(s3) => bucket::Bucket::new(s3)
+            .check()
+            .await
+            .map_err(|e| std::io::Error::other(e.message)),
+        None if config.discard => Ok(()),
+        None => tokio::fs::create_dir_all(&config.dir).await,
+    }
 }
 
 /// Completes on SIGINT or SIGTERM (Ctrl-C only, off Unix).

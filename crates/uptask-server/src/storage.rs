@@ -16,6 +16,7 @@ use crate::error::ApiError;
 ///     field: "file".into(), file_name: "a.txt".into(), size: 3,
 ///     sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
 ///     path: "uptask-uploads/1700000000000-0123456789abcdef.txt".into(),
+///     key: None,
 /// };
 /// let json = serde_json::to_value(&f).unwrap();
 /// assert_eq!(json["fileName"], "a.txt");
@@ -31,8 +32,11 @@ pub struct StoredFile {
     pub size: u64,
     /// sha256 of the stored bytes, lower-case hex.
     pub sha256: String,
-    /// Where the file was stored.
+    /// Where the file was stored: a path, or `s3://bucket/key` on an S3 store.
     pub path: PathBuf,
+    /// The object key, on an S3 store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// Removes the temporary file unless the upload completed.
@@ -64,7 +68,7 @@ pub(crate) struct Incoming<C> {
 }
 
 /// Where the files of multipart uploads go: a local directory ([`LocalDir`]), nowhere
-/// ([`Discard`]), or (next) an S3 bucket.
+/// ([`Discard`]), or an S3 bucket ([`crate::bucket::BucketFiles`]).
 pub(crate) trait Storage: Send + Sync {
     /// Keeps the file whole or not at all: a failure leaves nothing behind.
     fn put<C: Chunks>(
@@ -101,6 +105,7 @@ impl Storage for LocalDir<'_> {
                 .await
                 .map_err(|e| ApiError::storage(&e))?;
         }
+        let sha256 = hex(hasher);
         out.flush().await.map_err(|e| ApiError::storage(&e))?;
         drop(out);
         tokio::fs::rename(&tmp_path, &final_path)
@@ -112,12 +117,9 @@ impl Storage for LocalDir<'_> {
             field,
             file_name,
             size,
-            sha256: hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            sha256,
             path: final_path,
+            key: None,
         })
     }
 }
@@ -142,8 +144,18 @@ impl Storage for Discard {
             size,
             sha256: String::new(),
             path: PathBuf::new(),
+            key: None,
         })
     }
+}
+
+/// A finished sha256, lower-case hex.
+pub(crate) fn hex(hasher: Sha256) -> String {
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// `<unix ms>-<16 random hex>[.ext]`: unique, sortable, and free of anything the client chose

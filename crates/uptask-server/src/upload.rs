@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 
+use crate::bucket::BucketFiles;
 use crate::config;
 use crate::error::ApiError;
 use crate::storage::{Chunks, Discard, Incoming, LocalDir, Storage, StoredFile};
@@ -17,8 +17,6 @@ use crate::storage::{Chunks, Discard, Incoming, LocalDir, Storage, StoredFile};
 const MAX_FIELD_BYTES: u64 = 1024 * 1024;
 /// The most parts one request may carry.
 const MAX_PARTS: usize = 10_000;
-/// How long to keep reading a refused body, so the client sees the 413 instead of a reset.
-const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The JSON answer of `POST /upload`.
 ///
@@ -55,7 +53,11 @@ fn body_error(e: multer::Error) -> ApiError {
     }
 }
 
-pub(crate) async fn upload(State(state): State<config::State>, req: Request) -> Response {
+pub(crate) async fn upload(
+    State(shared): State<std::sync::Arc<config::Shared>>,
+    req: Request,
+) -> Response {
+    let state = &shared.config;
     let (parts, body) = req.into_parts();
     let declared = parts
         .headers
@@ -68,7 +70,7 @@ pub(crate) async fn upload(State(state): State<config::State>, req: Request) -> 
             max = state.max_size,
             "refusing an upload over the size limit"
         );
-        drain_in_background(body);
+        crate::unread::drain_in_background(body);
         return too_large().into_response();
     }
     let content_type = parts
@@ -83,17 +85,18 @@ pub(crate) async fn upload(State(state): State<config::State>, req: Request) -> 
         )
         .into_response();
     };
-    match receive(&state, body, boundary).await {
+    match receive(&shared, body, boundary).await {
         Ok(reply) => Json(reply).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
 async fn receive(
-    state: &config::State,
+    shared: &config::Shared,
     body: Body,
     boundary: String,
 ) -> Result<UploadReply, ApiError> {
+    let state = &shared.config;
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(state.max_size));
     let mut multipart =
@@ -120,10 +123,10 @@ async fn receive(
                     size: 0,
                 },
             };
-            let file = if state.discard {
-                Discard.put(incoming).await?
-            } else {
-                LocalDir(&state.dir).put(incoming).await?
+            let file = match &shared.bucket {
+                _ if state.discard => Discard.put(incoming).await?,
+                Some(bucket) => BucketFiles(bucket).put(incoming).await?,
+                None => LocalDir(&state.dir).put(incoming).await?,
             };
             stored += file.size;
             files.push(file);
@@ -182,16 +185,4 @@ fn add_field(fields: &mut BTreeMap<String, serde_json::Value>, name: String, val
             *existing = Value::Array(vec![first, Value::String(value)]);
         }
     }
-}
-
-/// Reads and discards a refused body for a short while, so the client reads our 413 before the
-/// connection closes (closing on unread data makes the kernel send a reset that can destroy it).
-fn drain_in_background(body: Body) {
-    tokio::spawn(async move {
-        let mut stream = body.into_data_stream();
-        let _ = tokio::time::timeout(DRAIN_FOR, async {
-            while let Some(Ok(_)) = stream.next().await {}
-        })
-        .await;
-    });
 }

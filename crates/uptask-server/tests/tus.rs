@@ -18,9 +18,15 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use uptask_server::{ServerConfig, app};
 
+#[path = "../../uptask/tests/common/weed.rs"]
+mod weed;
+
+/// The server on the local directory, or on an S3 bucket of a SeaweedFS of its own.
 struct Tusd {
     router: Router,
     dir: tempfile::TempDir,
+    /// The store and the key prefix, on a bucket.
+    bucket: Option<(weed::Weed, String)>,
 }
 
 struct Answer {
@@ -34,11 +40,43 @@ impl Answer {
     }
 }
 
+const BUCKET: &str = "tus-scenarios";
+
+/// Which store a scenario runs on.
+#[derive(Clone, Copy)]
+enum On {
+    Dir,
+    Bucket,
+}
+
 impl Tusd {
     fn new(config: impl FnOnce(ServerConfig) -> ServerConfig) -> Self {
+        Self::on(On::Dir, config).unwrap()
+    }
+
+    /// `None` when SeaweedFS cannot run here (said loudly by `Weed::start`).
+    fn on(on: On, config: impl FnOnce(ServerConfig) -> ServerConfig) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
-        let router = app(config(ServerConfig::new(dir.path())));
-        Self { router, dir }
+        let mut base = ServerConfig::new(dir.path());
+        let bucket = match on {
+            On::Dir => None,
+            On::Bucket => {
+                let weed = weed::Weed::start(BUCKET)?;
+                let store =
+                    uptask_server::S3Store::parse(&format!("s3://{BUCKET}/t"), weed::creds())
+                        .unwrap()
+                        .endpoint(format!("http://{}", weed::ENDPOINT))
+                        .part_size(5 << 20);
+                base = base.s3(store);
+                Some((weed, "t/".to_owned()))
+            }
+        };
+        let router = app(config(base));
+        Some(Self {
+            router,
+            dir,
+            bucket,
+        })
     }
 
     async fn call(&self, req: Request<Body>) -> Answer {
@@ -78,12 +116,64 @@ impl Tusd {
         self.send("PATCH", url, &headers, data).await
     }
 
-    /// Files published in the storage directory (not the hidden work area).
-    fn published(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.is_file() && !name_of(p).starts_with('.'))
+    /// Files published (not the work area): their names and bytes, read from the store.
+    fn published(&self) -> Vec<(String, Vec<u8>)> {
+        match &self.bucket {
+            None => std::fs::read_dir(self.dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file() && !name_of(p).starts_with('.'))
+                .map(|p| (name_of(&p), std::fs::read(&p).unwrap()))
+                .collect(),
+            Some((_, prefix)) => self
+                .keys()
+                .into_iter()
+                .filter(|k| !k.starts_with(&format!("{prefix}.uptask/")))
+                .map(|k| {
+                    let (status, body) =
+                        weed::raw("GET", &format!("/{BUCKET}/{k}"), &[], &weed::creds());
+                    assert_eq!(status, 200, "{k}");
+                    (k, body)
+                })
+                .collect(),
+        }
+    }
+
+    /// What the store keeps of uploads in progress besides published files (for a bucket:
+    /// also any multipart upload left open).
+    fn work_area(&self) -> Vec<String> {
+        match &self.bucket {
+            None => std::fs::read_dir(self.dir.path().join(".tus"))
+                .map(|d| d.map(|e| name_of(&e.unwrap().path())).collect())
+                .unwrap_or_default(),
+            Some((_, prefix)) => {
+                let mut left: Vec<String> = self
+                    .keys()
+                    .into_iter()
+                    .filter(|k| k.starts_with(&format!("{prefix}.uptask/")))
+                    .collect();
+                let (open, listing) = weed::uploads_listed(BUCKET);
+                if open {
+                    left.push(listing);
+                }
+                left
+            }
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let (status, body) = weed::raw(
+            "GET",
+            &format!("/{BUCKET}"),
+            &[("list-type", "2")],
+            &weed::creds(),
+        );
+        assert_eq!(status, 200);
+        String::from_utf8_lossy(&body)
+            .split("<Key>")
+            .skip(1)
+            .filter_map(|s| s.split("</Key>").next())
+            .map(str::to_owned)
             .collect()
     }
 }
@@ -91,6 +181,40 @@ impl Tusd {
 fn name_of(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
+
+/// A scenario as two tests: on the local directory and on an S3 bucket.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod on_dir {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::On::Dir).await;
+                }
+            )*
+        }
+        mod on_bucket {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::On::Bucket).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    an_upload_is_published_under_its_final_name_only_when_complete,
+    creation_with_upload_stores_the_first_bytes,
+    checksums_are_verified_and_a_mismatch_keeps_nothing,
+    a_checksum_over_several_parts_is_verified_before_any_part_counts,
+    termination_removes_the_upload,
+    expired_uploads_are_gone,
+    a_deferred_length_is_given_by_a_later_patch,
+    partial_uploads_are_joined_by_a_final_concatenation,
+    a_second_writer_is_locked_out,
+);
 
 const META: &str = "filename bm90ZXMudHh0"; // notes.txt
 
@@ -198,9 +322,10 @@ async fn requests_without_the_protocol_version_are_refused() {
     assert_eq!(a.get("tus-version"), Some("1.0.0"));
 }
 
-#[tokio::test]
-async fn an_upload_is_published_under_its_final_name_only_when_complete() {
-    let tus = Tusd::new(|c| c);
+async fn an_upload_is_published_under_its_final_name_only_when_complete(on: On) {
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
     let url = tus
         .create(&[("Upload-Length", "10"), ("Upload-Metadata", META)])
         .await;
@@ -245,8 +370,8 @@ async fn an_upload_is_published_under_its_final_name_only_when_complete() {
     assert_eq!(a.get("upload-offset"), Some("10"));
     let published = tus.published();
     assert_eq!(published.len(), 1);
-    assert!(name_of(&published[0]).ends_with(".txt"));
-    assert_eq!(std::fs::read(&published[0]).unwrap(), b"0123456789");
+    assert!(published[0].0.ends_with(".txt"), "{}", published[0].0);
+    assert_eq!(published[0].1, b"0123456789");
     let head = tus.send("HEAD", &url, &[], b"").await;
     assert_eq!(head.get("upload-offset"), Some("10"));
     assert_eq!(
@@ -255,9 +380,10 @@ async fn an_upload_is_published_under_its_final_name_only_when_complete() {
     );
 }
 
-#[tokio::test]
-async fn creation_with_upload_stores_the_first_bytes() {
-    let tus = Tusd::new(|c| c);
+async fn creation_with_upload_stores_the_first_bytes(on: On) {
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
     let a = tus
         .send(
             "POST",
@@ -272,14 +398,15 @@ async fn creation_with_upload_stores_the_first_bytes() {
     assert_eq!(a.status, StatusCode::CREATED);
     assert_eq!(a.get("upload-offset"), Some("5"));
     assert!(a.get("location").is_some());
-    assert_eq!(std::fs::read(&tus.published()[0]).unwrap(), b"hello");
+    assert_eq!(tus.published()[0].1, b"hello");
 }
 
-#[tokio::test]
-async fn checksums_are_verified_and_a_mismatch_keeps_nothing() {
+async fn checksums_are_verified_and_a_mismatch_keeps_nothing(on: On) {
     use base64::Engine;
     let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
-    let tus = Tusd::new(|c| c);
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
     let url = tus.create(&[("Upload-Length", "6")]).await;
     let good = format!("sha256 {}", b64(&Sha256::digest(b"abc")));
     let bad = format!("sha1 {}", b64(&sha1::Sha1::digest(b"not abc")));
@@ -306,9 +433,53 @@ async fn checksums_are_verified_and_a_mismatch_keeps_nothing() {
     assert_eq!(a.get("upload-offset"), Some("6"));
 }
 
-#[tokio::test]
-async fn termination_removes_the_upload() {
-    let tus = Tusd::new(|c| c);
+async fn a_checksum_over_several_parts_is_verified_before_any_part_counts(on: On) {
+    use base64::Engine;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
+    let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i * 31 % 251) as u8).collect();
+    let first = &data[..6 << 20];
+    let url = tus
+        .create(&[("Upload-Length", &data.len().to_string())])
+        .await;
+    // Over one 5 MiB part, with a wrong checksum: not a byte counts.
+    let bad = format!("sha256 {}", b64(&Sha256::digest(b"other bytes")));
+    let a = tus
+        .patch(&url, 0, first, &[("Upload-Checksum", &bad)])
+        .await;
+    assert_eq!(a.status.as_u16(), 460);
+    assert_eq!(
+        tus.send("HEAD", &url, &[], b"").await.get("upload-offset"),
+        Some("0")
+    );
+    let good = format!("sha256 {}", b64(&Sha256::digest(first)));
+    let a = tus
+        .patch(&url, 0, first, &[("Upload-Checksum", &good)])
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT);
+    assert_eq!(a.get("upload-offset"), Some("6291456"));
+    let a = tus.patch(&url, 6 << 20, &data[6 << 20..], &[]).await;
+    assert_eq!(a.get("upload-offset"), Some("11534336"));
+    let published = tus.published();
+    assert_eq!(published.len(), 1);
+    assert!(
+        published[0].1 == data,
+        "the stored bytes differ from the source"
+    );
+    let work = tus.work_area();
+    assert!(
+        work.iter()
+            .all(|k| k.ends_with(".json") || k.ends_with(".info")),
+        "left behind: {work:?}"
+    );
+}
+
+async fn termination_removes_the_upload(on: On) {
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
     let url = tus.create(&[("Upload-Length", "4")]).await;
     tus.patch(&url, 0, b"ab", &[]).await;
     assert_eq!(
@@ -323,15 +494,14 @@ async fn termination_removes_the_upload() {
         tus.patch(&url, 2, b"cd", &[]).await.status,
         StatusCode::NOT_FOUND
     );
-    let work = std::fs::read_dir(tus.dir.path().join(".tus"))
-        .unwrap()
-        .count();
-    assert_eq!(work, 0, "nothing left behind");
+    let work = tus.work_area();
+    assert!(work.is_empty(), "left behind: {work:?}");
 }
 
-#[tokio::test]
-async fn expired_uploads_are_gone() {
-    let tus = Tusd::new(|c| c.tus_expiry(Duration::ZERO));
+async fn expired_uploads_are_gone(on: On) {
+    let Some(tus) = Tusd::on(on, |c| c.tus_expiry(Duration::ZERO)) else {
+        return;
+    };
     let url = tus.create(&[("Upload-Length", "4")]).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(
@@ -344,9 +514,10 @@ async fn expired_uploads_are_gone() {
     );
 }
 
-#[tokio::test]
-async fn a_deferred_length_is_given_by_a_later_patch() {
-    let tus = Tusd::new(|c| c);
+async fn a_deferred_length_is_given_by_a_later_patch(on: On) {
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
     let url = tus.create(&[("Upload-Defer-Length", "1")]).await;
     let head = tus.send("HEAD", &url, &[], b"").await;
     assert_eq!(head.get("upload-defer-length"), Some("1"));
@@ -356,7 +527,7 @@ async fn a_deferred_length_is_given_by_a_later_patch() {
     );
     let a = tus.patch(&url, 3, b"de", &[("Upload-Length", "5")]).await;
     assert_eq!(a.get("upload-offset"), Some("5"));
-    assert_eq!(std::fs::read(&tus.published()[0]).unwrap(), b"abcde");
+    assert_eq!(tus.published()[0].1, b"abcde");
     let a = tus.send("POST", "/files/", &[], b"").await;
     assert_eq!(
         a.status,
@@ -365,9 +536,10 @@ async fn a_deferred_length_is_given_by_a_later_patch() {
     );
 }
 
-#[tokio::test]
-async fn partial_uploads_are_joined_by_a_final_concatenation() {
-    let tus = Tusd::new(|c| c);
+async fn partial_uploads_are_joined_by_a_final_concatenation(on: On) {
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
     let a = tus
         .create(&[("Upload-Length", "3"), ("Upload-Concat", "partial")])
         .await;
@@ -403,18 +575,26 @@ async fn partial_uploads_are_joined_by_a_final_concatenation() {
     assert_eq!(head.get("upload-offset"), Some("5"));
     assert!(head.get("upload-concat").unwrap().starts_with("final;"));
     let published = tus.published();
-    assert_eq!(std::fs::read(&published[0]).unwrap(), b"abcde");
-    assert!(name_of(&published[0]).ends_with(".txt"));
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].1, b"abcde");
+    assert!(published[0].0.ends_with(".txt"), "{}", published[0].0);
     assert_eq!(
         tus.send("HEAD", &a, &[], b"").await.status,
         StatusCode::NOT_FOUND,
         "parts are consumed"
     );
+    let work = tus.work_area();
+    assert!(
+        work.iter()
+            .all(|k| k.ends_with(".json") || k.ends_with(".info")),
+        "left behind: {work:?}"
+    );
 }
 
-#[tokio::test]
-async fn a_second_writer_is_locked_out() {
-    let tus = Tusd::new(|c| c);
+async fn a_second_writer_is_locked_out(on: On) {
+    let Some(tus) = Tusd::on(on, |c| c) else {
+        return;
+    };
     let url = tus.create(&[("Upload-Length", "10")]).await;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
     let slow = Request::patch(&url)

@@ -18,9 +18,11 @@ use sha2::{Digest, Sha256};
 mod weed;
 
 mod exits;
+mod instances;
 mod proxy;
 mod resume;
 mod serve;
+mod store;
 #[cfg(unix)]
 mod terminal;
 mod uploads;

@@ -2,12 +2,12 @@
 //! errors out.
 
 /// The text of the first `<tag>...</tag>` in `xml`, entities decoded.
-fn element(xml: &str, tag: &str) -> Option<String> {
+pub(super) fn element(xml: &str, tag: &str) -> Option<String> {
     raw_elements(xml, tag).next().map(unescape)
 }
 
 /// The raw contents of every `<tag>...</tag>` in `xml`, in order (no nesting of the same tag).
-fn raw_elements<'x>(xml: &'x str, tag: &str) -> impl Iterator<Item = &'x str> {
+pub(super) fn raw_elements<'x>(xml: &'x str, tag: &str) -> impl Iterator<Item = &'x str> {
     let open = format!("<{tag}>");
     let close = format!("</{tag}>");
     let mut rest = xml;

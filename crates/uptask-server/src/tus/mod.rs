@@ -1,17 +1,20 @@
 //! tus 1.0 at `/files/`: core protocol plus creation, creation-with-upload,
 //! creation-defer-length, termination, checksum (sha1, sha256), expiration and concatenation.
 //!
-//! Uploads in progress live in `DIR/.tus/`; a complete upload is moved to `DIR/` under a
-//! generated name, so a file appears under its final name only once it is whole. One request at
-//! a time may write to an upload; another gets `423 Locked`.
+//! Uploads live in a [`TusStore`]: the local directory ([`LocalTus`]) or an S3 bucket shared by
+//! every instance ([`BucketTus`]). A file appears under its final name only once it is whole.
+//! One request at a time may write to an upload (through any instance); another gets
+//! `423 Locked`.
 
 // Refusals are whole HTTP answers, made once per request: boxing them would buy nothing.
 #![expect(clippy::result_large_err, reason = "refusals are axum responses")]
 
+mod bucket;
 mod info;
+mod local;
+mod store;
 mod write;
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -23,31 +26,36 @@ use axum::routing::{any, post};
 use uptask_proto::tus::{Concat, TUS_RESUMABLE, decode_metadata, parse_offset};
 
 use crate::config::ServerConfig;
-use info::{Info, Paths, new_id, now_ms, valid_id};
+use crate::error::ApiError;
+use crate::unread::Unread;
+pub(crate) use bucket::BucketTus;
+use info::{Info, new_id, now_ms, valid_id};
+pub(crate) use local::LocalTus;
+use store::TusStore;
 
 /// The extensions this server implements, as announced.
 const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,concatenation";
 
-/// State of the tus routes: the config and the uploads being written now.
-pub(crate) struct Tus {
+/// State of the tus routes: the config and the store.
+pub(crate) struct Tus<S> {
     config: Arc<ServerConfig>,
-    busy: Mutex<HashSet<String>>,
+    store: S,
     last_sweep: Mutex<u64>,
 }
 
-type Shared = Arc<Tus>;
+type Shared<S> = Arc<Tus<S>>;
 
-/// The `/files` routes.
-pub(crate) fn routes(config: Arc<ServerConfig>) -> Router {
+/// The `/files` routes on `store`.
+pub(crate) fn routes<S: TusStore>(config: Arc<ServerConfig>, store: S) -> Router {
     let state = Arc::new(Tus {
         config,
-        busy: Mutex::new(HashSet::new()),
+        store,
         last_sweep: Mutex::new(0),
     });
     Router::new()
-        .route("/files", post(create).options(options))
-        .route("/files/", post(create).options(options))
-        .route("/files/{id}", any(upload))
+        .route("/files", post(create::<S>).options(options::<S>))
+        .route("/files/", post(create::<S>).options(options::<S>))
+        .route("/files/{id}", any(upload::<S>))
         .with_state(state)
 }
 
@@ -81,9 +89,10 @@ fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn storage_error(e: &std::io::Error) -> Response {
-    let api = crate::error::ApiError::storage(e);
-    refuse(api.status, api.message)
+/// A store's failure as a tus answer.
+fn failed(e: ApiError) -> Response {
+    e.log();
+    refuse(e.status, e.message)
 }
 
 /// Every request but OPTIONS must speak our version.
@@ -99,7 +108,7 @@ fn check_version(headers: &HeaderMap) -> Result<(), Response> {
     Err(res)
 }
 
-async fn options(State(tus): State<Shared>) -> Response {
+async fn options<S: TusStore>(State(tus): State<Shared<S>>) -> Response {
     discovery_answer(&tus.config)
 }
 
@@ -153,11 +162,18 @@ pub(crate) async fn discovery(
 }
 
 /// POST: a new upload (partial, final concatenation, or plain), with its first bytes if sent.
-async fn create(State(tus): State<Shared>, headers: HeaderMap, body: Body) -> Response {
+async fn create<S: TusStore>(
+    State(tus): State<Shared<S>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     if let Err(res) = check_version(&headers) {
         return res;
     }
-    tus.sweep().await;
+    {
+        let tus = Arc::clone(&tus);
+        tokio::spawn(async move { tus.sweep().await });
+    }
     let concat = match get(&headers, "upload-concat").map(Concat::parse) {
         None => None,
         Some(Ok(c)) => Some(c),
@@ -177,7 +193,7 @@ async fn create(State(tus): State<Shared>, headers: HeaderMap, body: Body) -> Re
     }
     let id = match new_id() {
         Ok(id) => id,
-        Err(e) => return storage_error(&e),
+        Err(e) => return failed(ApiError::storage(&e)),
     };
     let mut info = Info {
         length: None,
@@ -188,6 +204,9 @@ async fn create(State(tus): State<Shared>, headers: HeaderMap, body: Body) -> Re
         expires_ms: now_ms()
             .saturating_add(u64::try_from(tus.config.tus_expiry.as_millis()).unwrap_or(u64::MAX)),
         stored: None,
+        key: None,
+        upload_id: None,
+        part_size: 0,
     };
     if let Some(Concat::Final(urls)) = concat {
         return tus.concatenate(id, info, &urls).await;
@@ -215,15 +234,14 @@ async fn create(State(tus): State<Shared>, headers: HeaderMap, body: Body) -> Re
             );
         }
     }
-    let paths = Paths::new(&tus.config.dir, &id);
-    if let Err(e) = tus.begin(&paths, &info).await {
-        return storage_error(&e);
+    if let Err(e) = tus.store.create(&id, &mut info).await {
+        return failed(e);
     }
     tracing::info!(id, length = ?info.length, partial = info.partial, "tus upload created");
     let location = format!("/files/{id}");
     let has_body = get(&headers, "content-type").is_some_and(is_offset_stream);
     let mut res = if has_body {
-        match tus.write_locked(&id, &paths, info, 0, &headers, body).await {
+        match tus.write_locked(&id, 0, &headers, Unread::new(body)).await {
             Ok(mut res) => {
                 *res.status_mut() = StatusCode::CREATED;
                 res
@@ -232,7 +250,7 @@ async fn create(State(tus): State<Shared>, headers: HeaderMap, body: Body) -> Re
         }
     } else {
         let mut res = answer(StatusCode::CREATED);
-        set(&mut res, "upload-expires", tus.expires_of(&paths).await);
+        set(&mut res, "upload-expires", info.expires_header());
         res
     };
     set(&mut res, "location", location);
@@ -247,8 +265,8 @@ fn is_offset_stream(content_type: &str) -> bool {
 }
 
 /// HEAD, PATCH and DELETE on one upload.
-async fn upload(
-    State(tus): State<Shared>,
+async fn upload<S: TusStore>(
+    State(tus): State<Shared<S>>,
     Path(id): Path<String>,
     method: Method,
     headers: HeaderMap,
@@ -263,20 +281,19 @@ async fn upload(
     if !valid_id(&id) {
         return refuse(StatusCode::NOT_FOUND, "no such upload");
     }
-    let paths = Paths::new(&tus.config.dir, &id);
-    let info = match info::load(&paths).await {
+    let info = match tus.store.load(&id).await {
         Ok(Some(info)) if info.expired() => {
-            info::remove(&paths).await;
+            tus.expire(&id).await;
             return refuse(StatusCode::GONE, "the upload expired");
         }
         Ok(Some(info)) => info,
         Ok(None) => return refuse(StatusCode::NOT_FOUND, "no such upload"),
-        Err(e) => return storage_error(&e),
+        Err(e) => return failed(e),
     };
     match method {
-        Method::HEAD => tus.head(&paths, &info).await,
-        Method::PATCH => tus.patch(&id, &paths, info, &headers, body).await,
-        Method::DELETE => tus.delete(&id, &paths, &info).await,
+        Method::HEAD => tus.head(&id, &info).await,
+        Method::PATCH => tus.patch(&id, info, &headers, Unread::new(body)).await,
+        Method::DELETE => tus.delete(&id).await,
         _ => {
             let mut res = refuse(StatusCode::METHOD_NOT_ALLOWED, "use HEAD, PATCH or DELETE");
             set(&mut res, "allow", "HEAD, PATCH, DELETE, OPTIONS");
@@ -285,26 +302,11 @@ async fn upload(
     }
 }
 
-impl Tus {
-    async fn begin(&self, paths: &Paths, info: &Info) -> std::io::Result<()> {
-        if let Some(parent) = paths.data.parent() {
-            tokio::fs::create_dir_all(parent).await?;
-        }
-        tokio::fs::File::create(&paths.data).await?;
-        info::save(paths, info).await
-    }
-
-    async fn expires_of(&self, paths: &Paths) -> String {
-        match info::load(paths).await {
-            Ok(Some(info)) => info.expires_header(),
-            _ => String::new(),
-        }
-    }
-
-    async fn head(&self, paths: &Paths, info: &Info) -> Response {
-        let offset = match info::offset(paths, info).await {
+impl<S: TusStore> Tus<S> {
+    async fn head(&self, id: &str, info: &Info) -> Response {
+        let offset = match self.store.offset(id, info).await {
             Ok(o) => o,
-            Err(e) => return storage_error(&e),
+            Err(e) => return failed(e),
         };
         let mut res = answer(StatusCode::OK);
         set(&mut res, "upload-offset", offset);
@@ -333,14 +335,7 @@ impl Tus {
         res
     }
 
-    async fn patch(
-        &self,
-        id: &str,
-        paths: &Paths,
-        mut info: Info,
-        headers: &HeaderMap,
-        body: Body,
-    ) -> Response {
+    async fn patch(&self, id: &str, mut info: Info, headers: &HeaderMap, body: Unread) -> Response {
         if !get(headers, "content-type").is_some_and(is_offset_stream) {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -361,8 +356,8 @@ impl Tus {
             match (info.length, parse_offset("upload-length", Some(v))) {
                 (None, Ok(n)) if n <= self.config.max_size => {
                     info.length = Some(n);
-                    if let Err(e) = info::save(paths, &info).await {
-                        return storage_error(&e);
+                    if let Err(e) = self.store.save(id, &info).await {
+                        return failed(e);
                     }
                 }
                 (None, Ok(_)) => {
@@ -375,36 +370,46 @@ impl Tus {
                 _ => return refuse(StatusCode::BAD_REQUEST, "Upload-Length cannot change"),
             }
         }
-        match self
-            .write_locked(id, paths, info, claimed, headers, body)
-            .await
-        {
+        match self.write_locked(id, claimed, headers, body).await {
             Ok(res) | Err(res) => res,
         }
     }
 
-    async fn delete(&self, id: &str, paths: &Paths, info: &Info) -> Response {
-        let Some(_lock) = self.lock(id) else {
-            return refuse(StatusCode::LOCKED, "the upload is being written");
+    async fn delete(&self, id: &str) -> Response {
+        let guard = match self.store.lock(id).await {
+            Ok(Some(guard)) => guard,
+            Ok(None) => return refuse(StatusCode::LOCKED, "the upload is being written"),
+            Err(e) => return failed(e),
         };
-        info::remove(paths).await;
-        if let Some(stored) = &info.stored {
-            let _ = tokio::fs::remove_file(stored).await;
+        let res = match self.store.load(id).await {
+            Ok(Some(info)) => {
+                self.store.remove(id, &info).await;
+                tracing::info!(id, "tus upload terminated");
+                answer(StatusCode::NO_CONTENT)
+            }
+            Ok(None) => refuse(StatusCode::NOT_FOUND, "no such upload"),
+            Err(e) => failed(e),
+        };
+        self.store.unlock(guard).await;
+        res
+    }
+
+    /// Removes an expired upload, unless a request holds it.
+    async fn expire(&self, id: &str) {
+        let Ok(Some(guard)) = self.store.lock(id).await else {
+            return;
+        };
+        if let Ok(Some(info)) = self.store.load(id).await
+            && info.expired()
+        {
+            tracing::info!(id, "expired tus upload removed");
+            self.store.remove(id, &info).await;
         }
-        tracing::info!(id, "tus upload terminated");
-        answer(StatusCode::NO_CONTENT)
+        self.store.unlock(guard).await;
     }
 
-    /// Marks an upload busy for as long as the guard lives; `None` if it already is.
-    fn lock(&self, id: &str) -> Option<BusyGuard<'_>> {
-        let mut busy = self.busy.lock().unwrap_or_else(PoisonError::into_inner);
-        busy.insert(id.to_owned()).then(|| BusyGuard {
-            tus: self,
-            id: id.to_owned(),
-        })
-    }
-
-    /// Removes expired uploads, at most once a minute (any POST may trigger it).
+    /// Removes expired uploads, at most once a minute per instance (any POST may trigger it;
+    /// on a shared store any instance may sweep).
     async fn sweep(&self) {
         {
             let mut last = self
@@ -417,41 +422,19 @@ impl Tus {
             }
             *last = now;
         }
-        let dir = self.config.dir.join(info::TUS_DIR);
-        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
-            return;
-        };
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            let name = entry.file_name();
-            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
-                continue;
-            };
-            if !valid_id(id) {
-                continue;
+        let ids = match self.store.ids().await {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::warn!(error = e.message, "cannot list tus uploads to sweep");
+                return;
             }
-            let paths = Paths::new(&self.config.dir, id);
-            if let Ok(Some(info)) = info::load(&paths).await
+        };
+        for id in ids {
+            if let Ok(Some(info)) = self.store.load(&id).await
                 && info.expired()
-                && let Some(_lock) = self.lock(id)
             {
-                tracing::info!(id, "expired tus upload removed");
-                info::remove(&paths).await;
+                self.expire(&id).await;
             }
         }
-    }
-}
-
-struct BusyGuard<'a> {
-    tus: &'a Tus,
-    id: String,
-}
-
-impl Drop for BusyGuard<'_> {
-    fn drop(&mut self) {
-        self.tus
-            .busy
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
     }
 }

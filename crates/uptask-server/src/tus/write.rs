@@ -1,19 +1,17 @@
 //! Appending a PATCH (or creation-with-upload) body, checking its checksum, publishing a
 //! complete upload, and joining parts into a final concatenation.
 
-use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 use uptask_proto::tus::{CHECKSUM_MISMATCH, ChecksumAlgorithm, parse_checksum};
 
-use super::info::{self, Info, Paths, valid_id};
-use super::{Tus, answer, get, refuse, set, storage_error};
-
-const WRITE_BUFFER: usize = 512 * 1024;
+use super::info::{Info, valid_id};
+use super::store::{Append, TusStore};
+use super::{Tus, answer, failed, get, refuse, set};
+use crate::unread::Unread;
 
 /// The digest a client announced, and the running hash to compare with it.
 enum Check {
@@ -50,31 +48,55 @@ impl Check {
     }
 }
 
-impl Tus {
-    /// Appends `body` at `claimed`, which must be the upload's offset. `Ok` is the success
-    /// answer (204 with the new offset), `Err` a refusal.
+impl<S: TusStore> Tus<S> {
+    /// Appends `body` at `claimed`, which must be the upload's offset, holding its lock. `Ok`
+    /// is the success answer (204 with the new offset), `Err` a refusal.
     pub(super) async fn write_locked(
         &self,
         id: &str,
-        paths: &Paths,
-        info: Info,
         claimed: u64,
         headers: &HeaderMap,
-        body: Body,
+        body: Unread,
     ) -> Result<Response, Response> {
-        let Some(_lock) = self.lock(id) else {
-            return Err(refuse(
-                StatusCode::LOCKED,
-                "another request is writing this upload",
-            ));
+        tracing::debug!(id, "taking the lock");
+        let guard = match self.store.lock(id).await {
+            Ok(Some(guard)) => guard,
+            Ok(None) => {
+                return Err(refuse(
+                    StatusCode::LOCKED,
+                    "another request is writing this upload",
+                ));
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        let answer = self.write(id, claimed, headers, body, &guard).await;
+        self.store.unlock(guard).await;
+        answer
+    }
+
+    async fn write(
+        &self,
+        id: &str,
+        claimed: u64,
+        headers: &HeaderMap,
+        body: Unread,
+        guard: &S::Guard,
+    ) -> Result<Response, Response> {
+        // Read again under the lock: another instance may have moved it on.
+        let mut info = match self.store.load(id).await {
+            Ok(Some(info)) => info,
+            Ok(None) => return Err(refuse(StatusCode::NOT_FOUND, "no such upload")),
+            Err(e) => return Err(failed(e)),
         };
         if info.stored.is_some() {
             return Err(refuse(StatusCode::FORBIDDEN, "the upload is complete"));
         }
-        let current = tokio::fs::metadata(&paths.data)
-            .await
-            .map_err(|e| storage_error(&e))?
-            .len();
+        let current = self.store.offset(id, &info).await.map_err(failed)?;
+        if info.length == Some(current) {
+            // Every byte is stored but the upload was not published (its request died before
+            // that): publish it now.
+            self.store.publish(id, &mut info).await.map_err(failed)?;
+        }
         if claimed != current {
             return Err(refuse(
                 StatusCode::CONFLICT,
@@ -85,15 +107,24 @@ impl Tus {
             .map(Check::from_header)
             .transpose()?;
         let room = info.length.map(|n| n.saturating_sub(current));
-        let file = tokio::fs::OpenOptions::new()
-            .append(true)
-            .open(&paths.data)
+        let declared = get(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+        if let (Some(room), Some(declared)) = (room, declared)
+            && declared > room
+        {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the body goes past Upload-Length",
+            ));
+        }
+        let mut append = self
+            .store
+            .append(id, &info, current, guard, check.is_some())
             .await
-            .map_err(|e| storage_error(&e))?;
-        let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+            .map_err(failed)?;
         let mut written = 0u64;
-        let mut stream = body.into_data_stream();
+        let mut stream = body.take().into_data_stream();
         let mut refusal = None;
+        let mut keep = true;
         while let Some(chunk) = stream.next().await {
             let chunk = match chunk {
                 Ok(c) => c,
@@ -102,6 +133,7 @@ impl Tus {
                     // unless a checksum was promised for the whole body.
                     tracing::debug!(id, error = %e, written, "tus body cut short");
                     refusal = Some(refuse(StatusCode::BAD_REQUEST, "the body was cut short"));
+                    keep = check.is_none();
                     break;
                 }
             };
@@ -111,71 +143,41 @@ impl Tus {
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "the body goes past Upload-Length",
                 ));
-                check = None;
-                written = 0;
+                keep = false;
                 break;
             }
             if let Some(c) = &mut check {
                 c.update(&chunk);
             }
-            if let Err(e) = out.write_all(&chunk).await {
-                refusal = Some(storage_error(&e));
+            if let Err(e) = append.write(chunk).await {
+                refusal = Some(failed(e));
+                keep = false;
                 break;
             }
         }
-        let flushed = out.flush().await;
-        let file = out.into_inner();
-        let verdict = check.map(Check::matches);
-        let keep = match (&refusal, verdict) {
-            (Some(_), Some(_)) => false,
-            (None, Some(false)) => {
-                refusal = Some(refuse(
-                    StatusCode::from_u16(CHECKSUM_MISMATCH).unwrap_or(StatusCode::BAD_REQUEST),
-                    "checksum mismatch",
-                ));
-                false
-            }
-            _ => flushed.is_ok() && written > 0,
-        };
-        if !keep {
-            // Roll back to the offset before this request, so the offset only ever counts
-            // bytes that were accepted.
-            file.set_len(current).await.map_err(|e| storage_error(&e))?;
-            written = 0;
+        if keep && refusal.is_none() && check.take().is_some_and(|c| !c.matches()) {
+            refusal = Some(refuse(
+                StatusCode::from_u16(CHECKSUM_MISMATCH).unwrap_or(StatusCode::BAD_REQUEST),
+                "checksum mismatch",
+            ));
+            keep = false;
         }
-        drop(file);
+        let offset = append.finish(keep).await.map_err(failed)?;
         if let Some(res) = refusal {
             return Err(res);
         }
-        if let Err(e) = flushed {
-            return Err(storage_error(&e));
-        }
-        let offset = current + written;
-        let mut info = info;
         let mut res = answer(StatusCode::NO_CONTENT);
-        if info.length == Some(offset) && !info.partial {
-            self.publish(paths, &mut info)
-                .await
-                .map_err(|e| storage_error(&e))?;
-            res.extensions_mut().insert(crate::metrics::Completed);
+        if info.length == Some(offset) {
+            self.store.publish(id, &mut info).await.map_err(failed)?;
+            if !info.partial {
+                res.extensions_mut().insert(crate::metrics::Completed);
+            }
         }
         set(&mut res, "upload-offset", offset);
         if info.stored.is_none() {
             set(&mut res, "upload-expires", info.expires_header());
         }
         Ok(res)
-    }
-
-    /// Moves a complete upload's data to its final, generated name.
-    async fn publish(&self, paths: &Paths, info: &mut Info) -> std::io::Result<()> {
-        let name = crate::storage::generate_name(&info.file_name)
-            .map_err(|e| std::io::Error::other(e.message))?;
-        let stored = self.config.dir.join(name);
-        tokio::fs::rename(&paths.data, &stored).await?;
-        info.stored = Some(stored.clone());
-        info::save(paths, info).await?;
-        tracing::info!(path = %stored.display(), length = ?info.length, "tus upload complete");
-        Ok(())
     }
 
     /// POST with `Upload-Concat: final;...`: joins complete parts into a new, complete upload.
@@ -199,8 +201,7 @@ impl Tus {
                     format!("{url} is not an upload here"),
                 );
             }
-            let paths = Paths::new(&self.config.dir, part);
-            let part_info = match info::load(&paths).await {
+            let part_info = match self.store.load(part).await {
                 Ok(Some(i)) if i.partial && !i.expired() => i,
                 Ok(_) => {
                     return refuse(
@@ -208,17 +209,17 @@ impl Tus {
                         format!("{url} is not a partial upload here"),
                     );
                 }
-                Err(e) => return storage_error(&e),
+                Err(e) => return failed(e),
             };
-            let have = match info::offset(&paths, &part_info).await {
+            let have = match self.store.offset(part, &part_info).await {
                 Ok(o) => o,
-                Err(e) => return storage_error(&e),
+                Err(e) => return failed(e),
             };
             if part_info.length != Some(have) {
                 return refuse(StatusCode::BAD_REQUEST, format!("{url} is not complete"));
             }
             total = total.saturating_add(have);
-            parts.push((part.to_owned(), paths));
+            parts.push((part.to_owned(), part_info));
         }
         if total > self.config.max_size {
             return refuse(
@@ -228,30 +229,17 @@ impl Tus {
         }
         info.length = Some(total);
         info.parts = parts.iter().map(|(p, _)| p.clone()).collect();
-        let paths = Paths::new(&self.config.dir, &id);
-        let sources: Vec<_> = parts.iter().map(|(_, p)| p.data.clone()).collect();
-        let target = paths.data.clone();
-        let joined = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let mut out = std::fs::File::create(&target)?;
-            for source in sources {
-                std::io::copy(&mut std::fs::File::open(source)?, &mut out)?;
-            }
-            out.sync_all()
-        })
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
         let done = async {
-            joined?;
-            info::save(&paths, &info).await?;
-            self.publish(&paths, &mut info).await
+            self.store.concatenate(&id, &mut info, &parts).await?;
+            self.store.publish(&id, &mut info).await
         };
         if let Err(e) = done.await {
-            info::remove(&paths).await;
-            return storage_error(&e);
+            self.store.remove(&id, &info).await;
+            return failed(e);
         }
         // The parts are consumed: keeping them until they expire would hold the file twice.
-        for (_, part) in &parts {
-            info::remove(part).await;
+        for (part, part_info) in &parts {
+            self.store.remove(part, part_info).await;
         }
         let mut res = answer(StatusCode::CREATED);
         res.extensions_mut().insert(crate::metrics::Completed);

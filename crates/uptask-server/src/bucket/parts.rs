@@ -1,0 +1,228 @@
+//! Arriving bytes cut into the parts of a multipart upload: each part is gathered in a
+//! temporary file (not in memory, so many uploads at once stay small) and sent when full, at
+//! most [`IN_FLIGHT`] at a time per upload while the next one fills.
+
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use bytes::{Buf, Bytes};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+use tokio::task::JoinSet;
+
+use super::{Bucket, Payload, RequestBody};
+use crate::error::ApiError;
+
+/// Parts sent at once per upload.
+const IN_FLIGHT: usize = 2;
+const BUFFER: usize = 256 * 1024;
+
+fn local(e: &std::io::Error) -> ApiError {
+    ApiError::storage(e)
+}
+
+/// Bytes gathered in an unnamed temporary file (gone with the process, however it ends).
+#[derive(Debug)]
+pub(crate) struct Spool {
+    out: BufWriter<tokio::fs::File>,
+    len: u64,
+}
+
+impl Spool {
+    pub(crate) async fn new() -> Result<Self, ApiError> {
+        let file = tokio::task::spawn_blocking(tempfile::tempfile)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(|e| local(&e))?;
+        Ok(Self {
+            out: BufWriter::with_capacity(BUFFER, tokio::fs::File::from_std(file)),
+            len: 0,
+        })
+    }
+
+    pub(crate) async fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        self.out.write_all(bytes).await.map_err(|e| local(&e))?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The bytes from the start, as a request body.
+    pub(super) async fn into_body(mut self) -> Result<RequestBody, ApiError> {
+        self.out.flush().await.map_err(|e| local(&e))?;
+        let mut file = self.out.into_inner();
+        file.seek(SeekFrom::Start(0)).await.map_err(|e| local(&e))?;
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, BUFFER);
+        Ok(
+            http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |chunk| {
+                chunk.map(hyper::body::Frame::data)
+            }))
+            .boxed_unsync(),
+        )
+    }
+}
+
+/// One part sent: its number and the ETag the store gave it.
+pub(crate) type SentPart = (u64, String);
+
+/// Writes a stream of bytes into parts `first..` of a multipart upload.
+#[derive(Debug)]
+pub(crate) struct PartWriter {
+    bucket: Arc<Bucket>,
+    key: String,
+    /// Created with the first full part, when not given.
+    upload_id: Option<String>,
+    part_size: u64,
+    next: u64,
+    spool: Spool,
+    /// Full parts kept back until [`release`](Self::release) (a checksum not yet verified).
+    held: Vec<(u64, Spool)>,
+    hold: bool,
+    sending: JoinSet<Result<SentPart, ApiError>>,
+    sent: Vec<SentPart>,
+}
+
+impl PartWriter {
+    /// Parts of `part_size` from number `first`, the first one beginning with what `spool`
+    /// holds already.
+    pub(crate) fn new(
+        bucket: Arc<Bucket>,
+        key: String,
+        upload_id: Option<String>,
+        part_size: u64,
+        first: u64,
+        spool: Spool,
+    ) -> Self {
+        Self {
+            bucket,
+            key,
+            upload_id,
+            part_size,
+            next: first,
+            spool,
+            held: Vec::new(),
+            hold: false,
+            sending: JoinSet::new(),
+            sent: Vec::new(),
+        }
+    }
+
+    /// Keeps full parts back instead of sending them, until [`release`](Self::release).
+    pub(crate) fn hold(mut self) -> Self {
+        self.hold = true;
+        self
+    }
+
+    pub(crate) fn upload_id(&self) -> Option<&str> {
+        self.upload_id.as_deref()
+    }
+
+    /// Parts full so far (sent, sending or held) since the writer began.
+    pub(crate) fn full_parts(&self, first: u64) -> u64 {
+        self.next - first
+    }
+
+    pub(crate) async fn write(&mut self, mut chunk: Bytes) -> Result<(), ApiError> {
+        while !chunk.is_empty() {
+            let room = self.part_size - self.spool.len();
+            let take = usize::try_from(room).unwrap_or(usize::MAX).min(chunk.len());
+            self.spool.write(&chunk[..take]).await?;
+            chunk.advance(take);
+            if self.spool.len() == self.part_size {
+                let full = std::mem::replace(&mut self.spool, Spool::new().await?);
+                let number = self.next;
+                self.next += 1;
+                if self.hold {
+                    self.held.push((number, full));
+                } else {
+                    self.send(number, full).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the parts held back.
+    pub(crate) async fn release(&mut self) -> Result<(), ApiError> {
+        self.hold = false;
+        for (number, spool) in std::mem::take(&mut self.held) {
+            self.send(number, spool).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends what is gathered as a last, short part (nothing when empty).
+    pub(crate) async fn send_tail(&mut self) -> Result<(), ApiError> {
+        if self.spool.len() == 0 {
+            return Ok(());
+        }
+        let tail = std::mem::replace(&mut self.spool, Spool::new().await?);
+        let number = self.next;
+        self.next += 1;
+        self.send(number, tail).await
+    }
+
+    /// Waits for every part being sent; the first failure is the answer.
+    pub(crate) async fn drain(&mut self) -> Result<(), ApiError> {
+        let mut first_error = None;
+        while let Some(joined) = self.sending.join_next().await {
+            match flatten(joined) {
+                Ok(part) => self.sent.push(part),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The parts sent, by number, and what is gathered after them.
+    pub(crate) fn finish(mut self) -> (Vec<SentPart>, Spool) {
+        self.sent.sort_unstable_by_key(|(n, _)| *n);
+        (self.sent, self.spool)
+    }
+
+    async fn send(&mut self, number: u64, spool: Spool) -> Result<(), ApiError> {
+        while self.sending.len() >= IN_FLIGHT {
+            if let Some(joined) = self.sending.join_next().await {
+                self.sent.push(flatten(joined)?);
+            }
+        }
+        let upload_id = match &self.upload_id {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.bucket.create_multipart(&self.key).await?;
+                self.upload_id = Some(id.clone());
+                id
+            }
+        };
+        let bucket = Arc::clone(&self.bucket);
+        let key = self.key.clone();
+        self.sending.spawn(async move {
+            let reply = bucket
+                .call(
+                    "PUT",
+                    &key,
+                    &[("partNumber", number.to_string()), ("uploadId", upload_id)],
+                    Vec::new(),
+                    Payload::Spool(spool),
+                )
+                .await?;
+            match reply.header("etag") {
+                Some(etag) if reply.status.is_success() => Ok((number, etag.to_owned())),
+                _ => Err(reply.refused("store a part")),
+            }
+        });
+        Ok(())
+    }
+}
+
+fn flatten(
+    joined: Result<Result<SentPart, ApiError>, tokio::task::JoinError>,
+) -> Result<SentPart, ApiError> {
+    joined.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
