@@ -229,6 +229,19 @@ pub(crate) struct ServeArgs {
     /// Parse uploads but store nothing (a benchmark sink).
     #[arg(long)]
     pub(crate) discard: bool,
+    /// Send hook events (pre-create, post-finish, post-terminate) as POST JSON to URL. A
+    /// pre-create answer other than 2xx refuses the upload with that answer; post events are
+    /// kept in the store until the receiver takes them (at least once).
+    #[arg(long, value_name = "URL", help_heading = "Hooks")]
+    pub(crate) hooks_http: Option<String>,
+    /// How often events the hook receiver has not taken yet are sent again.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "10s",
+        help_heading = "Hooks"
+    )]
+    pub(crate) hooks_retry: String,
     /// Let pages of this origin (scheme://host or scheme://host:port) call with credentials
     /// (cookies, HTTP auth); repeatable. Any origin may call without credentials.
     #[arg(long, value_name = "ORIGIN")]

@@ -20,6 +20,18 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         }
         config = config.token(token);
     }
+    if let Some(url) = &args.hooks_http {
+        let parsed =
+            url::Url::parse(url).map_err(|e| bad(format!("invalid --hooks-http {url:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(bad(format!(
+                "invalid --hooks-http {url:?}: expected an http or https URL"
+            )));
+        }
+        config = config
+            .hooks_http(url)
+            .hooks_retry(plan::duration("--hooks-retry", &args.hooks_retry)?);
+    }
     if let Some(url) = &args.store {
         config = config.s3(s3_store(url, &args)?);
     }

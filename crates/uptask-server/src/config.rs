@@ -9,6 +9,9 @@ pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::fro
 /// How long requests in flight may go on after a shutdown begins.
 pub const DEFAULT_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How often undelivered hook events are sent again, by default.
+pub const DEFAULT_HOOKS_RETRY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How long an incomplete tus upload is kept by default: a day.
 pub const DEFAULT_TUS_EXPIRY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
@@ -45,6 +48,10 @@ pub struct ServerConfig {
     /// The page origins (`https://app.example`) that may call with credentials; any other
     /// origin may call without them.
     pub allow_origins: Vec<String>,
+    /// Where hook events are sent (`POST` JSON), if anywhere.
+    pub hooks_http: Option<String>,
+    /// How often events the receiver has not taken yet are sent again.
+    pub hooks_retry: std::time::Duration,
     /// How long requests in flight may go on once [`serve`](crate::serve) is told to stop;
     /// then they are cut (a tus upload keeps the bytes it stored, and continues elsewhere).
     pub drain_timeout: std::time::Duration,
@@ -63,7 +70,31 @@ impl ServerConfig {
             tus_expiry: DEFAULT_TUS_EXPIRY,
             allow_origins: Vec::new(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            hooks_http: None,
+            hooks_retry: DEFAULT_HOOKS_RETRY,
         }
+    }
+
+    /// Sends hook events to `url` (tusd's HTTP hooks: `pre-create`, `post-finish`,
+    /// `post-terminate`).
+    ///
+    /// ```
+    /// let config = uptask_server::ServerConfig::new("./uptask-uploads")
+    ///     .hooks_http("http://127.0.0.1:9000/hooks")
+    ///     .hooks_retry(std::time::Duration::from_secs(2));
+    /// assert_eq!(config.hooks_http.as_deref(), Some("http://127.0.0.1:9000/hooks"));
+    /// ```
+    #[must_use]
+    pub fn hooks_http(mut self, url: impl Into<String>) -> Self {
+        self.hooks_http = Some(url.into());
+        self
+    }
+
+    /// Sets how often undelivered hook events are sent again (default 10 s).
+    #[must_use]
+    pub fn hooks_retry(mut self, every: std::time::Duration) -> Self {
+        self.hooks_retry = every;
+        self
     }
 
     /// Keeps files and tus uploads in an S3 bucket instead of the directory.
@@ -172,4 +203,5 @@ pub(crate) type State = Arc<ServerConfig>;
 pub(crate) struct Shared {
     pub(crate) config: State,
     pub(crate) bucket: Option<Arc<crate::bucket::Bucket>>,
+    pub(crate) hooks: Option<Arc<crate::hooks::Hooks>>,
 }

@@ -30,10 +30,12 @@
 mod access;
 mod auth;
 mod bucket;
+mod client;
 mod config;
 mod cors;
 mod error;
 mod head;
+mod hooks;
 mod metrics;
 mod storage;
 mod tus;
@@ -47,8 +49,8 @@ use axum::routing::{get, post};
 
 pub use bucket::{DEFAULT_LOCK_LEASE, DEFAULT_PART_SIZE, S3Store, StoreUrlError};
 pub use config::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_SIZE, DEFAULT_TUS_EXPIRY,
-    ServerConfig,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_HOOKS_RETRY, DEFAULT_MAX_SIZE,
+    DEFAULT_TUS_EXPIRY, ServerConfig,
 };
 pub use head::MAX_HEAD;
 pub use storage::StoredFile;
@@ -73,17 +75,27 @@ pub fn app(config: ServerConfig) -> Router {
         .s3
         .as_ref()
         .map(|s3| std::sync::Arc::new(bucket::Bucket::new(s3)));
+    let hooks = config.hooks_http.clone().map(|url| {
+        let outbox = match &bucket {
+            _ if config.discard => hooks::Outbox::None,
+            Some(b) => hooks::Outbox::Bucket(std::sync::Arc::clone(b)),
+            None => hooks::Outbox::Dir(config.dir.join(".hooks")),
+        };
+        hooks::Hooks::new(url, outbox, config.hooks_retry)
+    });
     let state: config::State = std::sync::Arc::new(config);
     let tus = match &bucket {
         Some(b) => tus::routes(
             state.clone(),
             tus::BucketTus::new(std::sync::Arc::clone(b), b.part_size),
+            hooks.clone(),
         ),
-        None => tus::routes(state.clone(), tus::LocalTus::new(&state.dir)),
+        None => tus::routes(state.clone(), tus::LocalTus::new(&state.dir), hooks.clone()),
     };
     let uploads = std::sync::Arc::new(config::Shared {
         config: state.clone(),
         bucket,
+        hooks,
     });
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
     let exposition = std::sync::Arc::clone(&metrics);
@@ -149,8 +161,8 @@ pub async fn serve(
         while connections.try_join_next().is_some() {}
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(e) => {
                         // Out of descriptors or a connection reset before accept: wait, go on.
                         tracing::warn!(error = %e, "accept failed");
@@ -158,7 +170,15 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                // Each request knows its peer (for the hooks' remoteAddr).
+                let service = hyper_util::service::TowerToHyperService::new(
+                    tower::ServiceBuilder::new()
+                        .map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(hooks::Peer(peer));
+                            req
+                        })
+                        .service(router.clone()),
+                );
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(hyper_util::rt::TokioTimer::new())
                     .header_read_timeout(header_timeout)

@@ -60,10 +60,12 @@ pub(crate) trait Chunks: Send {
     fn next(&mut self) -> impl Future<Output = Result<Option<bytes::Bytes>, ApiError>> + Send;
 }
 
-/// One arriving file: its form field, the name the client gave it, and its bytes.
+/// One arriving file: its form field, the name the client gave it, the key a pre-create hook
+/// chose for it (checked), and its bytes.
 pub(crate) struct Incoming<C> {
     pub(crate) field: String,
     pub(crate) file_name: String,
+    pub(crate) key: Option<String>,
     pub(crate) chunks: C,
 }
 
@@ -86,11 +88,23 @@ impl Storage for LocalDir<'_> {
         let Incoming {
             field,
             file_name,
+            key,
             mut chunks,
         } = incoming;
-        let stored_name = generate_name(&file_name)?;
+        let stored_name = match key {
+            Some(key) => key,
+            None => generate_name(&file_name)?,
+        };
         let final_path = self.0.join(&stored_name);
-        let tmp_path = self.0.join(format!(".{stored_name}.part"));
+        let parent = final_path.parent().unwrap_or(self.0);
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| ApiError::storage(&e))?;
+        let leaf = final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp_path = parent.join(format!(".{leaf}.part"));
         let mut guard = TempGuard(Some(tmp_path.clone()));
         let file = tokio::fs::File::create(&tmp_path)
             .await
@@ -133,6 +147,7 @@ impl Storage for Discard {
             field,
             file_name,
             mut chunks,
+            ..
         } = incoming;
         let mut size = 0u64;
         while let Some(chunk) = chunks.next().await? {

@@ -85,18 +85,20 @@ pub(crate) async fn upload(
         )
         .into_response();
     };
-    match receive(&shared, body, boundary).await {
+    match receive(&shared, &parts, body, boundary).await {
         Ok(reply) => Json(reply).into_response(),
-        Err(e) => e.into_response(),
+        Err(res) => res,
     }
 }
 
 async fn receive(
     shared: &config::Shared,
+    req: &axum::http::request::Parts,
     body: Body,
     boundary: String,
-) -> Result<UploadReply, ApiError> {
+) -> Result<UploadReply, Response> {
     let state = &shared.config;
+    let fail = IntoResponse::into_response;
     let constraints = multer::Constraints::new()
         .size_limit(multer::SizeLimit::new().whole_stream(state.max_size));
     let mut multipart =
@@ -105,18 +107,27 @@ async fn receive(
     let mut fields: BTreeMap<String, serde_json::Value> = BTreeMap::new();
     let mut count = 0usize;
     let mut stored = 0u64;
-    while let Some(field) = multipart.next_field().await.map_err(body_error)? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| fail(body_error(e)))?
+    {
         count += 1;
         if count > MAX_PARTS {
-            return Err(ApiError::new(
+            return Err(fail(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("more than {MAX_PARTS} parts in one request"),
-            ));
+            )));
         }
         if field.file_name().is_some() {
+            let field_name = field.name().unwrap_or_default().to_owned();
+            let file_name = field.file_name().unwrap_or_default().to_owned();
+            let told = crate::hooks::Told::new(shared, req, &field_name, &file_name)?;
+            let key = told.pre_create().await?;
             let incoming = Incoming {
-                field: field.name().unwrap_or_default().to_owned(),
-                file_name: field.file_name().unwrap_or_default().to_owned(),
+                field: field_name,
+                file_name,
+                key,
                 chunks: FieldChunks {
                     field,
                     budget: state.max_size - stored,
@@ -124,15 +135,17 @@ async fn receive(
                 },
             };
             let file = match &shared.bucket {
-                _ if state.discard => Discard.put(incoming).await?,
-                Some(bucket) => BucketFiles(bucket).put(incoming).await?,
-                None => LocalDir(&state.dir).put(incoming).await?,
-            };
+                _ if state.discard => Discard.put(incoming).await,
+                Some(bucket) => BucketFiles(bucket).put(incoming).await,
+                None => LocalDir(&state.dir).put(incoming).await,
+            }
+            .map_err(fail)?;
+            told.finished(&file);
             stored += file.size;
             files.push(file);
         } else {
             let name = field.name().unwrap_or_default().to_owned();
-            let value = read_text(field).await?;
+            let value = read_text(field).await.map_err(fail)?;
             add_field(&mut fields, name, value);
         }
     }

@@ -243,3 +243,76 @@ pub(crate) fn balancer(backends: Vec<String>) -> String {
     });
     addr
 }
+
+/// A hook receiver: records each event's JSON; answers 200 to `pre-create`, and to post
+/// events only while `up` holds (503 otherwise).
+pub(crate) struct HookReceiver {
+    pub(crate) url: String,
+    pub(crate) up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) events: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl HookReceiver {
+    pub(crate) fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (is_up, seen) = (up.clone(), events.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let (is_up, seen) = (is_up.clone(), seen.clone());
+                std::thread::spawn(move || {
+                    while let Some(json) = read_request(&mut conn) {
+                        let event: serde_json::Value = serde_json::from_slice(&json).unwrap();
+                        let ok = event["type"] == "pre-create" || is_up.load(Ordering::Relaxed);
+                        seen.lock().unwrap().push(event);
+                        let status = if ok {
+                            "200 OK"
+                        } else {
+                            "503 Service Unavailable"
+                        };
+                        let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
+                        if conn.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { url, up, events }
+    }
+
+    pub(crate) fn of(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .cloned()
+            .collect()
+    }
+}
+
+/// One request's body off a kept-alive connection; `None` at its end.
+fn read_request(conn: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if conn.read(&mut byte).ok()? == 0 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    conn.read_exact(&mut body).ok()?;
+    Some(body)
+}

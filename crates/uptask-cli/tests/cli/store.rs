@@ -388,3 +388,48 @@ fn bad_store_settings_fail_at_start_with_one_line() {
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_post_finish_kept_by_a_killed_instance_is_sent_by_another() {
+    let Some(_weed) = weed::Weed::start(BUCKET) else {
+        return;
+    };
+    let store = format!("s3://{BUCKET}/hooks");
+    let receiver = instances::HookReceiver::start();
+    let flags = ["--hooks-http", &receiver.url, "--hooks-retry", "1s"];
+    let mut a = Instance::start(&store, &flags);
+    let data = source(3000, 7);
+    let path = create(&a.addr, data.len() as u64);
+    assert_eq!(patch(&a.addr, &path, 0, &data).status, 204);
+    // The receiver is down: the event waits in the bucket; then A dies.
+    wait_for("a kept hook event", Duration::from_secs(10), || {
+        !keys(BUCKET, "hooks/.uptask/hooks/").is_empty()
+    });
+    a.kill();
+    let tried = receiver.of("post-finish").len();
+    receiver
+        .up
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let b = Instance::start(&store, &flags);
+    wait_for("the event sent by B", Duration::from_secs(20), || {
+        receiver.of("post-finish").len() > tried && keys(BUCKET, "hooks/.uptask/hooks/").is_empty()
+    });
+    let event = receiver.of("post-finish").pop().unwrap();
+    let id = path.rsplit('/').next().unwrap();
+    assert_eq!(event["upload"]["id"], id);
+    assert_eq!(event["upload"]["size"], 3000);
+    assert_eq!(event["upload"]["storage"]["type"], "s3");
+    assert_eq!(event["upload"]["storage"]["bucket"], BUCKET);
+    let key = event["upload"]["storage"]["key"].as_str().unwrap();
+    assert_eq!(sha256(&object(BUCKET, key)), sha256(&data));
+    assert!(
+        event["request"]["remoteAddr"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{event}"
+    );
+    assert_eq!(receiver.of("pre-create").len(), 1);
+    drop(b);
+}

@@ -18,10 +18,15 @@ impl Storage for BucketFiles<'_> {
         let Incoming {
             field,
             file_name,
+            key,
             mut chunks,
         } = incoming;
         let bucket = self.0;
-        let key = format!("{}{}", bucket.prefix, generate_name(&file_name)?);
+        let name = match key {
+            Some(key) => key,
+            None => generate_name(&file_name)?,
+        };
+        let key = format!("{}{name}", bucket.prefix);
         // A file smaller than a part goes in one PUT; a larger one becomes a multipart upload
         // when its first part is full.
         let mut writer = PartWriter::new(

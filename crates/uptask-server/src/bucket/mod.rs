@@ -162,8 +162,7 @@ impl std::fmt::Display for S3Store {
     }
 }
 
-type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
-type RequestBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+use crate::client::{RequestBody, error_chain};
 
 /// What a request to the bucket carries.
 pub(crate) enum Payload {
@@ -208,7 +207,7 @@ impl Reply {
 /// The bucket, reached through one connection pool.
 #[derive(Debug)]
 pub(crate) struct Bucket {
-    client: hyper_util::client::legacy::Client<Connector, RequestBody>,
+    client: crate::client::Client,
     signer: Signer,
     endpoint: String,
     addressing: Addressing,
@@ -223,15 +222,7 @@ const STATE_DIR: &str = ".uptask/";
 
 impl Bucket {
     pub(crate) fn new(store: &S3Store) -> Self {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector);
+        let client = crate::client::new();
         let (endpoint, addressing) = match &store.endpoint {
             Some(e) => (e.clone(), Addressing::Path),
             None => (
@@ -594,16 +585,4 @@ fn unreachable(method: &str, key: &str, e: &dyn std::fmt::Display) -> ApiError {
         StatusCode::SERVICE_UNAVAILABLE,
         format!("the store is unreachable: {e}"),
     )
-}
-
-/// An error and its causes on one line (hyper's own message is only "client error").
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -11,7 +11,8 @@ use http_body_util::BodyExt;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio::task::JoinSet;
 
-use super::{Bucket, Payload, RequestBody};
+use super::{Bucket, Payload};
+use crate::client::RequestBody;
 use crate::error::ApiError;
 
 /// Parts sent at once per upload.

@@ -191,14 +191,15 @@ impl TusStore for BucketTus {
     }
 
     async fn create(&self, id: &str, info: &mut Info) -> Result<(), ApiError> {
+        let name = match &info.key {
+            // A key the pre-create hook chose (checked: relative, no dot segments).
+            Some(key) => key.clone(),
+            None => crate::storage::generate_name(&info.file_name)?,
+        };
         let key = if info.partial {
             self.key(id, "data")
         } else {
-            format!(
-                "{}{}",
-                self.bucket.prefix,
-                crate::storage::generate_name(&info.file_name)?
-            )
+            format!("{}{name}", self.bucket.prefix)
         };
         info.part_size = part_size(self.part_size, info.length);
         info.upload_id = Some(self.bucket.create_multipart(&key).await?);
@@ -392,6 +393,15 @@ impl TusStore for BucketTus {
         }
         for e in steps.into_iter().filter_map(Result::err) {
             tracing::warn!(id, error = e.message, "cannot remove all of a tus upload");
+        }
+    }
+
+    fn storage(&self, info: &Info) -> crate::hooks::StorageFacts {
+        crate::hooks::StorageFacts {
+            kind: "s3",
+            bucket: Some(self.bucket.name.clone()),
+            key: info.key.clone().filter(|_| !info.partial),
+            path: None,
         }
     }
 

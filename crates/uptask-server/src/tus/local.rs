@@ -171,9 +171,17 @@ impl TusStore for LocalTus {
             // A part stays where it is until a concatenation takes it.
             return Ok(());
         }
-        let stored = self
-            .dir
-            .join(crate::storage::generate_name(&info.file_name)?);
+        // A name the pre-create hook chose (checked to stay inside the directory), or ours.
+        let name = match &info.key {
+            Some(key) => key.clone(),
+            None => crate::storage::generate_name(&info.file_name)?,
+        };
+        let stored = self.dir.join(name);
+        if let Some(parent) = stored.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io(&e))?;
+        }
         tokio::fs::rename(self.data(id), &stored)
             .await
             .map_err(|e| io(&e))?;
@@ -219,6 +227,15 @@ impl TusStore for LocalTus {
             {
                 tracing::warn!(path = %path.display(), error = %e, "cannot remove tus file");
             }
+        }
+    }
+
+    fn storage(&self, info: &Info) -> crate::hooks::StorageFacts {
+        crate::hooks::StorageFacts {
+            kind: "dir",
+            bucket: None,
+            key: None,
+            path: info.stored.clone(),
         }
     }
 

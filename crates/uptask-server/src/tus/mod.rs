@@ -10,6 +10,7 @@
 #![expect(clippy::result_large_err, reason = "refusals are axum responses")]
 
 mod bucket;
+mod events;
 mod info;
 mod local;
 mod store;
@@ -18,7 +19,6 @@ mod write;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +27,9 @@ use uptask_proto::tus::{Concat, TUS_RESUMABLE, decode_metadata, parse_offset};
 
 use crate::config::ServerConfig;
 use crate::error::ApiError;
+use crate::hooks::Hooks;
 use crate::unread::Unread;
+use axum::http::request::Parts;
 pub(crate) use bucket::BucketTus;
 use info::{Info, new_id, now_ms, valid_id};
 pub(crate) use local::LocalTus;
@@ -36,20 +38,26 @@ use store::TusStore;
 /// The extensions this server implements, as announced.
 const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,concatenation";
 
-/// State of the tus routes: the config and the store.
+/// State of the tus routes: the config, the store and the hooks.
 pub(crate) struct Tus<S> {
     config: Arc<ServerConfig>,
     store: S,
+    hooks: Option<Arc<Hooks>>,
     last_sweep: Mutex<u64>,
 }
 
 type Shared<S> = Arc<Tus<S>>;
 
 /// The `/files` routes on `store`.
-pub(crate) fn routes<S: TusStore>(config: Arc<ServerConfig>, store: S) -> Router {
+pub(crate) fn routes<S: TusStore>(
+    config: Arc<ServerConfig>,
+    store: S,
+    hooks: Option<Arc<Hooks>>,
+) -> Router {
     let state = Arc::new(Tus {
         config,
         store,
+        hooks,
         last_sweep: Mutex::new(0),
     });
     Router::new()
@@ -164,22 +172,23 @@ pub(crate) async fn discovery(
 /// POST: a new upload (partial, final concatenation, or plain), with its first bytes if sent.
 async fn create<S: TusStore>(
     State(tus): State<Shared<S>>,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
-    if let Err(res) = check_version(&headers) {
+    let (req, body) = req.into_parts();
+    let headers = &req.headers;
+    if let Err(res) = check_version(headers) {
         return res;
     }
     {
         let tus = Arc::clone(&tus);
         tokio::spawn(async move { tus.sweep().await });
     }
-    let concat = match get(&headers, "upload-concat").map(Concat::parse) {
+    let concat = match get(headers, "upload-concat").map(Concat::parse) {
         None => None,
         Some(Ok(c)) => Some(c),
         Some(Err(e)) => return refuse(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    let metadata = get(&headers, "upload-metadata").map(str::to_owned);
+    let metadata = get(headers, "upload-metadata").map(str::to_owned);
     let mut file_name = String::new();
     if let Some(m) = &metadata {
         match decode_metadata(m) {
@@ -209,10 +218,10 @@ async fn create<S: TusStore>(
         part_size: 0,
     };
     if let Some(Concat::Final(urls)) = concat {
-        return tus.concatenate(id, info, &urls).await;
+        return tus.concatenate(id, info, &urls, &req).await;
     }
-    let deferred = get(&headers, "upload-defer-length") == Some("1");
-    match get(&headers, "upload-length") {
+    let deferred = get(headers, "upload-defer-length") == Some("1");
+    match get(headers, "upload-length") {
         Some(v) if !deferred => match parse_offset("upload-length", Some(v)) {
             Ok(n) if n > tus.config.max_size => {
                 return refuse(
@@ -234,14 +243,17 @@ async fn create<S: TusStore>(
             );
         }
     }
+    if let Err(res) = tus.pre_create(&id, &mut info, &req).await {
+        return res;
+    }
     if let Err(e) = tus.store.create(&id, &mut info).await {
         return failed(e);
     }
     tracing::info!(id, length = ?info.length, partial = info.partial, "tus upload created");
     let location = format!("/files/{id}");
-    let has_body = get(&headers, "content-type").is_some_and(is_offset_stream);
+    let has_body = get(headers, "content-type").is_some_and(is_offset_stream);
     let mut res = if has_body {
-        match tus.write_locked(&id, 0, &headers, Unread::new(body)).await {
+        match tus.write_locked(&id, 0, &req, Unread::new(body)).await {
             Ok(mut res) => {
                 *res.status_mut() = StatusCode::CREATED;
                 res
@@ -268,14 +280,14 @@ fn is_offset_stream(content_type: &str) -> bool {
 async fn upload<S: TusStore>(
     State(tus): State<Shared<S>>,
     Path(id): Path<String>,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
+    req: axum::extract::Request,
 ) -> Response {
+    let (req, body) = req.into_parts();
+    let method = req.method.clone();
     if method == Method::OPTIONS {
         return options(State(tus)).await;
     }
-    if let Err(res) = check_version(&headers) {
+    if let Err(res) = check_version(&req.headers) {
         return res;
     }
     if !valid_id(&id) {
@@ -292,8 +304,8 @@ async fn upload<S: TusStore>(
     };
     match method {
         Method::HEAD => tus.head(&id, &info).await,
-        Method::PATCH => tus.patch(&id, info, &headers, Unread::new(body)).await,
-        Method::DELETE => tus.delete(&id).await,
+        Method::PATCH => tus.patch(&id, info, &req, Unread::new(body)).await,
+        Method::DELETE => tus.delete(&id, &req).await,
         _ => {
             let mut res = refuse(StatusCode::METHOD_NOT_ALLOWED, "use HEAD, PATCH or DELETE");
             set(&mut res, "allow", "HEAD, PATCH, DELETE, OPTIONS");
@@ -335,7 +347,8 @@ impl<S: TusStore> Tus<S> {
         res
     }
 
-    async fn patch(&self, id: &str, mut info: Info, headers: &HeaderMap, body: Unread) -> Response {
+    async fn patch(&self, id: &str, mut info: Info, req: &Parts, body: Unread) -> Response {
+        let headers = &req.headers;
         if !get(headers, "content-type").is_some_and(is_offset_stream) {
             return refuse(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -370,12 +383,12 @@ impl<S: TusStore> Tus<S> {
                 _ => return refuse(StatusCode::BAD_REQUEST, "Upload-Length cannot change"),
             }
         }
-        match self.write_locked(id, claimed, headers, body).await {
+        match self.write_locked(id, claimed, req, body).await {
             Ok(res) | Err(res) => res,
         }
     }
 
-    async fn delete(&self, id: &str) -> Response {
+    async fn delete(&self, id: &str, req: &Parts) -> Response {
         let guard = match self.store.lock(id).await {
             Ok(Some(guard)) => guard,
             Ok(None) => return refuse(StatusCode::LOCKED, "the upload is being written"),
@@ -383,8 +396,10 @@ impl<S: TusStore> Tus<S> {
         };
         let res = match self.store.load(id).await {
             Ok(Some(info)) => {
+                let offset = self.store.offset(id, &info).await.unwrap_or_default();
                 self.store.remove(id, &info).await;
                 tracing::info!(id, "tus upload terminated");
+                self.told("post-terminate", id, &info, offset, req);
                 answer(StatusCode::NO_CONTENT)
             }
             Ok(None) => refuse(StatusCode::NOT_FOUND, "no such upload"),

@@ -70,6 +70,9 @@ pub(crate) trait TusStore: Send + Sync + 'static {
     /// Removes everything of an upload, its published file too.
     fn remove(&self, id: &str, info: &Info) -> impl Future<Output = ()> + Send;
 
+    /// Where an upload is, as hooks are told.
+    fn storage(&self, info: &Info) -> crate::hooks::StorageFacts;
+
     /// The ids of every upload the store holds, for the expiry sweep.
     fn ids(&self) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
 }

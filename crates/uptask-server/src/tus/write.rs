@@ -1,7 +1,8 @@
 //! Appending a PATCH (or creation-with-upload) body, checking its checksum, publishing a
 //! complete upload, and joining parts into a final concatenation.
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use futures_util::StreamExt;
 use sha1::Sha1;
@@ -55,7 +56,7 @@ impl<S: TusStore> Tus<S> {
         &self,
         id: &str,
         claimed: u64,
-        headers: &HeaderMap,
+        req: &Parts,
         body: Unread,
     ) -> Result<Response, Response> {
         tracing::debug!(id, "taking the lock");
@@ -69,7 +70,7 @@ impl<S: TusStore> Tus<S> {
             }
             Err(e) => return Err(failed(e)),
         };
-        let answer = self.write(id, claimed, headers, body, &guard).await;
+        let answer = self.write(id, claimed, req, body, &guard).await;
         self.store.unlock(guard).await;
         answer
     }
@@ -78,10 +79,11 @@ impl<S: TusStore> Tus<S> {
         &self,
         id: &str,
         claimed: u64,
-        headers: &HeaderMap,
+        req: &Parts,
         body: Unread,
         guard: &S::Guard,
     ) -> Result<Response, Response> {
+        let headers = &req.headers;
         // Read again under the lock: another instance may have moved it on.
         let mut info = match self.store.load(id).await {
             Ok(Some(info)) => info,
@@ -171,6 +173,7 @@ impl<S: TusStore> Tus<S> {
             self.store.publish(id, &mut info).await.map_err(failed)?;
             if !info.partial {
                 res.extensions_mut().insert(crate::metrics::Completed);
+                self.told("post-finish", id, &info, offset, req);
             }
         }
         set(&mut res, "upload-offset", offset);
@@ -186,6 +189,7 @@ impl<S: TusStore> Tus<S> {
         id: String,
         mut info: Info,
         urls: &[String],
+        req: &Parts,
     ) -> Response {
         let mut parts = Vec::new();
         let mut total = 0u64;
@@ -229,6 +233,9 @@ impl<S: TusStore> Tus<S> {
         }
         info.length = Some(total);
         info.parts = parts.iter().map(|(p, _)| p.clone()).collect();
+        if let Err(res) = self.pre_create(&id, &mut info, req).await {
+            return res;
+        }
         let done = async {
             self.store.concatenate(&id, &mut info, &parts).await?;
             self.store.publish(&id, &mut info).await
@@ -241,6 +248,7 @@ impl<S: TusStore> Tus<S> {
         for (part, part_info) in &parts {
             self.store.remove(part, part_info).await;
         }
+        self.told("post-finish", &id, &info, total, req);
         let mut res = answer(StatusCode::CREATED);
         res.extensions_mut().insert(crate::metrics::Completed);
         set(&mut res, "location", format!("/files/{id}"));
