@@ -123,6 +123,8 @@ impl Lease {
     }
 
     /// Stops renewing and deletes the lock (only if it is still the one this instance wrote).
+    /// A store out of reach is asked again in the background for as long as the lease runs,
+    /// so the upload is free as soon as the store is back, not only once the lease is over.
     pub(crate) async fn release(self) {
         self.renewer.abort();
         let etag = self
@@ -131,20 +133,43 @@ impl Lease {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        match self
-            .bucket
-            .call(
-                "DELETE",
-                &self.key,
-                &[],
-                vec![("if-match", etag)],
-                Payload::Empty,
-            )
-            .await
-        {
-            Ok(r) if r.status.is_success() || r.status == StatusCode::NOT_FOUND => {}
-            Ok(r) => tracing::warn!(key = self.key, status = %r.status, "lock not released"),
-            Err(e) => tracing::warn!(key = self.key, error = e.message, "lock not released"),
+        if delete(&self.bucket, &self.key, &etag).await {
+            return;
+        }
+        let (bucket, key) = (Arc::clone(&self.bucket), self.key.clone());
+        tokio::spawn(async move {
+            let until = Instant::now() + bucket.lease;
+            while Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if delete(&bucket, &key, &etag).await {
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Deletes the lock if it is still `etag`; `false` when the store could not be asked.
+async fn delete(bucket: &Bucket, key: &str, etag: &str) -> bool {
+    match bucket
+        .call(
+            "DELETE",
+            key,
+            &[],
+            vec![("if-match", etag.to_owned())],
+            Payload::Empty,
+        )
+        .await
+    {
+        // 412: someone else's now; 404: gone already. Either way not ours to delete.
+        Ok(r) if r.status.is_success() || r.status.is_client_error() => true,
+        Ok(r) => {
+            tracing::warn!(key, status = %r.status, "lock not released yet");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(key, error = e.message, "lock not released yet");
+            false
         }
     }
 }
