@@ -528,6 +528,17 @@ async fn a_deferred_length_is_given_by_a_later_patch(on: On) {
     let a = tus.patch(&url, 3, b"de", &[("Upload-Length", "5")]).await;
     assert_eq!(a.get("upload-offset"), Some("5"));
     assert_eq!(tus.published()[0].1, b"abcde");
+    // tus-js-client's way: the length comes last, with an empty body.
+    let url = tus.create(&[("Upload-Defer-Length", "1")]).await;
+    tus.patch(&url, 0, b"xyz", &[]).await;
+    let a = tus.patch(&url, 3, b"", &[("Upload-Length", "3")]).await;
+    assert_eq!(
+        (a.status, a.get("upload-offset")),
+        (StatusCode::NO_CONTENT, Some("3"))
+    );
+    let mut files: Vec<Vec<u8>> = tus.published().into_iter().map(|(_, b)| b).collect();
+    files.sort();
+    assert_eq!(files, vec![b"abcde".to_vec(), b"xyz".to_vec()]);
     let a = tus.send("POST", "/files/", &[], b"").await;
     assert_eq!(
         a.status,

@@ -23,6 +23,7 @@ mod proxy;
 mod resume;
 mod serve;
 mod store;
+mod store_cycles;
 #[cfg(unix)]
 mod terminal;
 mod uploads;

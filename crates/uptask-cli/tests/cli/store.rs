@@ -6,10 +6,10 @@ use std::io::Write;
 use super::instances::{self, Instance, create, head, keys, object, patch, wait_for};
 use super::*;
 
-const BUCKET: &str = "shared-store";
+pub(super) const BUCKET: &str = "shared-store";
 
 /// Bytes that differ at every offset, so a part stored at the wrong place shows.
-fn source(len: usize, seed: u64) -> Vec<u8> {
+pub(super) fn source(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
@@ -21,7 +21,7 @@ fn source(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub(super) fn sha256(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -29,7 +29,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 /// What the tus upload at `path` became: its `s3://` location's bytes.
-fn published(addr: &str, path: &str, prefix: &str) -> Vec<u8> {
+pub(super) fn published(addr: &str, path: &str, prefix: &str) -> Vec<u8> {
     let id = path.rsplit('/').next().unwrap();
     let info = object(BUCKET, &format!("{prefix}/.uptask/tus/{id}.info"));
     let info: Value = serde_json::from_slice(&info).unwrap();
@@ -46,7 +46,7 @@ fn published(addr: &str, path: &str, prefix: &str) -> Vec<u8> {
 }
 
 /// Nothing left over: no open multipart upload, no lock or pending bytes under `prefix`.
-fn assert_clean(prefix: &str) {
+pub(super) fn assert_clean(prefix: &str) {
     let (open, listing) = weed::uploads_listed(BUCKET);
     assert!(!open, "multipart uploads left open: {listing}");
     let left: Vec<String> = keys(BUCKET, prefix)

@@ -59,10 +59,16 @@ impl BucketTus {
             if part.number != etags.len() as u64 + 1 {
                 break;
             }
+            // A full part counts; a short one only as the upload's last. Anything else is a
+            // part cut short by a writer that died (some stores keep those): it is ignored,
+            // and the next writer stores that part again, whole.
+            let last = info.length == Some(stored + part.size);
+            if part.size != info.part_size && !last {
+                break;
+            }
             stored += part.size;
             etags.push(part.etag);
-            // Only the last part may be short: past it nothing counts.
-            if part.size != info.part_size {
+            if last {
                 break;
             }
         }
@@ -317,6 +323,18 @@ impl TusStore for BucketTus {
             return Err(broken(id));
         };
         let layout = self.layout(id, info).await?;
+        if info.length != Some(layout.stored) {
+            // Never publish a file that is not whole.
+            tracing::error!(id, stored = layout.stored, length = ?info.length, "tus upload incomplete in the store");
+            return Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!(
+                    "the store holds {} of the upload's {} bytes",
+                    layout.stored,
+                    info.length.unwrap_or(0)
+                ),
+            ));
+        }
         if layout.etags.is_empty() {
             // S3 completes no upload without parts: an empty file is one empty object.
             let reply = self.bucket.put(&key, Bytes::new(), Vec::new()).await?;

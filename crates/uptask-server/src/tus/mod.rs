@@ -320,6 +320,19 @@ impl<S: TusStore> Tus<S> {
             Ok(o) => o,
             Err(e) => return failed(e),
         };
+        if info.stored.is_none() && !info.partial && info.length == Some(offset) {
+            // Whole but not published (its request died first): publish it, unless a
+            // request is on it already.
+            if let Ok(Some(guard)) = self.store.lock(id).await {
+                if let Ok(Some(mut fresh)) = self.store.load(id).await
+                    && fresh.stored.is_none()
+                    && let Err(e) = self.finish_stored(id, &mut fresh, offset, &guard).await
+                {
+                    tracing::warn!(id, error = e.message, "a whole upload is not published yet");
+                }
+                self.store.unlock(guard).await;
+            }
+        }
         let mut res = answer(StatusCode::OK);
         set(&mut res, "upload-offset", offset);
         match info.length {

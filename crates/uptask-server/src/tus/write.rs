@@ -95,9 +95,14 @@ impl<S: TusStore> Tus<S> {
         }
         let current = self.store.offset(id, &info).await.map_err(failed)?;
         if info.length == Some(current) {
-            // Every byte is stored but the upload was not published (its request died before
-            // that): publish it now.
-            self.store.publish(id, &mut info).await.map_err(failed)?;
+            self.finish_stored(id, &mut info, current, guard)
+                .await
+                .map_err(failed)?;
+            if claimed == current {
+                let mut res = answer(StatusCode::NO_CONTENT);
+                set(&mut res, "upload-offset", current);
+                return Ok(res);
+            }
         }
         if claimed != current {
             return Err(refuse(
@@ -181,6 +186,23 @@ impl<S: TusStore> Tus<S> {
             set(&mut res, "upload-expires", info.expires_header());
         }
         Ok(res)
+    }
+
+    /// Publishes an upload whose every byte is stored but which is not published: its request
+    /// died first, or a deferred length was just given. The bytes after the last full part
+    /// become the last part on the way.
+    pub(super) async fn finish_stored(
+        &self,
+        id: &str,
+        info: &mut Info,
+        offset: u64,
+        guard: &S::Guard,
+    ) -> Result<(), crate::error::ApiError> {
+        let append = self.store.append(id, info, offset, guard, false).await?;
+        append.finish(true).await?;
+        self.store.publish(id, info).await?;
+        tracing::info!(id, "a stored upload was published late");
+        Ok(())
     }
 
     /// POST with `Upload-Concat: final;...`: joins complete parts into a new, complete upload.
