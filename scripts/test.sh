@@ -17,8 +17,9 @@ fi
 proxies=()
 command -v tinyproxy >/dev/null 2>&1 || proxies+=(tinyproxy)
 [ -x /usr/sbin/squid ] || proxies+=(squid)
+[ -x /usr/sbin/nginx ] || proxies+=(nginx)
 if [ "${#proxies[@]}" -gt 0 ]; then
-  echo "== installing the proxy peers (Debian's ${proxies[*]})"
+  echo "== installing the proxy peers and the balancer (Debian's ${proxies[*]})"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${proxies[@]}" >/dev/null
 fi
 echo "== fetching the AWS SigV4 test suite (it ships inside the aws-sigv4 1.6.4 package)"

@@ -170,3 +170,121 @@ fn twenty_random_cuts_and_kills_end_byte_identical() {
     );
     assert_clean("chaos/");
 }
+
+/// The nginx example of docs/DEPLOY.md, as written there, on loopback in front of `backends`.
+fn nginx_from_the_docs(dir: &Path, backends: &[&str]) -> (std::process::Child, String) {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/DEPLOY.md"))
+            .unwrap();
+    let example = doc
+        .split("```nginx\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("no nginx example in docs/DEPLOY.md"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut conf = String::new();
+    for line in example.lines() {
+        let t = line.trim();
+        if t.starts_with("server 10.") {
+            if conf.ends_with("    keepalive_placeholder\n") {
+                continue;
+            }
+            for b in backends {
+                conf.push_str(&format!("    server {b};\n"));
+            }
+            conf.push_str("    keepalive_placeholder\n");
+        } else if t.starts_with("listen ") {
+            conf.push_str(&format!("    listen 127.0.0.1:{port};\n"));
+        } else if !t.starts_with("ssl_") && !t.starts_with("# ssl") {
+            conf.push_str(line);
+            conf.push('\n');
+        }
+    }
+    let conf = conf.replace("    keepalive_placeholder\n", "");
+    let d = dir.display();
+    let full = format!(
+        "daemon off;\nmaster_process off;\nuser root;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{}}\nhttp {{\n access_log off;\n client_body_temp_path {d}/body;\n\
+         proxy_temp_path {d}/proxy;\n fastcgi_temp_path {d}/fcgi;\n uwsgi_temp_path {d}/uwsgi;\n\
+         scgi_temp_path {d}/scgi;\n{conf}\n}}\n"
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, full).unwrap();
+    let child = std::process::Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&path)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    wait_for("nginx to listen", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
+    (child, addr)
+}
+
+#[test]
+fn the_nginx_example_of_the_deploy_guide_carries_a_tus_upload_to_the_instances() {
+    let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    if std::process::Command::new("nginx")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        let why = "SKIPPED: nginx is not installed (apt-get install nginx)";
+        assert!(!required, "{why}");
+        eprintln!("{why}");
+        return;
+    }
+    let Some(_weed) = weed::Weed::start(BUCKET) else {
+        return;
+    };
+    let store = format!("s3://{BUCKET}/lb");
+    let (a, b) = (Instance::start(&store, &[]), Instance::start(&store, &[]));
+    let dir = tempfile::tempdir().unwrap();
+    let (mut nginx, lb) = nginx_from_the_docs(dir.path(), &[&a.addr, &b.addr]);
+    let data = source((9 << 20) + 5, 9);
+    std::fs::write(dir.path().join("f.bin"), &data).unwrap();
+    let out = uptask()
+        .current_dir(dir.path())
+        .env("UPTASK_CACHE_DIR", dir.path().join("cache"))
+        .args([
+            "upload",
+            "f.bin",
+            &format!("http://{lb}/files/"),
+            "--protocol",
+            "tus",
+        ])
+        .args(["--chunk-size", "1MiB", "--json"])
+        .output()
+        .unwrap();
+    let _ = nginx.kill();
+    let _ = nginx.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let created = events
+        .iter()
+        .find(|e| e["event"] == "uploadCreated")
+        .and_then(|e| e["url"].as_str())
+        .unwrap_or_else(|| panic!("{events:#?}"));
+    assert!(
+        created.starts_with(&format!("http://{lb}/files/")),
+        "{created}"
+    );
+    let path = format!("/files/{}", created.rsplit('/').next().unwrap());
+    assert_eq!(sha256(&published(&b.addr, &path, "lb")), sha256(&data));
+    assert_clean("lb/");
+}
