@@ -8,6 +8,21 @@ use super::*;
 
 pub(super) const BUCKET: &str = "shared-store";
 
+/// SeaweedFS and `n` instances on `s3://BUCKET/PREFIX` with `flags`; `None` (said loudly)
+/// without SeaweedFS.
+pub(super) fn cluster(
+    prefix: &str,
+    n: usize,
+    flags: &[&str],
+) -> Option<(weed::Weed, Vec<Instance>)> {
+    let weed = weed::Weed::start(BUCKET)?;
+    let store = format!("s3://{BUCKET}/{prefix}");
+    Some((
+        weed,
+        (0..n).map(|_| Instance::start(&store, flags)).collect(),
+    ))
+}
+
 /// Bytes that differ at every offset, so a part stored at the wrong place shows.
 pub(super) fn source(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
@@ -129,11 +144,10 @@ fn three_instances_answer_for_one_upload_and_publish_it_whole() {
 
 #[test]
 fn a_cut_patch_keeps_what_arrived_and_continues_through_another_instance() {
-    let Some(_weed) = weed::Weed::start(BUCKET) else {
+    let Some((_weed, nodes)) = cluster("cut", 2, &[]) else {
         return;
     };
-    let store = format!("s3://{BUCKET}/cut");
-    let (a, b) = (Instance::start(&store, &[]), Instance::start(&store, &[]));
+    let [a, b] = &nodes[..] else { unreachable!() };
     let data = source(12 << 20, 3);
     let path = create(&a.addr, data.len() as u64);
     // Announce the whole body, send 7.5 MiB, and hang up.
@@ -230,11 +244,10 @@ fn a_killed_instance_keeps_its_lock_for_the_lease_then_the_upload_moves_on() {
 
 #[test]
 fn two_writers_through_two_instances_one_gets_423() {
-    let Some(_weed) = weed::Weed::start(BUCKET) else {
+    let Some((_weed, nodes)) = cluster("race", 2, &[]) else {
         return;
     };
-    let store = format!("s3://{BUCKET}/race");
-    let (a, b) = (Instance::start(&store, &[]), Instance::start(&store, &[]));
+    let [a, b] = &nodes[..] else { unreachable!() };
     let data = source(6 << 20, 5);
     let path = create(&a.addr, data.len() as u64);
     let headers = || {
@@ -272,11 +285,10 @@ fn two_writers_through_two_instances_one_gets_423() {
 
 #[test]
 fn a_tus_upload_killed_and_run_again_resumes_through_another_instance() {
-    let Some(_weed) = weed::Weed::start(BUCKET) else {
+    let Some((_weed, nodes)) = cluster("resume", 2, &[]) else {
         return;
     };
-    let store = format!("s3://{BUCKET}/resume");
-    let (a, b) = (Instance::start(&store, &[]), Instance::start(&store, &[]));
+    let [a, b] = &nodes[..] else { unreachable!() };
     let lb = instances::balancer(vec![a.addr.clone(), b.addr.clone()]);
     let dir = tempfile::tempdir().unwrap();
     let data = source(12 << 20, 6);

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::instances::{self, Instance, create, head, patch, wait_for};
-use super::store::{BUCKET, assert_clean, published, sha256, source};
+use super::store::{BUCKET, assert_clean, cluster, published, sha256, source};
 use super::*;
 
 #[test]
@@ -16,11 +16,10 @@ fn tus_js_client_uploads_through_two_instances_in_turn() {
         eprintln!("{why}");
         return;
     }
-    let Some(_weed) = weed::Weed::start(BUCKET) else {
+    let Some((_weed, nodes)) = cluster("js", 2, &[]) else {
         return;
     };
-    let store = format!("s3://{BUCKET}/js");
-    let (a, b) = (Instance::start(&store, &[]), Instance::start(&store, &[]));
+    let [a, b] = &nodes[..] else { unreachable!() };
     let dir = tempfile::tempdir().unwrap();
     let data = source((13 << 20) + 11, 8);
     let file = dir.path().join("f.bin");
@@ -242,11 +241,10 @@ fn the_nginx_example_of_the_deploy_guide_carries_a_tus_upload_to_the_instances()
         eprintln!("{why}");
         return;
     }
-    let Some(_weed) = weed::Weed::start(BUCKET) else {
+    let Some((_weed, nodes)) = cluster("lb", 2, &[]) else {
         return;
     };
-    let store = format!("s3://{BUCKET}/lb");
-    let (a, b) = (Instance::start(&store, &[]), Instance::start(&store, &[]));
+    let [a, b] = &nodes[..] else { unreachable!() };
     let dir = tempfile::tempdir().unwrap();
     let (mut nginx, lb) = nginx_from_the_docs(dir.path(), &[&a.addr, &b.addr]);
     let data = source((9 << 20) + 5, 9);

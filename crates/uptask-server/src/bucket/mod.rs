@@ -190,6 +190,19 @@ impl Reply {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The document a successful answer holds, as `parse` reads it; otherwise the refusal.
+    pub(crate) fn parsed<T>(
+        &self,
+        parse: impl FnOnce(&str) -> Option<T>,
+        what: &str,
+    ) -> Result<T, ApiError> {
+        self.status
+            .is_success()
+            .then(|| parse(&self.text()))
+            .flatten()
+            .ok_or_else(|| self.refused(what))
+    }
+
     /// An answer that is not what the call wanted, as the client's error: 502 with the
     /// store's own code and message.
     pub(crate) fn refused(&self, what: &str) -> ApiError {
@@ -282,11 +295,22 @@ impl Bucket {
         })
     }
 
-    /// An object's bytes as they arrive; `None` when there is none.
+    /// An object's bytes as they arrive (a break in them is the store being unreachable);
+    /// `None` when there is none.
     pub(crate) async fn get_stream(
         &self,
         key: &str,
-    ) -> Result<Option<hyper::body::Incoming>, ApiError> {
+    ) -> Result<Option<impl futures_util::Stream<Item = Result<Bytes, ApiError>> + use<>>, ApiError>
+    {
+        let key_owned = key.to_owned();
+        Ok(self.get_body(key).await?.map(move |body| {
+            futures_util::StreamExt::map(body.into_data_stream(), move |chunk| {
+                chunk.map_err(|e| unreachable("GET", &key_owned, &e))
+            })
+        }))
+    }
+
+    async fn get_body(&self, key: &str) -> Result<Option<hyper::body::Incoming>, ApiError> {
         let response = self
             .send("GET", key, &[], Vec::new(), Payload::Empty)
             .await?;
@@ -424,12 +448,7 @@ impl Bucket {
             let reply = self
                 .call("GET", "", &query, Vec::new(), Payload::Empty)
                 .await?;
-            let page = reply
-                .status
-                .is_success()
-                .then(|| uptask_proto::s3::list_objects(&reply.text()))
-                .flatten()
-                .ok_or_else(|| reply.refused("list objects"))?;
+            let page = reply.parsed(uptask_proto::s3::list_objects, "list objects")?;
             out.extend(page.objects);
             match page.next_token {
                 Some(t) => token = Some(t),
@@ -487,12 +506,7 @@ impl Bucket {
                 Payload::Empty,
             )
             .await?;
-        reply
-            .status
-            .is_success()
-            .then(|| uptask_proto::s3::upload_id(&reply.text()))
-            .flatten()
-            .ok_or_else(|| reply.refused("start a multipart upload"))
+        reply.parsed(uptask_proto::s3::upload_id, "start a multipart upload")
     }
 
     /// The parts a multipart upload holds, every page; `None` when the upload is gone.
@@ -514,12 +528,7 @@ impl Bucket {
             if reply.status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            let page = reply
-                .status
-                .is_success()
-                .then(|| uptask_proto::s3::list_parts(&reply.text()))
-                .flatten()
-                .ok_or_else(|| reply.refused("list the parts of an upload"))?;
+            let page = reply.parsed(uptask_proto::s3::list_parts, "list the parts of an upload")?;
             out.extend(page.parts);
             match page.next_marker {
                 Some(m) => marker = Some(m),

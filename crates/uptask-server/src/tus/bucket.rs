@@ -16,7 +16,6 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use http_body_util::BodyExt;
 
 use super::info::{Info, valid_id};
 use super::store::{Append, TusStore};
@@ -268,20 +267,10 @@ impl TusStore for BucketTus {
         let tail_key = self.key(id, "part");
         if layout.pending > 0 {
             // The bytes after the last full part begin the next one.
-            let mut body = self
-                .bucket
-                .get_stream(&tail_key)
-                .await?
-                .ok_or_else(|| broken(id))?
-                .into_data_stream();
+            let body = self.bucket.get_stream(&tail_key).await?;
+            let mut body = std::pin::pin!(body.ok_or_else(|| broken(id))?);
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("the store is unreachable: {e}"),
-                    )
-                })?;
-                spool.write(&chunk).await?;
+                spool.write(&chunk?).await?;
             }
         }
         if layout.stored + spool.len() != offset {
@@ -376,20 +365,10 @@ impl TusStore for BucketTus {
             let Some(source) = part_info.key.as_deref() else {
                 return Err(broken(part));
             };
-            let mut body = self
-                .bucket
-                .get_stream(source)
-                .await?
-                .ok_or_else(|| broken(part))?
-                .into_data_stream();
+            let body = self.bucket.get_stream(source).await?;
+            let mut body = std::pin::pin!(body.ok_or_else(|| broken(part))?);
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!("the store is unreachable: {e}"),
-                    )
-                })?;
-                writer.write(chunk).await?;
+                writer.write(chunk?).await?;
             }
         }
         writer.send_tail().await?;
