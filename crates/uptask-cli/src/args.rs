@@ -18,7 +18,8 @@ pub(crate) enum Command {
     /// when URL is omitted).
     #[command(after_help = UPLOAD_EXAMPLES)]
     Upload(Box<UploadArgs>),
-    /// Receive uploads: POST /upload stores multipart files (sha256-checked) in --dir.
+    /// Receive uploads: POST /upload (multipart, sha256-checked) and tus at /files/, in --dir or
+    /// an S3 bucket (--store) that any number of instances share.
     #[command(after_help = SERVE_EXAMPLES)]
     Serve(Box<ServeArgs>),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) to stdout.

@@ -1,7 +1,11 @@
-//! The uptask receiving server: `POST /upload` streams `multipart/form-data` parts to disk,
-//! hashing them on the way, and answers with what it stored; `/files/` takes tus 1.0 resumable
-//! uploads (creation, creation-with-upload, creation-defer-length, termination, checksum with
-//! sha1 and sha256, expiration, concatenation).
+//! The uptask receiving server: `POST /upload` streams `multipart/form-data` parts into the
+//! store, hashing them on the way, and answers with what it stored; `/files/` takes tus 1.0
+//! resumable uploads (creation, creation-with-upload, creation-defer-length, termination,
+//! checksum with sha1 and sha256, expiration, concatenation).
+//!
+//! The store is the local directory ([`ServerConfig::new`]) or an S3 bucket
+//! ([`ServerConfig::s3`], [`S3Store`]) that any number of servers share: tus offsets, locks
+//! and undelivered hook events live in the bucket, so every instance answers for every upload.
 //!
 //! It is the embedded default of `uptask upload FILE` (no URL), the server of `uptask serve`,
 //! and a test peer. Build the router with [`app`] to call it without a socket:
@@ -20,8 +24,9 @@
 //! Guarantees:
 //! - parts are streamed (never whole in memory) and hashed with sha256 on the way;
 //! - stored names are generated, never taken from the client, so a filename cannot traverse;
-//! - a file appears under its final name only once complete (written as a hidden `.part`, then
-//!   renamed); an aborted or failed upload leaves nothing behind;
+//! - a file appears under its final name only once complete (written as a hidden `.part` and
+//!   renamed, or completed as a multipart upload); an aborted or failed upload leaves nothing
+//!   behind;
 //! - a body over `max_size` is answered 413 before it is read when `Content-Length` says so;
 //! - with a token, every route but CORS preflights requires `Authorization: Bearer <token>`;
 //! - a request head over [`MAX_HEAD`] (16 KiB) is answered 431;
