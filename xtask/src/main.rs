@@ -1,11 +1,13 @@
 //! Project tasks.
 //!
-//! `cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only | --multipart-only]` builds
+//! `cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only | --multipart-only |
+//! --server]` builds
 //! release binaries, starts two sinks (a raw HTTP sink that discards bytes, and `uptask serve
 //! --discard`), runs each client several times in rotating order so no client always goes
 //! first, and prints a markdown table of medians and ratios: direct, over HTTPS and through
 //! tinyproxy; then tus against tus-js-client and S3 against boto3.
 //! Wall time is measured here; CPU seconds and peak RSS come from GNU `time`.
+//! `--server` compares the receiving servers on an S3 store instead (see `server.rs`).
 //! `--smoke` uses tiny sizes and one run: it checks the benchmark still works, not the numbers.
 
 #![allow(
@@ -24,6 +26,7 @@ use anyhow::{Context, bail, ensure};
 
 mod proxy;
 mod s3;
+mod server;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -36,6 +39,8 @@ struct Settings {
     s3_only: bool,
     /// Only the big multipart uploads (direct, HTTPS, through a proxy).
     multipart_only: bool,
+    /// Only the receiving servers on an S3 store.
+    server: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +53,7 @@ fn main() -> anyhow::Result<()> {
                 tus_only: false,
                 s3_only: false,
                 multipart_only: false,
+                server: false,
             };
             while let Some(a) = args.next() {
                 match a.as_str() {
@@ -55,6 +61,7 @@ fn main() -> anyhow::Result<()> {
                     "--tus-only" => settings.tus_only = true,
                     "--s3-only" => settings.s3_only = true,
                     "--multipart-only" => settings.multipart_only = true,
+                    "--server" => settings.server = true,
                     "--runs" => settings.runs = args.next().context("--runs N")?.parse()?,
                     other => bail!("unknown option {other}"),
                 }
@@ -65,7 +72,7 @@ fn main() -> anyhow::Result<()> {
             bench(&settings)
         }
         _ => bail!(
-            "usage: cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only | --multipart-only]"
+            "usage: cargo xtask bench [--smoke] [--runs N] [--tus-only | --s3-only | --multipart-only | --server]"
         ),
     }
 }
@@ -279,6 +286,16 @@ fn bench(settings: &Settings) -> anyhow::Result<()> {
         match tus_bench(settings, &bin, &dir)? {
             Some(section) => report.push_str(&section),
             None => bail!("the tus peers are not installed (npm install in peers/)"),
+        }
+        println!("{report}");
+        return Ok(());
+    }
+    if settings.server {
+        match server::bench(settings, &bin, &dir)? {
+            Some(section) => report.push_str(&section),
+            None => bail!(
+                "the server peers are missing (npm install in peers/, pip install -r peers/requirements.txt)"
+            ),
         }
         println!("{report}");
         return Ok(());

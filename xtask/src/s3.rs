@@ -13,15 +13,15 @@ use super::{
     MIB, Run, Settings, data_file, field, median, os, root, server_store, summary, timed, usable,
 };
 
-const ENDPOINT: &str = "http://127.0.0.1:8333";
-const BUCKET: &str = "bench";
-const KEY_ID: &str = "AKIDBENCH";
-const SECRET: &str = "SECRETBENCH";
+pub(super) const ENDPOINT: &str = "http://127.0.0.1:8333";
+pub(super) const BUCKET: &str = "bench";
+pub(super) const KEY_ID: &str = "AKIDBENCH";
+pub(super) const SECRET: &str = "SECRETBENCH";
 const PART: u64 = 8 * MIB;
 const CONCURRENCY: usize = 4;
 
 /// `weed mini`, killed on drop, its data removed.
-struct Weed {
+pub(super) struct Weed {
     child: Child,
     dir: std::path::PathBuf,
 }
@@ -48,7 +48,7 @@ fn curl(method: &str, path: &str) -> Command {
 /// A new store with the bench bucket, warmed up by one object of `warmup`: a fresh store's first
 /// writes wait for it to set up its volumes, which would be charged to whichever client comes
 /// first (a Python client's start-up hides most of it, a native one's does not).
-fn start(dir: &Path, warmup: &Path) -> anyhow::Result<Weed> {
+pub(super) fn start(dir: &Path, warmup: &Path) -> anyhow::Result<Weed> {
     // Another store on the port would answer in this one's place.
     ensure!(
         std::net::TcpStream::connect("127.0.0.1:8333").is_err(),
