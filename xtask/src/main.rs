@@ -197,13 +197,22 @@ fn start_sink(argv: &[OsString], announce_on_stderr: bool) -> anyhow::Result<Sin
         cmd.stdout(Stdio::piped());
     }
     let mut child = cmd.spawn()?;
-    let mut line = String::new();
-    if announce_on_stderr {
-        BufReader::new(child.stderr.take().context("stderr")?).read_line(&mut line)?;
+    let mut reader: Box<dyn BufRead + Send> = if announce_on_stderr {
+        Box::new(BufReader::new(child.stderr.take().context("stderr")?))
     } else {
-        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        Box::new(BufReader::new(child.stdout.take().context("stdout")?))
+    };
+    // Each server announces "... http://127.0.0.1:PORT ..." within its first lines (the sinks
+    // on the first; tusd after its settings).
+    let mut line = String::new();
+    for _ in 0..50 {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 || line.contains("127.0.0.1:") {
+            break;
+        }
     }
-    // Both sinks announce "... listening on http://127.0.0.1:PORT ...".
+    // Whatever it prints later is read and dropped, so a full pipe never stops it.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let port = line
         .split("127.0.0.1:")
         .nth(1)

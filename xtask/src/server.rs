@@ -30,10 +30,23 @@ fn with_keys(argv: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
     v
 }
 
-/// The two servers, by name, and how to start each on the bench bucket.
-fn servers(bin: &Path, prefix: &str) -> [(&'static str, Vec<OsString>, bool); 2] {
+/// tusd, when `go install github.com/tus/tusd/v2/cmd/tusd@v2.9.1` has put it on the PATH or
+/// in `$HOME/go/bin`.
+fn tusd() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").map(|h| Path::new(&h).join("go/bin/tusd"));
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("tusd"))
+        .chain(home)
+        .find(|p| p.is_file())
+}
+
+/// The servers, by name, how to start each on the bench bucket, and whether it announces on
+/// stderr. The first is uptask's, the second the Node anchor, then tusd if it is installed.
+fn servers(bin: &Path, prefix: &str) -> Vec<(&'static str, Vec<OsString>, bool)> {
     let part = PART.to_string();
-    [
+    let mut all = vec![
         (
             "uptask serve --store",
             with_keys(&[
@@ -62,7 +75,32 @@ fn servers(bin: &Path, prefix: &str) -> [(&'static str, Vec<OsString>, bool); 2]
             ]),
             false,
         ),
-    ]
+    ];
+    if let Some(tusd) = tusd() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_or(0, |a| a.port());
+        all.push((
+            "tusd 2.9.1 -s3-bucket (Go)",
+            with_keys(&[
+                &"AWS_REGION=us-east-1",
+                &tusd,
+                &"-host",
+                &"127.0.0.1",
+                &"-port",
+                &port.to_string(),
+                &"-s3-bucket",
+                &BUCKET,
+                &"-s3-endpoint",
+                &ENDPOINT,
+                &"-s3-part-size",
+                &part,
+                &"-disable-download",
+            ]),
+            true,
+        ));
+    }
+    all
 }
 
 fn files_url(sink: &Sink) -> String {
@@ -123,11 +161,12 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
     };
     let js = |endpoint: &str| os(&[&"node", &peers.join("tus-upload.mjs"), &file, &endpoint]);
     let clients = ["uptask (one PATCH)", "tus-js-client 4 (one PATCH)"];
+    let count = servers(bin, "tus").len();
     // results[server][client]
-    let mut results: Vec<Vec<Vec<Run>>> = vec![vec![Vec::new(); clients.len()]; 2];
+    let mut results: Vec<Vec<Vec<Run>>> = vec![vec![Vec::new(); clients.len()]; count];
     for round in 0..settings.runs {
-        for k in 0..2 {
-            let s = (round + k) % 2;
+        for k in 0..count {
+            let s = (round + k) % count;
             for (c, runs) in results[s].iter_mut().enumerate() {
                 let weed = start_weed(&store, &warmup)?;
                 let (_, argv, on_stderr) = &servers(bin, "tus")[s];
@@ -144,7 +183,7 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
             }
         }
     }
-    let names = servers(bin, "tus").map(|(n, ..)| n);
+    let names: Vec<&str> = servers(bin, "tus").into_iter().map(|(n, ..)| n).collect();
     let mut out = format!(
         "\n### {} MiB over tus into SeaweedFS through each server ({} runs, medians; parts of {} MiB; store on {})\n\n\
          | server | client | wall s | MB/s | throughput vs @tus/s3-store |\n|---|---|---:|---:|---:|\n",
@@ -231,7 +270,7 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         smalls.push(data_file(&small_dir, &format!("s{i}.bin"), small, false)?);
     }
     let weed = start_weed(&store, &warmup)?;
-    let [(_, argv, _), _] = servers(bin, "small");
+    let (_, argv, _) = servers(bin, "small").swap_remove(0);
     let instances = [start_sink(&argv, true)?, start_sink(&argv, true)?];
     let started = Instant::now();
     let mut children = Vec::new();
