@@ -128,6 +128,7 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
     let peers = root().join("peers");
     if !usable("weed", &["version"])
         || !usable("curl", &["--version"])
+        || !usable("python3", &["-c", "import boto3"])
         || !peers.join("node_modules/@tus/s3-store").exists()
         || !peers.join("node_modules/tus-js-client").exists()
     {
@@ -295,19 +296,26 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         );
     }
     let wall = started.elapsed().as_secs_f64();
-    let listed = Command::new("curl")
-        .args(["-sS", "-f", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user"])
-        .arg(format!("{KEY_ID}:{SECRET}"))
+    // What the bucket holds under the prefix, besides the server's own state.
+    let listed = Command::new("python3")
+        .arg("-c")
         .arg(format!(
-            "{ENDPOINT}/{BUCKET}?list-type=2&prefix=small/&max-keys=1000"
+            "import boto3\n\
+             s3 = boto3.client('s3', endpoint_url='{ENDPOINT}', aws_access_key_id='{KEY_ID}', \
+             aws_secret_access_key='{SECRET}', region_name='us-east-1')\n\
+             n = 0\n\
+             for page in s3.get_paginator('list_objects_v2').paginate(Bucket='{BUCKET}', Prefix='small/'):\n\
+             \x20   n += sum(1 for o in page.get('Contents', []) if not o['Key'].startswith('small/.uptask/'))\n\
+             print(n)\n"
         ))
         .output()?;
-    let text = String::from_utf8_lossy(&listed.stdout);
-    let stored = text
-        .split("<Key>")
-        .skip(1)
-        .filter(|k| !k.starts_with("small/.uptask/"))
-        .count();
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    ensure!(
+        listed.status.success(),
+        "cannot list the bucket: {}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let stored: usize = text.trim().parse().context("the listing's count")?;
     ensure!(stored == count, "{stored} of {count} small uploads stored");
     drop(instances);
     drop(weed);
