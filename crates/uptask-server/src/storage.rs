@@ -91,10 +91,7 @@ impl Storage for LocalDir<'_> {
             key,
             mut chunks,
         } = incoming;
-        let stored_name = match key {
-            Some(key) => key,
-            None => generate_name(&file_name)?,
-        };
+        let stored_name = stored_name(key.as_deref(), &file_name)?;
         let final_path = self.0.join(&stored_name);
         let parent = final_path.parent().unwrap_or(self.0);
         tokio::fs::create_dir_all(parent)
@@ -171,6 +168,15 @@ pub(crate) fn hex(hasher: Sha256) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The name a stored file gets: the key a pre-create hook chose (already checked), or a
+/// generated one.
+pub(crate) fn stored_name(key: Option<&str>, client_name: &str) -> Result<String, ApiError> {
+    match key {
+        Some(key) => Ok(key.to_owned()),
+        None => generate_name(client_name),
+    }
 }
 
 /// `<unix ms>-<16 random hex>[.ext]`: unique, sortable, and free of anything the client chose

@@ -122,7 +122,13 @@ async fn receive(
         if field.file_name().is_some() {
             let field_name = field.name().unwrap_or_default().to_owned();
             let file_name = field.file_name().unwrap_or_default().to_owned();
-            let told = crate::hooks::Told::new(shared, req, &field_name, &file_name)?;
+            let told = crate::hooks::Told::new(
+                shared.hooks.as_ref(),
+                shared.bucket.as_ref().map(|b| b.name.as_str()),
+                req,
+                &field_name,
+                &file_name,
+            )?;
             let key = told.pre_create().await?;
             let incoming = Incoming {
                 field: field_name,

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Bucket, PartWriter, Payload, Spool};
 use crate::error::ApiError;
-use crate::storage::{Chunks, Incoming, Storage, StoredFile, generate_name, hex};
+use crate::storage::{Chunks, Incoming, Storage, StoredFile, hex, stored_name};
 
 /// Files of multipart uploads, into the bucket.
 #[derive(Debug)]
@@ -22,10 +22,7 @@ impl Storage for BucketFiles<'_> {
             mut chunks,
         } = incoming;
         let bucket = self.0;
-        let name = match key {
-            Some(key) => key,
-            None => generate_name(&file_name)?,
-        };
+        let name = stored_name(key.as_deref(), &file_name)?;
         let key = format!("{}{name}", bucket.prefix);
         // A file smaller than a part goes in one PUT; a larger one becomes a multipart upload
         // when its first part is full.

@@ -8,7 +8,6 @@ use axum::http::request::Parts;
 use axum::response::Response;
 
 use super::{Event, Hooks, RequestFacts, StorageFacts, UploadFacts, checked_key};
-use crate::config::Shared;
 use crate::storage::StoredFile;
 
 /// One file of a form, as the hooks know it.
@@ -22,20 +21,22 @@ pub(crate) struct Told<'a> {
 }
 
 impl<'a> Told<'a> {
+    /// `bucket` names the store's bucket when files go to one.
     pub(crate) fn new(
-        shared: &'a Shared,
+        hooks: Option<&'a Arc<Hooks>>,
+        bucket: Option<&str>,
         req: &'a Parts,
         field: &str,
         file_name: &str,
     ) -> Result<Self, Response> {
-        let id = match &shared.hooks {
+        let id = match hooks {
             Some(_) => crate::storage::generate_name("")
                 .map_err(axum::response::IntoResponse::into_response)?,
             None => String::new(),
         };
         Ok(Self {
-            hooks: shared.hooks.as_ref(),
-            bucket: shared.bucket.as_ref().map(|b| b.name.clone()),
+            hooks,
+            bucket: bucket.map(str::to_owned),
             req,
             id,
             metadata: BTreeMap::from([

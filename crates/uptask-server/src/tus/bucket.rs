@@ -196,11 +196,7 @@ impl TusStore for BucketTus {
     }
 
     async fn create(&self, id: &str, info: &mut Info) -> Result<(), ApiError> {
-        let name = match &info.key {
-            // A key the pre-create hook chose (checked: relative, no dot segments).
-            Some(key) => key.clone(),
-            None => crate::storage::generate_name(&info.file_name)?,
-        };
+        let name = crate::storage::stored_name(info.key.as_deref(), &info.file_name)?;
         let key = if info.partial {
             self.key(id, "data")
         } else {

@@ -172,10 +172,7 @@ impl TusStore for LocalTus {
             return Ok(());
         }
         // A name the pre-create hook chose (checked to stay inside the directory), or ours.
-        let name = match &info.key {
-            Some(key) => key.clone(),
-            None => crate::storage::generate_name(&info.file_name)?,
-        };
+        let name = crate::storage::stored_name(info.key.as_deref(), &info.file_name)?;
         let stored = self.dir.join(name);
         if let Some(parent) = stored.parent() {
             tokio::fs::create_dir_all(parent)
