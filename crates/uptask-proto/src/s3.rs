@@ -24,7 +24,7 @@ mod xml;
 /// What an S3 multipart upload leaves in a resume store.
 pub use crate::engine::S3Entry as Entry;
 pub use config::{Profiles, Resolved, Settings, resolve};
-pub use listing::{ObjectList, UploadList, list_objects, list_uploads};
+pub use listing::{ListedObject, ListedUpload, ObjectList, UploadList, list_objects, list_uploads};
 pub use machine::{S3Config, S3Machine};
 pub use parts::{MAX_PARTS, MIN_PART_SIZE, PartPlan, plan_parts};
 pub use signed::Signer;

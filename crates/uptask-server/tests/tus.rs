@@ -151,6 +151,8 @@ impl Tusd {
                     .keys()
                     .into_iter()
                     .filter(|k| k.starts_with(&format!("{prefix}.uptask/")))
+                    // The sweep's mark belongs to no upload.
+                    .filter(|k| *k != format!("{prefix}.uptask/tus-sweep"))
                     .collect();
                 let (open, listing) = weed::uploads_listed(BUCKET);
                 if open {

@@ -46,7 +46,8 @@ pub(super) fn sha256(bytes: &[u8]) -> String {
 /// What the tus upload at `path` became: its `s3://` location's bytes.
 pub(super) fn published(addr: &str, path: &str, prefix: &str) -> Vec<u8> {
     let id = path.rsplit('/').next().unwrap();
-    let info = object(BUCKET, &format!("{prefix}/.uptask/tus/{id}.info"));
+    // A published upload's info settles where the expiry sweep no longer reads it.
+    let info = object(BUCKET, &format!("{prefix}/.uptask/tus-done/{id}.info"));
     let info: Value = serde_json::from_slice(&info).unwrap();
     let stored = info["stored"]
         .as_str()

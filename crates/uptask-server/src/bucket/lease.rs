@@ -190,17 +190,10 @@ fn granted(reply: &Reply, what: &str) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Last written longer than the lease ago, by the store's own clock.
+/// Last written longer than the lease ago, by the store's own clock (without both dates the
+/// lock stands).
 fn stale(head: &Reply, lease: Duration) -> bool {
-    let date = |name| {
-        head.header(name)
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-    };
-    match (date("date"), date("last-modified")) {
-        (Some(now), Some(written)) => now.duration_since(written).is_ok_and(|age| age > lease),
-        // Without both dates nothing can be judged: the lock stands.
-        _ => false,
-    }
+    head.age().is_some_and(|age| age > lease)
 }
 
 async fn renew(bucket: Arc<Bucket>, key: String, state: Arc<Held>) {

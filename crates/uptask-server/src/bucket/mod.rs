@@ -6,6 +6,7 @@
 
 mod files;
 mod lease;
+mod listing;
 mod parts;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -184,6 +185,24 @@ pub(crate) struct Reply {
 impl Reply {
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A time header (`Date`, `Last-Modified`), in Unix seconds.
+    pub(crate) fn time(&self, name: &str) -> Option<u64> {
+        let time = httpdate::parse_http_date(self.header(name)?).ok()?;
+        Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs())
+    }
+
+    /// The store's `Date`, in Unix seconds.
+    pub(crate) fn date(&self) -> Option<u64> {
+        self.time("date")
+    }
+
+    /// How long ago the object answered for was last written, on the store's own clock
+    /// (`None` without both dates: then nothing can be judged).
+    pub(crate) fn age(&self) -> Option<Duration> {
+        let (now, written) = (self.date()?, self.time("last-modified")?);
+        Some(Duration::from_secs(now.saturating_sub(written)))
     }
 
     pub(crate) fn text(&self) -> String {
@@ -433,27 +452,6 @@ impl Bucket {
             Ok(())
         } else {
             Err(reply.refused(&format!("list s3://{}/{}", self.name, self.prefix)))
-        }
-    }
-
-    /// The keys (and sizes) under `prefix`, every page.
-    pub(crate) async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, ApiError> {
-        let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            let mut query = vec![("list-type", "2".to_owned()), ("prefix", prefix.to_owned())];
-            if let Some(t) = token.take() {
-                query.insert(0, ("continuation-token", t));
-            }
-            let reply = self
-                .call("GET", "", &query, Vec::new(), Payload::Empty)
-                .await?;
-            let page = reply.parsed(uptask_proto::s3::list_objects, "list objects")?;
-            out.extend(page.objects);
-            match page.next_token {
-                Some(t) => token = Some(t),
-                None => return Ok(out),
-            }
         }
     }
 

@@ -86,9 +86,10 @@ impl Outbox {
             Self::Bucket(bucket) => {
                 let prefix = key(bucket, "");
                 match bucket.list(&prefix).await {
-                    Ok(keys) => keys
+                    Ok(listing) => listing
+                        .items
                         .into_iter()
-                        .filter_map(|(k, _)| k.strip_prefix(&prefix).map(str::to_owned))
+                        .filter_map(|o| o.key.strip_prefix(&prefix).map(str::to_owned))
                         .collect(),
                     Err(e) => {
                         tracing::warn!(error = e.message, "cannot list waiting hook events");

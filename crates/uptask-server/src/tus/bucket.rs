@@ -6,18 +6,22 @@
 //!   with the offset they start at in its metadata;
 //! - `ID.lock`: the lock of the request writing it (see [`Lease`]).
 //!
+//! A published upload's info moves to `PREFIX/.uptask/tus-done/ID.info`, so that what the
+//! expiry sweep lists is only the uploads still in progress (see [`super::tidy`]).
+//!
 //! Parts are aligned: part `n` always holds the bytes from `(n - 1) * part_size`, so the
 //! offset is the run of parts `1..=k` the store lists, plus `ID.part` when it starts right
 //! there. A part or a `.part` left by a request that died is either exactly right for its place
 //! or ignored; no instance's memory or disk takes part in it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
-use super::info::{Info, valid_id};
+use super::info::Info;
 use super::store::{Append, TusStore};
 use crate::bucket::{Bucket, Lease, LeaseWatch, PartWriter, Payload, Spool};
 use crate::error::ApiError;
@@ -38,7 +42,21 @@ impl BucketTus {
     }
 
     fn key(&self, id: &str, ext: &str) -> String {
-        self.bucket.state_key(&format!("tus/{id}.{ext}"))
+        format!("{}{id}.{ext}", self.live_prefix())
+    }
+
+    /// Where the objects of uploads in progress are.
+    pub(super) fn live_prefix(&self) -> String {
+        self.bucket.state_key("tus/")
+    }
+
+    /// Where a published upload's info settles.
+    fn done_key(&self, id: &str) -> String {
+        self.bucket.state_key(&format!("tus-done/{id}.info"))
+    }
+
+    pub(super) fn bucket(&self) -> &Bucket {
+        &self.bucket
     }
 
     /// The contiguous full parts `1..=k` and their total, and the `.part` object's size when it
@@ -209,8 +227,12 @@ impl TusStore for BucketTus {
     }
 
     async fn load(&self, id: &str) -> Result<Option<Info>, ApiError> {
-        let Some((json, _)) = self.bucket.get(&self.key(id, "info")).await? else {
-            return Ok(None);
+        let json = match self.bucket.get(&self.key(id, "info")).await? {
+            Some((json, _)) => json,
+            None => match self.bucket.get(&self.done_key(id)).await? {
+                Some((json, _)) => json,
+                None => return Ok(None),
+            },
         };
         serde_json::from_slice(&json).map(Some).map_err(|e| {
             tracing::error!(id, error = %e, "unreadable tus info in the store");
@@ -335,6 +357,7 @@ impl TusStore for BucketTus {
         self.bucket.delete(&self.key(id, "part")).await?;
         info.stored = Some(self.bucket.location(&key));
         self.save(id, info).await?;
+        self.settle(id, info).await;
         tracing::info!(location = info.stored, length = ?info.length, "tus upload complete");
         Ok(())
     }
@@ -384,6 +407,7 @@ impl TusStore for BucketTus {
         for ext in ["part", "info"] {
             steps.push(self.bucket.delete(&self.key(id, ext)).await);
         }
+        steps.push(self.bucket.delete(&self.done_key(id)).await);
         for e in steps.into_iter().filter_map(Result::err) {
             tracing::warn!(id, error = e.message, "cannot remove all of a tus upload");
         }
@@ -398,18 +422,43 @@ impl TusStore for BucketTus {
         }
     }
 
-    async fn ids(&self) -> Result<Vec<String>, ApiError> {
-        let prefix = self.bucket.state_key("tus/");
-        Ok(self
-            .bucket
-            .list(&prefix)
-            .await?
-            .into_iter()
-            .filter_map(|(key, _)| {
-                let id = key.strip_prefix(&prefix)?.strip_suffix(".info")?;
-                valid_id(id).then(|| id.to_owned())
-            })
-            .collect())
+    async fn sweep_ids(&self, expiry: Duration, every: Duration) -> Result<Vec<String>, ApiError> {
+        super::tidy::sweep_ids(self, expiry, every).await
+    }
+
+    async fn settle(&self, id: &str, info: &Info) {
+        if info.stored.is_none() || info.partial {
+            return;
+        }
+        // Written there first, then removed here: a reader finds it in one place or the other.
+        let moved = match serde_json::to_vec(info) {
+            Ok(json) => self
+                .bucket
+                .put(
+                    &self.done_key(id),
+                    Bytes::from(json),
+                    vec![("content-type", "application/json".into())],
+                )
+                .await
+                .map(|reply| reply.status.is_success()),
+            Err(e) => Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.to_string(),
+            )),
+        };
+        let result = match moved {
+            Ok(true) => self.bucket.delete(&self.key(id, "info")).await,
+            Ok(false) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "refused")),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            // It stays where it was, where every reader still finds it; a later sweep retries.
+            tracing::warn!(
+                id,
+                error = e.message,
+                "cannot settle a published tus upload's info"
+            );
+        }
     }
 }
 

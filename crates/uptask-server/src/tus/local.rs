@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
@@ -236,7 +237,8 @@ impl TusStore for LocalTus {
         }
     }
 
-    async fn ids(&self) -> Result<Vec<String>, ApiError> {
+    /// Every upload: the directory is this instance's alone, and reading it is cheap.
+    async fn sweep_ids(&self, _: Duration, _: Duration) -> Result<Vec<String>, ApiError> {
         let Ok(mut entries) = tokio::fs::read_dir(self.dir.join(TUS_DIR)).await else {
             return Ok(Vec::new());
         };

@@ -14,6 +14,7 @@ mod events;
 mod info;
 mod local;
 mod store;
+mod tidy;
 mod write;
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,6 +38,9 @@ use store::TusStore;
 
 /// The extensions this server implements, as announced.
 const EXTENSIONS: &str = "creation,creation-with-upload,creation-defer-length,termination,checksum,expiration,concatenation";
+
+/// The longest time between two expiry sweeps of one instance.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// State of the tus routes: the config, the store and the hooks.
 pub(crate) struct Tus<S> {
@@ -436,21 +440,23 @@ impl<S: TusStore> Tus<S> {
         self.store.unlock(guard).await;
     }
 
-    /// Removes expired uploads, at most once a minute per instance (any POST may trigger it;
-    /// on a shared store any instance may sweep).
+    /// Removes expired uploads, at most once a minute (or once an expiry, when shorter) per
+    /// instance; any POST may trigger it, and on a shared store any instance may sweep.
     async fn sweep(&self) {
+        let expiry = self.config.tus_expiry;
+        let every = SWEEP_EVERY.min(expiry);
         {
             let mut last = self
                 .last_sweep
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             let now = now_ms();
-            if now.saturating_sub(*last) < 60_000 {
+            if now.saturating_sub(*last) < u64::try_from(every.as_millis()).unwrap_or(u64::MAX) {
                 return;
             }
             *last = now;
         }
-        let ids = match self.store.ids().await {
+        let ids = match self.store.sweep_ids(expiry, every).await {
             Ok(ids) => ids,
             Err(e) => {
                 tracing::warn!(error = e.message, "cannot list tus uploads to sweep");
@@ -458,10 +464,10 @@ impl<S: TusStore> Tus<S> {
             }
         };
         for id in ids {
-            if let Ok(Some(info)) = self.store.load(&id).await
-                && info.expired()
-            {
-                self.expire(&id).await;
+            match self.store.load(&id).await {
+                Ok(Some(info)) if info.expired() => self.expire(&id).await,
+                Ok(Some(info)) => self.store.settle(&id, &info).await,
+                _ => {}
             }
         }
     }

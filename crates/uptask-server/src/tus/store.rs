@@ -3,6 +3,7 @@
 //! written once, above it.
 
 use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -73,8 +74,21 @@ pub(crate) trait TusStore: Send + Sync + 'static {
     /// Where an upload is, as hooks are told.
     fn storage(&self, info: &Info) -> crate::hooks::StorageFacts;
 
-    /// The ids of every upload the store holds, for the expiry sweep.
-    fn ids(&self) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
+    /// The ids of uploads that may have expired, for the expiry sweep (which reads and judges
+    /// each); a store may tidy its leftovers on the way. With sweeps from every instance on a
+    /// shared store, it may answer none when another swept within `every`.
+    fn sweep_ids(
+        &self,
+        expiry: Duration,
+        every: Duration,
+    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
+
+    /// Puts a published upload's info where sweeps no longer read it (the sweep calls it for
+    /// every published upload it meets).
+    fn settle(&self, id: &str, info: &Info) -> impl Future<Output = ()> + Send {
+        let _ = (id, info);
+        async {}
+    }
 }
 
 /// One request's bytes on their way into the store.
