@@ -52,19 +52,7 @@ fn streamed_form(rx: tokio::sync::mpsc::Receiver<Chunk>) -> Request<Body> {
 
 /// Objects under the prefix, and whether a multipart upload is open.
 fn left_behind() -> (Vec<String>, bool) {
-    let (status, body) = weed::raw(
-        "GET",
-        &format!("/{BUCKET}"),
-        &[("list-type", "2")],
-        &weed::creds(),
-    );
-    assert_eq!(status, 200);
-    let keys = String::from_utf8_lossy(&body)
-        .split("<Key>")
-        .skip(1)
-        .filter_map(|s| s.split("</Key>").next())
-        .map(str::to_owned)
-        .collect();
+    let keys = weed::keys(BUCKET, "");
     (keys, weed::uploads_listed(BUCKET).0)
 }
 

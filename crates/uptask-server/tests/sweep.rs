@@ -68,20 +68,7 @@ async fn patch(router: &Router, url: &str, bytes: &'static [u8]) -> Option<Strin
 
 /// Every key in the bucket, and the open multipart uploads' listing.
 fn bucket_now() -> (Vec<String>, String) {
-    let (status, body) = weed::raw(
-        "GET",
-        &format!("/{BUCKET}"),
-        &[("list-type", "2")],
-        &weed::creds(),
-    );
-    assert_eq!(status, 200);
-    let keys = String::from_utf8_lossy(&body)
-        .split("<Key>")
-        .skip(1)
-        .filter_map(|s| s.split("</Key>").next())
-        .map(str::to_owned)
-        .collect();
-    (keys, weed::uploads_listed(BUCKET).1)
+    (weed::keys(BUCKET, ""), weed::uploads_listed(BUCKET).1)
 }
 
 fn id_of(url: &str) -> &str {
@@ -167,17 +154,8 @@ async fn the_sweep_removes_expired_uploads_and_leftovers_but_not_what_is_not_its
     );
     let (status, _, offset) = tus(&router, "HEAD", &done, &[], b"").await;
     assert_eq!((status, offset.as_deref()), (StatusCode::OK, Some("3")));
-    let (status, stored) = weed::raw(
-        "GET",
-        &format!("/{BUCKET}"),
-        &[("list-type", "2"), ("prefix", "sw/")],
-        &weed::creds(),
-    );
-    assert_eq!(status, 200);
-    let published = String::from_utf8_lossy(&stored)
-        .split("<Key>")
-        .skip(1)
-        .filter_map(|s| s.split("</Key>").next())
+    let published = weed::keys(BUCKET, "sw/")
+        .into_iter()
         .filter(|k| !k.starts_with("sw/.uptask/"))
         .count();
     assert_eq!(published, 1, "only the complete upload became a file");

@@ -164,19 +164,7 @@ impl Tusd {
     }
 
     fn keys(&self) -> Vec<String> {
-        let (status, body) = weed::raw(
-            "GET",
-            &format!("/{BUCKET}"),
-            &[("list-type", "2")],
-            &weed::creds(),
-        );
-        assert_eq!(status, 200);
-        String::from_utf8_lossy(&body)
-            .split("<Key>")
-            .skip(1)
-            .filter_map(|s| s.split("</Key>").next())
-            .map(str::to_owned)
-            .collect()
+        weed::keys(BUCKET, "")
     }
 }
 

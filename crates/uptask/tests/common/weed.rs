@@ -247,6 +247,23 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The keys in `bucket` under `prefix` (the first page: tests keep few objects).
+pub fn keys(bucket: &str, prefix: &str) -> Vec<String> {
+    let (status, body) = raw(
+        "GET",
+        &format!("/{bucket}"),
+        &[("list-type", "2"), ("prefix", prefix)],
+        &creds(),
+    );
+    assert_eq!(status, 200, "cannot list {bucket}");
+    String::from_utf8_lossy(&body)
+        .split("<Key>")
+        .skip(1)
+        .filter_map(|s| s.split("</Key>").next())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Whether any multipart upload is listed in `bucket`, and the listing.
 pub fn uploads_listed(bucket: &str) -> (bool, String) {
     let (status, listing) = raw("GET", &format!("/{bucket}"), &[("uploads", "")], &creds());
