@@ -55,6 +55,25 @@ impl BucketTus {
         self.bucket.state_key(&format!("tus-done/{id}.info"))
     }
 
+    /// Writes an upload's info as JSON at `key`.
+    async fn write_info(&self, key: &str, info: &Info) -> Result<(), ApiError> {
+        let json = serde_json::to_vec(info)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let reply = self
+            .bucket
+            .put(
+                key,
+                Bytes::from(json),
+                vec![("content-type", "application/json".into())],
+            )
+            .await?;
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(reply.refused("keep an upload's info"))
+        }
+    }
+
     pub(super) fn bucket(&self) -> &Bucket {
         &self.bucket
     }
@@ -244,21 +263,7 @@ impl TusStore for BucketTus {
     }
 
     async fn save(&self, id: &str, info: &Info) -> Result<(), ApiError> {
-        let json = serde_json::to_vec(info)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let reply = self
-            .bucket
-            .put(
-                &self.key(id, "info"),
-                Bytes::from(json),
-                vec![("content-type", "application/json".into())],
-            )
-            .await?;
-        if reply.status.is_success() {
-            Ok(())
-        } else {
-            Err(reply.refused("keep an upload's info"))
-        }
+        self.write_info(&self.key(id, "info"), info).await
     }
 
     async fn offset(&self, id: &str, info: &Info) -> Result<u64, ApiError> {
@@ -431,26 +436,10 @@ impl TusStore for BucketTus {
             return;
         }
         // Written there first, then removed here: a reader finds it in one place or the other.
-        let moved = match serde_json::to_vec(info) {
-            Ok(json) => self
-                .bucket
-                .put(
-                    &self.done_key(id),
-                    Bytes::from(json),
-                    vec![("content-type", "application/json".into())],
-                )
-                .await
-                .map(|reply| reply.status.is_success()),
-            Err(e) => Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                e.to_string(),
-            )),
-        };
-        let result = match moved {
-            Ok(true) => self.bucket.delete(&self.key(id, "info")).await,
-            Ok(false) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "refused")),
-            Err(e) => Err(e),
-        };
+        let mut result = self.write_info(&self.done_key(id), info).await;
+        if result.is_ok() {
+            result = self.bucket.delete(&self.key(id, "info")).await;
+        }
         if let Err(e) = result {
             // It stays where it was, where every reader still finds it; a later sweep retries.
             tracing::warn!(
