@@ -70,6 +70,10 @@ impl Bars {
     pub(crate) fn new(files: &[(String, Option<u64>)]) -> Self {
         let term = Term::buffered_stderr();
         let hidden = !term.is_term();
+        // A Windows console takes the frame's escape sequences only once asked to, which
+        // this does.
+        #[cfg(windows)]
+        let _ = term.features().colors_supported();
         let bars = Self::with_term(files, term, hidden);
         if !hidden {
             let state = Arc::downgrade(&bars.state);
@@ -168,8 +172,7 @@ impl Bars {
     /// Prints a line above the bars.
     pub(crate) fn println(&self, line: &str) {
         let mut state = self.state();
-        state.erase();
-        let _ = state.term.write_line(line);
+        state.print_above(line);
         state.paint();
     }
 }
@@ -247,10 +250,7 @@ impl State {
     fn paint(&mut self) {
         self.dirty = false;
         let lines = self.lines();
-        self.erase();
-        for line in &lines {
-            let _ = self.term.write_line(line);
-        }
+        let _ = self.term.write_str(&frame(self.drawn, &lines));
         self.drawn = lines.len();
         let _ = self.term.flush();
         if self
@@ -262,14 +262,42 @@ impl State {
         }
     }
 
-    /// Takes the last frame off the screen, leaving the cursor where it began.
-    fn erase(&mut self) {
-        // Whatever the terminal echoed below the frame (a `^C`) goes too.
-        let _ = self.term.clear_line();
-        if self.drawn > 0 {
-            let _ = self.term.clear_last_lines(self.drawn);
-            self.drawn = 0;
-        }
+    /// Writes `line` where the frame's first row is; the next `paint` draws the frame below.
+    fn print_above(&mut self, line: &str) {
+        let _ = self.term.write_str(&format!(
+            "{}{line}{CLEAR_RIGHT}\n",
+            to_first_row(self.drawn)
+        ));
+        self.drawn = 0;
+    }
+}
+
+/// Erases from the cursor to the end of its row.
+const CLEAR_RIGHT: &str = "\x1b[K";
+/// Erases from the cursor to the end of the screen.
+const CLEAR_BELOW: &str = "\x1b[J";
+
+/// The bytes that turn a frame of `drawn` rows, with the cursor on the row below it, into
+/// `lines`. Each row is overwritten where it stands rather than the old frame being cleared
+/// first: a terminal reads the frame in pieces, and a piece that ends mid-frame must show
+/// every bar (old or new), never a blank screen. What is left below (rows of a taller frame,
+/// the `^C` the terminal echoed) is erased last.
+fn frame(drawn: usize, lines: &[String]) -> String {
+    let mut out = to_first_row(drawn);
+    for line in lines {
+        out.push_str(line);
+        out.push_str(CLEAR_RIGHT);
+        out.push('\n');
+    }
+    out.push_str(CLEAR_BELOW);
+    out
+}
+
+/// From the row below a frame of `drawn` rows to the start of its first row.
+fn to_first_row(drawn: usize) -> String {
+    match drawn {
+        0 => "\r".to_owned(),
+        n => format!("\r\x1b[{n}A"),
     }
 }
 
@@ -441,5 +469,37 @@ mod tests {
             "the total goes once nothing runs: {lines:?}"
         );
         assert!(lines[0].ends_with("60 B/320 B failed"), "{lines:?}");
+    }
+
+    /// Rows of a VT100 screen after `bytes` went through a terminal (which turns `\n` into
+    /// `\r\n`), trailing blanks trimmed, blank rows dropped.
+    fn screen_after(parser: &mut vt100::Parser, bytes: &str) -> Vec<String> {
+        parser.process(bytes.replace('\n', "\r\n").as_bytes());
+        parser
+            .screen()
+            .rows(0, 80)
+            .map(|r| r.trim_end().to_owned())
+            .filter(|r| !r.is_empty())
+            .collect()
+    }
+
+    #[test]
+    fn a_frame_read_in_pieces_never_shows_fewer_bars() {
+        let old: Vec<String> = ["a 1", "b 1", "total 2"].map(String::from).into();
+        let new: Vec<String> = ["a 2", "b 2", "total 4"].map(String::from).into();
+        let mut parser = vt100::Parser::new(10, 80, 0);
+        let mut shown = screen_after(&mut parser, &format!("above\n{}", frame(0, &old)));
+        assert_eq!(shown, ["above", "a 1", "b 1", "total 2"]);
+        // A terminal may read the frame up to any line's end; each piece shows three bars.
+        let next = frame(old.len(), &new);
+        for piece in next.split_inclusive('\n') {
+            shown = screen_after(&mut parser, piece);
+            assert_eq!(shown.len(), 4, "{shown:?} after {piece:?}");
+        }
+        assert_eq!(shown, ["above", "a 2", "b 2", "total 4"]);
+        // A shorter frame leaves nothing of the taller one, nor the `^C` echoed below it.
+        screen_after(&mut parser, "^C");
+        shown = screen_after(&mut parser, &frame(new.len(), &new[1..]));
+        assert_eq!(shown, ["above", "b 2", "total 4"]);
     }
 }
