@@ -21,7 +21,7 @@ use crate::error::ApiError;
 
 pub(crate) use files::BucketFiles;
 pub(crate) use lease::{Lease, LeaseWatch};
-pub(crate) use parts::{PartWriter, Spool};
+pub(crate) use parts::{PartWriter, SentPart, Spool};
 
 /// The default lease of an upload's lock: a holder that stops renewing it (killed, cut off
 /// from the store) loses the upload this long after its last renewal.
@@ -505,34 +505,6 @@ impl Bucket {
             )
             .await?;
         reply.parsed(uptask_proto::s3::upload_id, "start a multipart upload")
-    }
-
-    /// The parts a multipart upload holds, every page; `None` when the upload is gone.
-    pub(crate) async fn list_parts(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Option<Vec<uptask_proto::s3::ListedPart>>, ApiError> {
-        let mut out = Vec::new();
-        let mut marker = None;
-        loop {
-            let mut query = vec![("uploadId", upload_id.to_owned())];
-            if let Some(m) = marker.take() {
-                query.insert(0, ("part-number-marker", format!("{m}")));
-            }
-            let reply = self
-                .call("GET", key, &query, Vec::new(), Payload::Empty)
-                .await?;
-            if reply.status == StatusCode::NOT_FOUND {
-                return Ok(None);
-            }
-            let page = reply.parsed(uptask_proto::s3::list_parts, "list the parts of an upload")?;
-            out.extend(page.parts);
-            match page.next_marker {
-                Some(m) => marker = Some(m),
-                None => return Ok(Some(out)),
-            }
-        }
     }
 
     /// Completes a multipart upload from its parts, in order; the object then exists.

@@ -78,14 +78,20 @@ pub(crate) struct PartWriter {
     /// Created with the first full part, when not given.
     upload_id: Option<String>,
     part_size: u64,
+    first: u64,
     next: u64,
     spool: Spool,
-    /// Full parts kept back until [`release`](Self::release) (a checksum not yet verified).
-    held: Vec<(u64, Spool)>,
-    hold: bool,
     sending: JoinSet<Result<SentPart, ApiError>>,
+    /// Taken by the store, by number.
     sent: Vec<SentPart>,
+    /// A part the store refused, seen before anyone asked.
+    failed: Option<ApiError>,
+    /// Told of each part as the store takes it.
+    tell: Option<Stored>,
 }
+
+/// Where a [`PartWriter`] tells of each part the moment the store took it.
+pub(crate) type Stored = tokio::sync::mpsc::UnboundedSender<SentPart>;
 
 impl PartWriter {
     /// Parts of `part_size` from number `first`, the first one beginning with what `spool`
@@ -103,28 +109,50 @@ impl PartWriter {
             key,
             upload_id,
             part_size,
+            first,
             next: first,
             spool,
-            held: Vec::new(),
-            hold: false,
             sending: JoinSet::new(),
             sent: Vec::new(),
+            failed: None,
+            tell: None,
         }
     }
 
-    /// Keeps full parts back instead of sending them, until [`release`](Self::release).
-    pub(crate) fn hold(mut self) -> Self {
-        self.hold = true;
+    /// Tells `to` of each part the moment the store took it; the channel closes once the
+    /// writer has stopped telling and no part is on its way.
+    pub(crate) fn telling(mut self, to: Stored) -> Self {
+        self.tell = Some(to);
         self
+    }
+
+    pub(crate) fn stop_telling(&mut self) {
+        self.tell = None;
     }
 
     pub(crate) fn upload_id(&self) -> Option<&str> {
         self.upload_id.as_deref()
     }
 
-    /// Parts full so far (sent, sending or held) since the writer began.
-    pub(crate) fn full_parts(&self, first: u64) -> u64 {
-        self.next - first
+    /// The parts the store took in a run from the first, by number, with their ETags, as
+    /// [`drain`](Self::drain) left them.
+    pub(crate) fn stored_run(&self) -> &[SentPart] {
+        let run = self
+            .sent
+            .iter()
+            .zip(self.first..)
+            .take_while(|((number, _), wanted)| number == wanted)
+            .count();
+        &self.sent[..run]
+    }
+
+    fn absorb(&mut self, joined: Result<Result<SentPart, ApiError>, tokio::task::JoinError>) {
+        match flatten(joined) {
+            Ok(part) => self.sent.push(part),
+            Err(e) => {
+                self.failed.get_or_insert(e);
+            }
+        }
     }
 
     pub(crate) async fn write(&mut self, mut chunk: Bytes) -> Result<(), ApiError> {
@@ -137,21 +165,8 @@ impl PartWriter {
                 let full = std::mem::replace(&mut self.spool, Spool::new().await?);
                 let number = self.next;
                 self.next += 1;
-                if self.hold {
-                    self.held.push((number, full));
-                } else {
-                    self.send(number, full).await?;
-                }
+                self.send(number, full).await?;
             }
-        }
-        Ok(())
-    }
-
-    /// Sends the parts held back.
-    pub(crate) async fn release(&mut self) -> Result<(), ApiError> {
-        self.hold = false;
-        for (number, spool) in std::mem::take(&mut self.held) {
-            self.send(number, spool).await?;
         }
         Ok(())
     }
@@ -169,16 +184,11 @@ impl PartWriter {
 
     /// Waits for every part being sent; the first failure is the answer.
     pub(crate) async fn drain(&mut self) -> Result<(), ApiError> {
-        let mut first_error = None;
         while let Some(joined) = self.sending.join_next().await {
-            match flatten(joined) {
-                Ok(part) => self.sent.push(part),
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
+            self.absorb(joined);
         }
-        first_error.map_or(Ok(()), Err)
+        self.sent.sort_unstable_by_key(|(n, _)| *n);
+        self.failed.take().map_or(Ok(()), Err)
     }
 
     /// The parts sent, by number, and what is gathered after them.
@@ -187,11 +197,19 @@ impl PartWriter {
         (self.sent, self.spool)
     }
 
+    /// What is gathered after the last full part.
+    pub(crate) fn into_tail(self) -> Spool {
+        self.spool
+    }
+
     async fn send(&mut self, number: u64, spool: Spool) -> Result<(), ApiError> {
         while self.sending.len() >= IN_FLIGHT {
             if let Some(joined) = self.sending.join_next().await {
-                self.sent.push(flatten(joined)?);
+                self.absorb(joined);
             }
+        }
+        if let Some(e) = self.failed.take() {
+            return Err(e);
         }
         let upload_id = match &self.upload_id {
             Some(id) => id.clone(),
@@ -203,22 +221,34 @@ impl PartWriter {
         };
         let bucket = Arc::clone(&self.bucket);
         let key = self.key.clone();
+        let tell = self.tell.clone();
         self.sending.spawn(async move {
-            let reply = bucket
-                .call(
-                    "PUT",
-                    &key,
-                    &[("partNumber", number.to_string()), ("uploadId", upload_id)],
-                    Vec::new(),
-                    Payload::Spool(spool),
-                )
-                .await?;
-            match reply.header("etag") {
-                Some(etag) if reply.status.is_success() => Ok((number, etag.to_owned())),
-                _ => Err(reply.refused("store a part")),
+            let part = put_part(&bucket, &key, &upload_id, number, Payload::Spool(spool)).await?;
+            if let Some(tell) = tell {
+                let _ = tell.send(part.clone());
             }
+            Ok(part)
         });
         Ok(())
+    }
+}
+
+/// Stores part `number` of a multipart upload; its ETag.
+async fn put_part(
+    bucket: &Bucket,
+    key: &str,
+    upload_id: &str,
+    number: u64,
+    payload: Payload,
+) -> Result<SentPart, ApiError> {
+    let query = [
+        ("partNumber", number.to_string()),
+        ("uploadId", upload_id.to_owned()),
+    ];
+    let reply = bucket.call("PUT", key, &query, Vec::new(), payload).await?;
+    match reply.header("etag") {
+        Some(etag) if reply.status.is_success() => Ok((number, etag.to_owned())),
+        _ => Err(reply.refused("store a part")),
     }
 }
 

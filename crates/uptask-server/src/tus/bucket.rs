@@ -9,10 +9,13 @@
 //! A published upload's info moves to `PREFIX/.uptask/tus-done/ID.info`, so that what the
 //! expiry sweep lists is only the uploads still in progress (see [`super::tidy`]).
 //!
-//! Parts are aligned: part `n` always holds the bytes from `(n - 1) * part_size`, so the
-//! offset is the run of parts `1..=k` the store lists, plus `ID.part` when it starts right
-//! there. A part or a `.part` left by a request that died is either exactly right for its place
-//! or ignored; no instance's memory or disk takes part in it.
+//! Parts are aligned: part `n` always holds the bytes from `(n - 1) * part_size`. The info
+//! records the ETags of the parts `1..=k` that count, so the offset is those parts plus
+//! `ID.part` when it starts right after them. A request records its parts as the store takes
+//! them, or, under a checksum, only once the checksum holds: a part stored but not recorded
+//! (a checksum that failed, a request that died) counts nowhere, and the next writer stores its
+//! place again. Parts are never read back from a listing, which some stores (SeaweedFS) fill
+//! with every version of a part stored twice. No instance's memory or disk takes part in it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,13 +24,14 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use super::bucket_append::{BucketAppend, Places};
 use super::info::Info;
-use super::store::{Append, TusStore};
-use crate::bucket::{Bucket, Lease, LeaseWatch, PartWriter, Payload, Spool};
+use super::store::TusStore;
+use crate::bucket::{Bucket, Lease, PartWriter, Payload, Spool};
 use crate::error::ApiError;
 
 /// Where an incomplete part's start offset is kept.
-const START: &str = "x-amz-meta-start";
+pub(super) const START: &str = "x-amz-meta-start";
 
 /// Uploads on a bucket.
 #[derive(Debug)]
@@ -55,59 +59,20 @@ impl BucketTus {
         self.bucket.state_key(&format!("tus-done/{id}.info"))
     }
 
-    /// Writes an upload's info as JSON at `key`.
-    async fn write_info(&self, key: &str, info: &Info) -> Result<(), ApiError> {
-        let json = serde_json::to_vec(info)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        let reply = self
-            .bucket
-            .put(
-                key,
-                Bytes::from(json),
-                vec![("content-type", "application/json".into())],
-            )
-            .await?;
-        if reply.status.is_success() {
-            Ok(())
-        } else {
-            Err(reply.refused("keep an upload's info"))
-        }
-    }
-
     pub(super) fn bucket(&self) -> &Bucket {
         &self.bucket
     }
 
-    /// The contiguous full parts `1..=k` and their total, and the `.part` object's size when it
-    /// starts right after them.
+    /// The bytes the recorded parts hold, and the `.part` object's size when it starts right
+    /// after them.
     async fn layout(&self, id: &str, info: &Info) -> Result<Layout, ApiError> {
-        let (Some(key), Some(upload_id)) = (&info.key, &info.upload_id) else {
+        if info.key.is_none() || info.upload_id.is_none() {
             return Err(broken(id));
-        };
-        let listed = self
-            .bucket
-            .list_parts(key, upload_id)
-            .await?
-            .ok_or_else(|| broken(id))?;
-        let mut etags = Vec::new();
-        let mut stored = 0u64;
-        for part in listed {
-            if part.number != etags.len() as u64 + 1 {
-                break;
-            }
-            // A full part counts; a short one only as the upload's last. Anything else is a
-            // part cut short by a writer that died (some stores keep those): it is ignored,
-            // and the next writer stores that part again, whole.
-            let last = info.length == Some(stored + part.size);
-            if part.size != info.part_size && !last {
-                break;
-            }
-            stored += part.size;
-            etags.push(part.etag);
-            if last {
-                break;
-            }
         }
+        let parts = info.etags.len() as u64;
+        let stored = info
+            .length
+            .map_or(parts * info.part_size, |n| n.min(parts * info.part_size));
         let tail = self
             .bucket
             .call(
@@ -126,98 +91,38 @@ impl BucketTus {
             s if s.is_success() || s == StatusCode::NOT_FOUND => 0,
             _ => return Err(tail.refused("read an upload's last bytes")),
         };
-        Ok(Layout {
-            etags,
-            stored,
-            pending,
-        })
+        Ok(Layout { stored, pending })
     }
 }
 
-/// What a multipart upload holds now.
+/// What an upload holds now.
 struct Layout {
-    etags: Vec<String>,
     stored: u64,
     pending: u64,
+}
+
+/// Writes an upload's info as JSON at `key`.
+pub(super) async fn write_info(bucket: &Bucket, key: &str, info: &Info) -> Result<(), ApiError> {
+    let json = serde_json::to_vec(info)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let reply = bucket
+        .put(
+            key,
+            Bytes::from(json),
+            vec![("content-type", "application/json".into())],
+        )
+        .await?;
+    if reply.status.is_success() {
+        Ok(())
+    } else {
+        Err(reply.refused("keep an upload's info"))
+    }
 }
 
 /// An info that names no multipart upload, or one the store no longer has.
 fn broken(id: &str) -> ApiError {
     tracing::error!(id, "tus upload without its multipart upload in the store");
     ApiError::new(StatusCode::GONE, "the upload's data is gone from the store")
-}
-
-/// Appends through a [`PartWriter`]; what is left after the last full part goes to `.part`.
-#[derive(Debug)]
-pub(crate) struct BucketAppend {
-    bucket: Arc<Bucket>,
-    writer: PartWriter,
-    watch: LeaseWatch,
-    tail_key: String,
-    first_part: u64,
-    part_size: u64,
-    length: Option<u64>,
-    start: u64,
-    written: u64,
-    had_tail: bool,
-    hold: bool,
-}
-
-impl Append for BucketAppend {
-    async fn write(&mut self, chunk: Bytes) -> Result<(), ApiError> {
-        self.watch.check()?;
-        self.written += chunk.len() as u64;
-        self.writer.write(chunk).await
-    }
-
-    async fn finish(mut self, keep: bool) -> Result<u64, ApiError> {
-        if !keep && self.hold {
-            // Nothing was sent: the store is as it was.
-            return Ok(self.start);
-        }
-        self.watch.check()?;
-        self.writer.release().await?;
-        let offset = self.start + self.written;
-        let complete = keep && self.length == Some(offset);
-        if complete {
-            self.writer.send_tail().await?;
-        }
-        self.writer.drain().await?;
-        let advanced = self.writer.full_parts(self.first_part);
-        let parts = self.first_part - 1 + advanced;
-        let (_, tail) = self.writer.finish();
-        if complete {
-            return Ok(offset);
-        }
-        self.watch.check()?;
-        let start = parts * self.part_size;
-        if keep && tail.len() > 0 {
-            let stored = start + tail.len();
-            let reply = self
-                .bucket
-                .call(
-                    "PUT",
-                    &self.tail_key,
-                    &[],
-                    vec![(START, start.to_string())],
-                    Payload::Spool(tail),
-                )
-                .await?;
-            if !reply.status.is_success() {
-                return Err(reply.refused("keep an upload's last bytes"));
-            }
-            return Ok(stored);
-        }
-        if advanced == 0 {
-            // No new part, and the old `.part` (if any) still stands where it was.
-            return Ok(self.start);
-        }
-        if self.had_tail {
-            // The old `.part` went into a full part and no longer counts: drop it.
-            self.bucket.delete(&self.tail_key).await?;
-        }
-        Ok(start)
-    }
 }
 
 impl TusStore for BucketTus {
@@ -263,7 +168,7 @@ impl TusStore for BucketTus {
     }
 
     async fn save(&self, id: &str, info: &Info) -> Result<(), ApiError> {
-        self.write_info(&self.key(id, "info"), info).await
+        write_info(&self.bucket, &self.key(id, "info"), info).await
     }
 
     async fn offset(&self, id: &str, info: &Info) -> Result<u64, ApiError> {
@@ -303,8 +208,8 @@ impl TusStore for BucketTus {
                 "the upload's offset changed: ask again with HEAD",
             ));
         }
-        let first_part = layout.etags.len() as u64 + 1;
-        let mut writer = PartWriter::new(
+        let first_part = info.etags.len() as u64 + 1;
+        let writer = PartWriter::new(
             Arc::clone(&self.bucket),
             key.clone(),
             Some(upload_id.clone()),
@@ -312,28 +217,29 @@ impl TusStore for BucketTus {
             first_part,
             spool,
         );
-        if hold {
-            writer = writer.hold();
-        }
-        Ok(BucketAppend {
-            bucket: Arc::clone(&self.bucket),
+        Ok(BucketAppend::new(
+            Arc::clone(&self.bucket),
             writer,
-            watch: guard.watch(),
-            tail_key,
-            first_part,
-            part_size: info.part_size,
-            length: info.length,
-            start: offset,
-            written: 0,
-            had_tail: layout.pending > 0,
+            guard.watch(),
+            Places {
+                info: self.key(id, "info"),
+                tail: tail_key,
+                tail_counts: layout.pending > 0,
+            },
+            info.clone(),
+            offset,
             hold,
-        })
+        ))
     }
 
     async fn publish(&self, id: &str, info: &mut Info) -> Result<(), ApiError> {
         let (Some(key), Some(upload_id)) = (info.key.clone(), info.upload_id.clone()) else {
             return Err(broken(id));
         };
+        // The parts the last request recorded.
+        if let Some(recorded) = self.load(id).await? {
+            info.etags = recorded.etags;
+        }
         let layout = self.layout(id, info).await?;
         if info.length != Some(layout.stored) {
             // Never publish a file that is not whole.
@@ -347,7 +253,7 @@ impl TusStore for BucketTus {
                 ),
             ));
         }
-        if layout.etags.is_empty() {
+        if info.etags.is_empty() {
             // S3 completes no upload without parts: an empty file is one empty object.
             let reply = self.bucket.put(&key, Bytes::new(), Vec::new()).await?;
             if !reply.status.is_success() {
@@ -355,9 +261,7 @@ impl TusStore for BucketTus {
             }
             self.bucket.abort(&key, &upload_id).await?;
         } else {
-            self.bucket
-                .complete(&key, &upload_id, &layout.etags)
-                .await?;
+            self.bucket.complete(&key, &upload_id, &info.etags).await?;
         }
         self.bucket.delete(&self.key(id, "part")).await?;
         info.stored = Some(self.bucket.location(&key));
@@ -396,7 +300,9 @@ impl TusStore for BucketTus {
             }
         }
         writer.send_tail().await?;
-        writer.drain().await
+        writer.drain().await?;
+        info.etags = writer.stored_run().iter().map(|(_, e)| e.clone()).collect();
+        self.save(id, info).await
     }
 
     async fn remove(&self, id: &str, info: &Info) {
@@ -436,7 +342,7 @@ impl TusStore for BucketTus {
             return;
         }
         // Written there first, then removed here: a reader finds it in one place or the other.
-        let mut result = self.write_info(&self.done_key(id), info).await;
+        let mut result = write_info(&self.bucket, &self.done_key(id), info).await;
         if result.is_ok() {
             result = self.bucket.delete(&self.key(id, "info")).await;
         }

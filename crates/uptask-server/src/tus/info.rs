@@ -27,6 +27,9 @@ pub(crate) struct Info {
     /// The multipart upload holding its bytes (S3 store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) upload_id: Option<String>,
+    /// The ETags of parts `1..=k`, the parts that count (S3 store).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) etags: Vec<String>,
     /// The size of every part but the last (S3 store): part `n` holds the bytes from
     /// `(n - 1) * part_size`, so a part's place never depends on what else was stored.
     #[serde(default, skip_serializing_if = "is_zero")]

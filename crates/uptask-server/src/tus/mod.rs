@@ -10,6 +10,7 @@
 #![expect(clippy::result_large_err, reason = "refusals are axum responses")]
 
 mod bucket;
+mod bucket_append;
 mod events;
 mod info;
 mod local;
@@ -219,6 +220,7 @@ async fn create<S: TusStore>(
         stored: None,
         key: None,
         upload_id: None,
+        etags: Vec::new(),
         part_size: 0,
     };
     if let Some(Concat::Final(urls)) = concat {
@@ -364,7 +366,7 @@ impl<S: TusStore> Tus<S> {
         res
     }
 
-    async fn patch(&self, id: &str, mut info: Info, req: &Parts, body: Unread) -> Response {
+    async fn patch(&self, id: &str, info: Info, req: &Parts, body: Unread) -> Response {
         let headers = &req.headers;
         if !get(headers, "content-type").is_some_and(is_offset_stream) {
             return refuse(
@@ -384,12 +386,8 @@ impl<S: TusStore> Tus<S> {
         };
         if let Some(v) = get(headers, "upload-length") {
             match (info.length, parse_offset("upload-length", Some(v))) {
-                (None, Ok(n)) if n <= self.config.max_size => {
-                    info.length = Some(n);
-                    if let Err(e) = self.store.save(id, &info).await {
-                        return failed(e);
-                    }
-                }
+                // Kept under the lock, with the upload as it is then (see `write`).
+                (None, Ok(n)) if n <= self.config.max_size => {}
                 (None, Ok(_)) => {
                     return refuse(
                         StatusCode::PAYLOAD_TOO_LARGE,

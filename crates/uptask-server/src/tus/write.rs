@@ -93,6 +93,13 @@ impl<S: TusStore> Tus<S> {
         if info.stored.is_some() {
             return Err(refuse(StatusCode::FORBIDDEN, "the upload is complete"));
         }
+        if info.length.is_none()
+            && let Some(length) = get(headers, "upload-length").and_then(|v| v.parse().ok())
+        {
+            // Checked by the caller; saved here, where no other writer can save it too.
+            info.length = Some(length);
+            self.store.save(id, &info).await.map_err(failed)?;
+        }
         let current = self.store.offset(id, &info).await.map_err(failed)?;
         if info.length == Some(current) {
             self.finish_stored(id, &mut info, current, guard)
