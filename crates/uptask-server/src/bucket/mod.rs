@@ -8,6 +8,7 @@ mod files;
 mod lease;
 mod listing;
 mod parts;
+mod spool;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -21,7 +22,8 @@ use crate::error::ApiError;
 
 pub(crate) use files::BucketFiles;
 pub(crate) use lease::{Lease, LeaseWatch};
-pub(crate) use parts::{PartWriter, SentPart, Spool};
+pub(crate) use parts::{PartWriter, SentPart};
+pub(crate) use spool::Spool;
 
 /// The default lease of an upload's lock: a holder that stops renewing it (killed, cut off
 /// from the store) loses the upload this long after its last renewal.

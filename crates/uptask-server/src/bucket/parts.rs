@@ -1,71 +1,19 @@
 //! Arriving bytes cut into the parts of a multipart upload: each part is gathered in a
-//! temporary file (not in memory, so many uploads at once stay small) and sent when full, at
-//! most [`IN_FLIGHT`] at a time per upload while the next one fills.
+//! [`Spool`] (not in memory, so many uploads at once stay small) and sent when full, at most
+//! [`IN_FLIGHT`] at a time per upload while the next one fills.
 
-use std::io::SeekFrom;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
 use bytes::{Buf, Bytes};
-use http_body_util::BodyExt;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio::task::JoinSet;
 
+use super::spool::Spool;
 use super::{Bucket, Payload};
-use crate::client::RequestBody;
 use crate::error::ApiError;
 
 /// Parts sent at once per upload.
 const IN_FLIGHT: usize = 2;
-const BUFFER: usize = 256 * 1024;
-
-fn local(e: &std::io::Error) -> ApiError {
-    ApiError::storage(e)
-}
-
-/// Bytes gathered in an unnamed temporary file (gone with the process, however it ends).
-#[derive(Debug)]
-pub(crate) struct Spool {
-    out: BufWriter<tokio::fs::File>,
-    len: u64,
-}
-
-impl Spool {
-    pub(crate) async fn new() -> Result<Self, ApiError> {
-        let file = tokio::task::spawn_blocking(tempfile::tempfile)
-            .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|e| local(&e))?;
-        Ok(Self {
-            out: BufWriter::with_capacity(BUFFER, tokio::fs::File::from_std(file)),
-            len: 0,
-        })
-    }
-
-    pub(crate) async fn write(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
-        self.out.write_all(bytes).await.map_err(|e| local(&e))?;
-        self.len += bytes.len() as u64;
-        Ok(())
-    }
-
-    pub(crate) fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// The bytes from the start, as a request body.
-    pub(super) async fn into_body(mut self) -> Result<RequestBody, ApiError> {
-        self.out.flush().await.map_err(|e| local(&e))?;
-        let mut file = self.out.into_inner();
-        file.seek(SeekFrom::Start(0)).await.map_err(|e| local(&e))?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, BUFFER);
-        Ok(
-            http_body_util::StreamBody::new(futures_util::StreamExt::map(stream, |chunk| {
-                chunk.map(hyper::body::Frame::data)
-            }))
-            .boxed_unsync(),
-        )
-    }
-}
 
 /// One part sent: its number and the ETag the store gave it.
 pub(crate) type SentPart = (u64, String);
@@ -222,8 +170,13 @@ impl PartWriter {
         let bucket = Arc::clone(&self.bucket);
         let key = self.key.clone();
         let tell = self.tell.clone();
+        let reusable = spool.reusable().await;
         self.sending.spawn(async move {
             let part = put_part(&bucket, &key, &upload_id, number, Payload::Spool(spool)).await?;
+            // The store took it whole: its file was read to the end and can be written again.
+            if let Some(file) = reusable {
+                file.recycle();
+            }
             if let Some(tell) = tell {
                 let _ = tell.send(part.clone());
             }

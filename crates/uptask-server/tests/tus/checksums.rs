@@ -69,18 +69,7 @@ async fn a_checksum_over_several_parts_is_verified_before_any_part_counts(on: On
     assert_eq!(a.get("upload-offset"), Some("6291456"));
     let a = tus.patch(&url, 6 << 20, &data[6 << 20..], &[]).await;
     assert_eq!(a.get("upload-offset"), Some("11534336"));
-    let published = tus.published();
-    assert_eq!(published.len(), 1);
-    assert!(
-        published[0].1 == data,
-        "the stored bytes differ from the source"
-    );
-    let work = tus.work_area();
-    assert!(
-        work.iter()
-            .all(|k| k.ends_with(".json") || k.ends_with(".info")),
-        "left behind: {work:?}"
-    );
+    tus.assert_published_alone(&data);
 }
 
 fn sha256_header(data: &[u8]) -> String {
@@ -260,15 +249,5 @@ async fn on_a_bucket_parts_sent_before_the_checksum_count_only_once_it_holds() {
     };
     assert_eq!(last.status, StatusCode::NO_CONTENT);
     assert_eq!(last.get("upload-offset"), Some("16777216"));
-    let published = tus.published();
-    assert_eq!(published.len(), 1);
-    assert!(
-        published[0].1 == data,
-        "the stored bytes differ from the source"
-    );
-    let work = tus.work_area();
-    assert!(
-        work.iter().all(|k| k.ends_with(".info")),
-        "left behind: {work:?}"
-    );
+    tus.assert_published_alone(&data);
 }

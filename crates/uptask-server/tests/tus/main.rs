@@ -165,6 +165,27 @@ impl Tusd {
         }
     }
 
+    /// Nothing is left of uploads in progress but their infos (the local store's `.json`).
+    fn assert_only_infos_left(&self) {
+        let work = self.work_area();
+        assert!(
+            work.iter()
+                .all(|k| k.ends_with(".json") || k.ends_with(".info")),
+            "left behind: {work:?}"
+        );
+    }
+
+    /// The one file published holds `data`, and nothing else is left but infos.
+    fn assert_published_alone(&self, data: &[u8]) {
+        let published = self.published();
+        assert_eq!(published.len(), 1);
+        assert!(
+            published[0].1 == data,
+            "the stored bytes differ from the source"
+        );
+        self.assert_only_infos_left();
+    }
+
     fn keys(&self) -> Vec<String> {
         weed::keys(BUCKET, "")
     }
@@ -511,12 +532,7 @@ async fn partial_uploads_are_joined_by_a_final_concatenation(on: On) {
         StatusCode::NOT_FOUND,
         "parts are consumed"
     );
-    let work = tus.work_area();
-    assert!(
-        work.iter()
-            .all(|k| k.ends_with(".json") || k.ends_with(".info")),
-        "left behind: {work:?}"
-    );
+    tus.assert_only_infos_left();
 }
 
 async fn a_second_writer_is_locked_out(on: On) {
