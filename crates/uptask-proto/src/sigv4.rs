@@ -305,6 +305,90 @@ pub fn sign(req: &Request<'_>, creds: &Credentials, scope: &Scope) -> Signed {
     }
 }
 
+/// A presigned request: the query pairs to send (the request's own, then the signature's), so
+/// that whoever holds the URL may make that one request until it expires, with no keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presigned {
+    /// Every query pair, decoded: the request's, then `X-Amz-Algorithm` .. `X-Amz-Signature`.
+    pub query: Vec<(String, String)>,
+    /// The signature alone (hex).
+    pub signature: String,
+}
+
+impl Presigned {
+    /// The query string, encoded (`a=b&X-Amz-Algorithm=...`), to follow the path and `?`.
+    #[must_use]
+    pub fn query_string(&self) -> String {
+        self.query
+            .iter()
+            .map(|(k, v)| format!("{}={}", uri_encode(k, false), uri_encode(v, false)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Signs a request in its query string instead of its headers (query-string authentication,
+/// what S3 calls a presigned URL), valid `expires_secs` from the scope's time. Only
+/// `req.headers` are signed (at least `Host`); the session token, if any, is signed in the
+/// query. S3 wants [`UNSIGNED_PAYLOAD`] as the payload hash, since the body is not known yet.
+///
+/// ```
+/// use uptask_proto::sigv4::{Credentials, Request, Scope, UNSIGNED_PAYLOAD, presign};
+///
+/// let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+/// let scope = Scope::new("us-east-1", "s3", "20150830T123600Z").unwrap();
+/// let query = [("partNumber".to_owned(), "1".to_owned()), ("uploadId".to_owned(), "u1".to_owned())];
+/// let req = Request {
+///     method: "PUT",
+///     path: "/bucket/photo.jpg",
+///     query: &query,
+///     headers: &[("host".into(), "127.0.0.1:8333".into())],
+///     payload_hash: UNSIGNED_PAYLOAD,
+/// };
+/// let url = presign(&req, &creds, &scope, 900).query_string();
+/// assert!(url.starts_with("partNumber=1&uploadId=u1&X-Amz-Algorithm=AWS4-HMAC-SHA256&"));
+/// assert!(url.contains("&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature="));
+/// ```
+#[must_use]
+pub fn presign(
+    req: &Request<'_>,
+    creds: &Credentials,
+    scope: &Scope,
+    expires_secs: u64,
+) -> Presigned {
+    let mut signed_headers: Vec<String> = req
+        .headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
+    signed_headers.sort();
+    signed_headers.dedup();
+    let mut query = req.query.to_vec();
+    query.extend([
+        ("X-Amz-Algorithm".to_owned(), "AWS4-HMAC-SHA256".to_owned()),
+        (
+            "X-Amz-Credential".to_owned(),
+            format!("{}/{}", creds.access_key_id, scope.credential_scope()),
+        ),
+        ("X-Amz-Date".to_owned(), scope.amz_date.clone()),
+        ("X-Amz-Expires".to_owned(), expires_secs.to_string()),
+    ]);
+    if let Some(token) = &creds.session_token {
+        query.push(("X-Amz-Security-Token".to_owned(), token.clone()));
+    }
+    query.push(("X-Amz-SignedHeaders".to_owned(), signed_headers.join(";")));
+    let (canonical, _) = canonical_request(
+        &Request {
+            query: &query,
+            ..*req
+        },
+        &[],
+    );
+    let signature = signature(creds, scope, &string_to_sign(scope, &canonical));
+    query.push(("X-Amz-Signature".to_owned(), signature.clone()));
+    Presigned { query, signature }
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
     match Hmac::<Sha256>::new_from_slice(key) {

@@ -1,7 +1,7 @@
 //! The SigV4 signer against the AWS signing test suite that ships in the `aws-sigv4` crate's
 //! package (`aws-signing-test-suite/v4`): canonical request, string to sign and signature of
 //! every case that S3's rules cover (no path normalization, the path encoded once, a session
-//! token signed with the request).
+//! token signed with the request), signed both in headers and in the query string (presigned).
 //!
 //! The suite is read from the cargo registry (`scripts/test.sh` fetches the package), or from
 //! `UPTASK_SIGV4_SUITE`. Without it the test says so loudly and skips, unless
@@ -18,6 +18,64 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use uptask_proto::sigv4::{self, Credentials, Request, Scope};
+
+/// The same case signed in its query string (a presigned URL): canonical request, string to
+/// sign, signature and the URL's signature parameter.
+fn check_presigned(
+    dir: &Path,
+    name: &str,
+    ctx: &serde_json::Value,
+    case: &Case,
+    creds: &Credentials,
+    scope: &Scope,
+) {
+    let headers: Vec<(String, String)> = case
+        .headers
+        .iter()
+        .filter(|(n, _)| !n.eq_ignore_ascii_case("x-amz-date"))
+        .cloned()
+        .collect();
+    let payload = sigv4::hex(&Sha256::digest(&case.body));
+    let req = Request {
+        method: &case.method,
+        path: &case.path,
+        query: &case.query,
+        headers: &headers,
+        payload_hash: &payload,
+    };
+    let expires = ctx["expiration_in_seconds"].as_u64().unwrap();
+    let presigned = sigv4::presign(&req, creds, scope, expires);
+    let unsigned = &presigned.query[..presigned.query.len() - 1];
+    let (canonical, _) = sigv4::canonical_request(
+        &Request {
+            query: unsigned,
+            ..req
+        },
+        &[],
+    );
+    assert_eq!(
+        canonical,
+        read(dir, "query-canonical-request.txt"),
+        "{name}: presigned canonical request"
+    );
+    assert_eq!(
+        sigv4::string_to_sign(scope, &canonical),
+        read(dir, "query-string-to-sign.txt"),
+        "{name}: presigned string to sign"
+    );
+    assert_eq!(
+        presigned.signature,
+        read(dir, "query-signature.txt").trim(),
+        "{name}: presigned signature"
+    );
+    let url = presigned.query_string();
+    assert!(
+        read(dir, "query-signed-request.txt")
+            .contains(&format!("X-Amz-Signature={}", presigned.signature))
+            && url.ends_with(&format!("&X-Amz-Signature={}", presigned.signature)),
+        "{name}: {url}"
+    );
+}
 
 fn suite_dir() -> Option<PathBuf> {
     if let Some(dir) = std::env::var_os("UPTASK_SIGV4_SUITE") {
@@ -199,6 +257,7 @@ fn aws_sigv4_suite_cases_that_s3_rules_cover() {
             "{name}: {}",
             signed.authorization
         );
+        check_presigned(&dir, &name, &ctx, &case, &creds, &scope);
         ran.push(name);
     }
     eprintln!("{} suite cases checked: {}", ran.len(), ran.join(", "));
