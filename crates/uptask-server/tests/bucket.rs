@@ -186,7 +186,20 @@ async fn a_store_that_dies_mid_patch_keeps_what_it_had_and_the_upload_goes_on() 
     let res = router.clone().oneshot(head()).await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     weed.restart(BUCKET);
-    let res = router.clone().oneshot(head()).await.unwrap();
+    // The bucket answers before its volume serves reads again: until then HEAD says the store
+    // failed (502), then it answers.
+    let started = std::time::Instant::now();
+    let res = loop {
+        let res = router.clone().oneshot(head()).await.unwrap();
+        if res.status() != StatusCode::BAD_GATEWAY {
+            break res;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "HEAD still fails 20 s after the store came back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(res.status(), StatusCode::OK);
     let offset: usize = res.headers()["upload-offset"]
         .to_str()
