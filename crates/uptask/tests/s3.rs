@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::weed::{ENDPOINT, KEY_ID, Weed, creds, raw, uploads_listed};
+use common::weed::{ENDPOINT, KEY_ID, Weed, creds, presigned, raw, uploads_listed};
 use sha2::{Digest, Sha256};
 use uptask::s3::{Credentials, PartChecksum};
 use uptask::{ErrorKind, Notice, S3Options, UploadOptions, UploadTask, upload_file};
@@ -290,4 +290,77 @@ async fn the_store_killed_mid_upload_then_resumed(dir: &Path, weed: &mut Weed) {
     assert_eq!(std::fs::read_dir(&store).unwrap().count(), 0, "entry kept");
     let (lingers, listing) = uploads_listed(BUCKET);
     assert!(!lingers, "a multipart upload lingers: {listing}");
+}
+
+/// Presigned URLs (query-string signing) as the store checks them: a part and the completion
+/// go through URLs that carry no keys; the same URL with another part number, or signed too
+/// long ago, is refused with 403.
+#[test]
+fn presigned_urls_are_taken_by_the_store_only_as_signed() {
+    let Some(_weed) = Weed::start(BUCKET) else {
+        return;
+    };
+    let key = "presigned/photo-1.bin";
+    let (status, created) = raw(
+        "POST",
+        &format!("/{BUCKET}/{key}"),
+        &[("uploads", "")],
+        &creds(),
+    );
+    assert_eq!(status, 200);
+    let created = String::from_utf8_lossy(&created).into_owned();
+    let id = created
+        .split("<UploadId>")
+        .nth(1)
+        .and_then(|t| t.split("</UploadId>").next())
+        .unwrap()
+        .to_owned();
+    let signer = uptask_proto::s3::Signer {
+        credentials: creds(),
+        region: "us-east-1".into(),
+        user_headers: vec![],
+    };
+    let object: url::Url = format!("http://{ENDPOINT}/{BUCKET}/{key}").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let part = |number: u32, at: u64| {
+        signer.presign(
+            &object,
+            "PUT",
+            &[("partNumber", number.to_string()), ("uploadId", id.clone())],
+            at,
+            900,
+        )
+    };
+    let data: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+
+    let url = part(1, now);
+    assert!(!url.as_str().contains(common::weed::SECRET));
+    let tampered: url::Url = url
+        .as_str()
+        .replace("partNumber=1", "partNumber=2")
+        .parse()
+        .unwrap();
+    let (status, _, answer) = presigned("PUT", tampered.as_str(), &data);
+    assert_eq!(status, 403, "a changed part number: {answer}");
+    let (status, _, answer) = presigned("PUT", part(1, now - 1800).as_str(), &data);
+    assert_eq!(status, 403, "signed 30 min ago for 15: {answer}");
+    let (status, etag, answer) = presigned("PUT", url.as_str(), &data);
+    assert_eq!(status, 200, "{answer}");
+    let etag = etag.unwrap();
+
+    let complete = signer.presign(&object, "POST", &[("uploadId", id.clone())], now, 900);
+    let xml = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let (status, _, answer) = presigned("POST", complete.as_str(), xml.as_bytes());
+    assert_eq!(status, 200, "{answer}");
+    let (status, stored) = raw("GET", &format!("/{BUCKET}/{key}"), &[], &creds());
+    assert_eq!(status, 200);
+    assert!(
+        Sha256::digest(&stored) == Sha256::digest(&data),
+        "the stored object differs from the source"
+    );
 }

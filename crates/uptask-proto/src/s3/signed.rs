@@ -99,6 +99,58 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// A presigned URL for one request to `object` with `query`: whoever holds it may make
+    /// that request, with any body, for `expires_secs` from `unix_secs`, without the keys.
+    /// Only `Host` is signed (the caller's headers are not: the URL's user does not send
+    /// them), and the body is `UNSIGNED-PAYLOAD`, since it is not known when signing.
+    ///
+    /// ```
+    /// use uptask_proto::s3::Signer;
+    /// use uptask_proto::sigv4::Credentials;
+    ///
+    /// let signer = Signer { credentials: Credentials::new("AKID", "SECRET"), region: "us-east-1".into(), user_headers: vec![] };
+    /// let object = "http://127.0.0.1:8333/b/photo 1.jpg".parse().unwrap();
+    /// let url = signer.presign(&object, "PUT", &[("partNumber", "2".into()), ("uploadId", "u".into())], 0, 900);
+    /// assert!(url.as_str().starts_with("http://127.0.0.1:8333/b/photo%201.jpg?partNumber=2&uploadId=u&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F19700101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=19700101T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Signature="));
+    /// ```
+    #[must_use]
+    pub fn presign(
+        &self,
+        object: &Url,
+        method: &'static str,
+        query: &[(&str, String)],
+        unix_secs: u64,
+        expires_secs: u64,
+    ) -> Url {
+        let mut url = object.clone();
+        let pairs: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        let headers = [("host".to_owned(), host_of(&url))];
+        let path = percent_decode(url.path());
+        let date = sigv4::amz_date(unix_secs);
+        // `amz_date` always gives the form a scope takes.
+        if let Some(scope) = Scope::new(&self.region, "s3", &date) {
+            let presigned = sigv4::presign(
+                &sigv4::Request {
+                    method,
+                    path: &path,
+                    query: &pairs,
+                    headers: &headers,
+                    payload_hash: sigv4::UNSIGNED_PAYLOAD,
+                },
+                &self.credentials,
+                &scope,
+                expires_secs,
+            );
+            url.set_query(Some(&presigned.query_string()));
+        }
+        url
+    }
+}
+
 /// `Host` as the request head writes it: the port only when it is not the scheme's default.
 fn host_of(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();

@@ -231,6 +231,31 @@ pub fn raw(
     (status, body)
 }
 
+/// A request through a presigned URL to the store (`http://ENDPOINT/...`), with nothing but
+/// `Host` and a length: status, the `ETag` answered, and the whole answer as text.
+pub fn presigned(method: &str, url: &str, body: &[u8]) -> (u16, Option<String>, String) {
+    let target = url
+        .strip_prefix(&format!("http://{ENDPOINT}"))
+        .unwrap_or_else(|| panic!("{url} is not on {ENDPOINT}"));
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {ENDPOINT}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut s = std::net::TcpStream::connect(ENDPOINT).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let etag = answer.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("etag")
+            .then(|| value.trim().to_owned())
+    });
+    (status, etag, answer)
+}
+
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
