@@ -221,6 +221,15 @@ pub(crate) struct ServeArgs {
         help_heading = "S3 store"
     )]
     pub(crate) lock_lease: String,
+    /// How long the presigned URLs of the direct-to-store routes (`/s3/`, Uppy Companion's)
+    /// stay valid; at most 7d.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "15m",
+        help_heading = "S3 store"
+    )]
+    pub(crate) presign_expiry: String,
     /// The largest request accepted (e.g. 10GiB, 500MB, 1048576); larger ones get 413.
     #[arg(long, default_value = "10GiB")]
     pub(crate) max_size: String,

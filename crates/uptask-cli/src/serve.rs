@@ -33,7 +33,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
             .hooks_retry(plan::duration("--hooks-retry", &args.hooks_retry)?);
     }
     if let Some(url) = &args.store {
-        config = config.s3(s3_store(url, &args)?);
+        config = config
+            .s3(s3_store(url, &args)?)
+            .presign_expiry(plan::duration("--presign-expiry", &args.presign_expiry)?);
     }
     let listener = tokio::net::TcpListener::bind(&args.addr)
         .await

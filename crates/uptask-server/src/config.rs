@@ -15,6 +15,9 @@ pub const DEFAULT_HOOKS_RETRY: std::time::Duration = std::time::Duration::from_s
 /// How long an incomplete tus upload is kept by default: a day.
 pub const DEFAULT_TUS_EXPIRY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
+/// How long a presigned URL of the direct-to-store routes stays valid by default.
+pub const DEFAULT_PRESIGN_EXPIRY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
 /// The default upper bound of one request body: 10 GiB.
 pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024 * 1024;
 
@@ -45,6 +48,8 @@ pub struct ServerConfig {
     pub header_timeout: std::time::Duration,
     /// How long an incomplete tus upload is kept after its creation (`Upload-Expires`).
     pub tus_expiry: std::time::Duration,
+    /// How long the presigned URLs of the `/s3/` routes stay valid.
+    pub presign_expiry: std::time::Duration,
     /// The page origins (`https://app.example`) that may call with credentials; any other
     /// origin may call without them.
     pub allow_origins: Vec<String>,
@@ -68,6 +73,7 @@ impl ServerConfig {
             discard: false,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             tus_expiry: DEFAULT_TUS_EXPIRY,
+            presign_expiry: DEFAULT_PRESIGN_EXPIRY,
             allow_origins: Vec::new(),
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             hooks_http: None,
@@ -165,6 +171,20 @@ impl ServerConfig {
     #[must_use]
     pub fn tus_expiry(mut self, expiry: std::time::Duration) -> Self {
         self.tus_expiry = expiry;
+        self
+    }
+
+    /// Sets how long the presigned URLs of the `/s3/` routes stay valid (default 15 min; S3
+    /// takes at most 7 days).
+    ///
+    /// ```
+    /// let config = uptask_server::ServerConfig::new("./uptask-uploads")
+    ///     .presign_expiry(std::time::Duration::from_secs(600));
+    /// assert_eq!(config.presign_expiry.as_secs(), 600);
+    /// ```
+    #[must_use]
+    pub fn presign_expiry(mut self, expiry: std::time::Duration) -> Self {
+        self.presign_expiry = expiry.min(std::time::Duration::from_secs(7 * 24 * 3600));
         self
     }
 

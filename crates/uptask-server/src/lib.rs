@@ -38,6 +38,7 @@ mod bucket;
 mod client;
 mod config;
 mod cors;
+mod direct;
 mod error;
 mod head;
 mod hooks;
@@ -55,7 +56,7 @@ use axum::routing::{get, post};
 pub use bucket::{DEFAULT_LOCK_LEASE, DEFAULT_PART_SIZE, S3Store, StoreUrlError};
 pub use config::{
     DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_HOOKS_RETRY, DEFAULT_MAX_SIZE,
-    DEFAULT_TUS_EXPIRY, ServerConfig,
+    DEFAULT_PRESIGN_EXPIRY, DEFAULT_TUS_EXPIRY, ServerConfig,
 };
 pub use head::MAX_HEAD;
 pub use storage::StoredFile;
@@ -99,9 +100,13 @@ pub fn app(config: ServerConfig) -> Router {
     };
     let uploads = std::sync::Arc::new(config::Shared {
         config: state.clone(),
-        bucket,
+        bucket: bucket.clone(),
         hooks,
     });
+    let direct = match bucket {
+        Some(b) => direct::routes(std::sync::Arc::clone(&uploads), b),
+        None => Router::new(),
+    };
     let metrics = std::sync::Arc::new(metrics::Metrics::new());
     let exposition = std::sync::Arc::clone(&metrics);
     Router::new()
@@ -121,6 +126,7 @@ pub fn app(config: ServerConfig) -> Router {
         .route("/upload", post(upload::upload))
         .with_state(uploads)
         .merge(tus)
+        .merge(direct)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

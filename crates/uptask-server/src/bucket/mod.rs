@@ -8,6 +8,7 @@ mod files;
 mod lease;
 mod listing;
 mod parts;
+mod presigned;
 mod spool;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -355,19 +356,13 @@ impl Bucket {
         }
     }
 
-    async fn send(
-        &self,
-        method: &'static str,
-        key: &str,
-        query: &[(&str, String)],
-        headers: Vec<(&'static str, String)>,
-        payload: Payload,
-    ) -> Result<axum::http::Response<hyper::body::Incoming>, ApiError> {
+    /// The URL of `key` (the bucket itself when empty).
+    fn object_url(&self, key: &str) -> Result<url::Url, ApiError> {
         let target = Target {
             bucket: self.name.clone(),
             key: key.to_owned(),
         };
-        let url = target
+        target
             .object_url(&self.endpoint, self.addressing)
             .ok()
             .and_then(|u| url::Url::parse(&u).ok())
@@ -376,7 +371,18 @@ impl Bucket {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     format!("invalid store endpoint {:?}", self.endpoint),
                 )
-            })?;
+            })
+    }
+
+    async fn send(
+        &self,
+        method: &'static str,
+        key: &str,
+        query: &[(&str, String)],
+        headers: Vec<(&'static str, String)>,
+        payload: Payload,
+    ) -> Result<axum::http::Response<hyper::body::Incoming>, ApiError> {
+        let url = self.object_url(key)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -495,14 +501,47 @@ impl Bucket {
             .await
     }
 
+    /// Writes `value` as a JSON object at `key`; a refusal says it could not `what`.
+    pub(crate) async fn put_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        let json = serde_json::to_vec(value)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let reply = self
+            .put(
+                key,
+                Bytes::from(json),
+                vec![("content-type", "application/json".into())],
+            )
+            .await?;
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(reply.refused(what))
+        }
+    }
+
     /// Starts a multipart upload of `key`; its upload id.
     pub(crate) async fn create_multipart(&self, key: &str) -> Result<String, ApiError> {
+        self.create_multipart_with(key, Vec::new()).await
+    }
+
+    /// Starts a multipart upload of `key` whose object gets `headers` (its content type); its
+    /// upload id.
+    pub(crate) async fn create_multipart_with(
+        &self,
+        key: &str,
+        headers: Vec<(&'static str, String)>,
+    ) -> Result<String, ApiError> {
         let reply = self
             .call(
                 "POST",
                 key,
                 &[("uploads", String::new())],
-                Vec::new(),
+                headers,
                 Payload::Empty,
             )
             .await?;

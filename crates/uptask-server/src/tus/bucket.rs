@@ -103,20 +103,7 @@ struct Layout {
 
 /// Writes an upload's info as JSON at `key`.
 pub(super) async fn write_info(bucket: &Bucket, key: &str, info: &Info) -> Result<(), ApiError> {
-    let json = serde_json::to_vec(info)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let reply = bucket
-        .put(
-            key,
-            Bytes::from(json),
-            vec![("content-type", "application/json".into())],
-        )
-        .await?;
-    if reply.status.is_success() {
-        Ok(())
-    } else {
-        Err(reply.refused("keep an upload's info"))
-    }
+    bucket.put_json(key, info, "keep an upload's info").await
 }
 
 /// An info that names no multipart upload, or one the store no longer has.
