@@ -17,7 +17,7 @@ use crate::error::ApiError;
 pub(crate) struct Binding {
     pub(crate) key: String,
     pub(crate) upload_id: String,
-    pub(crate) filename: String,
+    /// For the post-finish hook (the pre-create hook's choice, if it made one).
     pub(crate) metadata: BTreeMap<String, String>,
 }
 

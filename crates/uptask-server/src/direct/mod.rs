@@ -218,7 +218,6 @@ async fn create(State(d): State<Arc<Direct>>, parts: Parts, body: Bytes) -> Answ
     let binding = Binding {
         key: key.clone(),
         upload_id: upload_id.clone(),
-        filename,
         metadata,
     };
     if let Err(e) = binding.keep(&d.bucket).await {
