@@ -65,14 +65,9 @@ impl Signer {
         let mut signed_headers: Vec<(String, String)> = vec![("host".to_owned(), host_of(&url))];
         signed_headers.extend(headers.iter().map(|(n, v)| ((*n).to_owned(), v.clone())));
         signed_headers.extend(self.user_headers.iter().cloned());
-        let pairs: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
-        let date = sigv4::amz_date(unix_secs);
+        let pairs = owned(query);
         let path = percent_decode(url.path());
-        // `amz_date` always gives the form a scope takes.
-        if let Some(scope) = Scope::new(&self.region, "s3", &date) {
+        if let Some(scope) = self.scope_at(unix_secs) {
             let signed = sigv4::sign(
                 &sigv4::Request {
                     method,
@@ -97,9 +92,7 @@ impl Signer {
             body,
         }
     }
-}
 
-impl Signer {
     /// A presigned URL for one request to `object` with `query`: whoever holds it may make
     /// that request, with any body, for `expires_secs` from `unix_secs`, without the keys.
     /// Only `Host` is signed (the caller's headers are not: the URL's user does not send
@@ -124,15 +117,10 @@ impl Signer {
         expires_secs: u64,
     ) -> Url {
         let mut url = object.clone();
-        let pairs: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
+        let pairs = owned(query);
         let headers = [("host".to_owned(), host_of(&url))];
         let path = percent_decode(url.path());
-        let date = sigv4::amz_date(unix_secs);
-        // `amz_date` always gives the form a scope takes.
-        if let Some(scope) = Scope::new(&self.region, "s3", &date) {
+        if let Some(scope) = self.scope_at(unix_secs) {
             let presigned = sigv4::presign(
                 &sigv4::Request {
                     method,
@@ -149,6 +137,20 @@ impl Signer {
         }
         url
     }
+
+    /// The scope of a signature made at `unix_secs`; never `None` in practice, since
+    /// `amz_date` always gives the form a scope takes.
+    fn scope_at(&self, unix_secs: u64) -> Option<Scope> {
+        Scope::new(&self.region, "s3", &sigv4::amz_date(unix_secs))
+    }
+}
+
+/// Query pairs as the signer takes them.
+fn owned(query: &[(&str, String)]) -> Vec<(String, String)> {
+    query
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 /// `Host` as the request head writes it: the port only when it is not the scheme's default.
