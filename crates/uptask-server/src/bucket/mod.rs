@@ -9,6 +9,7 @@ mod lease;
 mod listing;
 mod parts;
 mod presigned;
+mod reply;
 mod spool;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -24,6 +25,7 @@ use crate::error::ApiError;
 pub(crate) use files::BucketFiles;
 pub(crate) use lease::{Lease, LeaseWatch};
 pub(crate) use parts::{PartWriter, SentPart};
+pub(crate) use reply::Reply;
 pub(crate) use spool::Spool;
 
 /// The default lease of an upload's lock: a holder that stops renewing it (killed, cut off
@@ -177,66 +179,11 @@ pub(crate) enum Payload {
     Spool(Spool),
 }
 
-/// An answer from the bucket, its body read.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-}
-
-impl Reply {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    /// A time header (`Date`, `Last-Modified`), in Unix seconds.
-    pub(crate) fn time(&self, name: &str) -> Option<u64> {
-        let time = httpdate::parse_http_date(self.header(name)?).ok()?;
-        Some(time.duration_since(UNIX_EPOCH).ok()?.as_secs())
-    }
-
-    /// The store's `Date`, in Unix seconds.
-    pub(crate) fn date(&self) -> Option<u64> {
-        self.time("date")
-    }
-
-    /// How long ago the object answered for was last written, on the store's own clock
-    /// (`None` without both dates: then nothing can be judged).
-    pub(crate) fn age(&self) -> Option<Duration> {
-        let (now, written) = (self.date()?, self.time("last-modified")?);
-        Some(Duration::from_secs(now.saturating_sub(written)))
-    }
-
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// The document a successful answer holds, as `parse` reads it; otherwise the refusal.
-    pub(crate) fn parsed<T>(
-        &self,
-        parse: impl FnOnce(&str) -> Option<T>,
-        what: &str,
-    ) -> Result<T, ApiError> {
-        self.status
-            .is_success()
-            .then(|| parse(&self.text()))
-            .flatten()
-            .ok_or_else(|| self.refused(what))
-    }
-
-    /// An answer that is not what the call wanted, as the client's error: 502 with the
-    /// store's own code and message.
-    pub(crate) fn refused(&self, what: &str) -> ApiError {
-        let text = self.text();
-        let detail = uptask_proto::s3::error_of(&text)
-            .map(|(code, message)| format!("{code}: {message}"))
-            .unwrap_or_else(|| text.chars().take(200).collect());
-        ApiError::new(
-            StatusCode::BAD_GATEWAY,
-            format!("the store refused to {what}: {} {detail}", self.status),
-        )
-    }
+/// The local clock, in Unix seconds, for signatures.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The bucket, reached through one connection pool.
@@ -383,9 +330,7 @@ impl Bucket {
         payload: Payload,
     ) -> Result<axum::http::Response<hyper::body::Incoming>, ApiError> {
         let url = self.object_url(key)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = unix_now();
         let (hash, length, body): (String, u64, RequestBody) = match payload {
             Payload::Empty => (
                 sigv4::EMPTY_SHA256.to_owned(),

@@ -1,11 +1,11 @@
 //! What uploads straight to the bucket ask of it: URLs that let a client without the keys make
 //! one request, and the parts such an upload holds.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
-use super::{Bucket, Payload};
+use super::{Bucket, Payload, unix_now};
 use crate::error::ApiError;
 
 impl Bucket {
@@ -18,12 +18,9 @@ impl Bucket {
         expires: Duration,
     ) -> Result<String, ApiError> {
         let object = self.object_url(key)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let url = self
             .signer
-            .presign(&object, method, query, now, expires.as_secs());
+            .presign(&object, method, query, unix_now(), expires.as_secs());
         Ok(url.into())
     }
 
