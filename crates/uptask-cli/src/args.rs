@@ -50,6 +50,9 @@ Examples:
       Credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or ~/.aws/credentials.
       Parts in parallel; if interrupted, the same command sends only the parts the store
       lacks (upload ids are remembered in $XDG_CACHE_HOME/uptask/s3); --fresh starts over.
+  uptask upload big.iso http://127.0.0.1:8080/s3 --protocol s3 --signer -H 'Authorization: Bearer t0k3n'
+      Straight to the store without its keys: the server (uptask serve --store, or Uppy
+      Companion) picks the key and presigns each part; the token goes to it, not the store.
 
 Exit codes: 0 completed (< 400), 22 completed (>= 400), 1 failed, 2 bad input, 130 aborted.";
 
@@ -152,6 +155,12 @@ pub(crate) struct UploadArgs {
     /// tus: do not send Upload-Checksum even when the server offers the checksum extension.
     #[arg(long, help_heading = "tus")]
     pub(crate) no_checksum: bool,
+    /// s3: URL is a signer's (the base of Uppy Companion's S3 routes, e.g. http://host/s3, which
+    /// `uptask serve --store` serves): no keys here; the signer picks the key and presigns each
+    /// part, the parts go straight to the store with Content-MD5, and -H headers go to the
+    /// signer only.
+    #[arg(long, help_heading = "s3")]
+    pub(crate) signer: bool,
     /// s3: the S3-compatible endpoint (default: $AWS_ENDPOINT_URL, the profile's endpoint_url,
     /// else AWS).
     #[arg(long, value_name = "URL", help_heading = "s3")]

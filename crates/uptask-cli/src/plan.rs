@@ -77,10 +77,13 @@ pub(crate) fn upload_options(
         .timeout(duration("--timeout", &args.timeout)?)
         .stall_timeout(duration("--stall-timeout", &args.stall_timeout)?)
         .enable_http2(args.http2);
+    if args.signer && args.protocol != Protocol::S3 {
+        return Err(bad("--signer is for --protocol s3"));
+    }
     match args.protocol {
         Protocol::Multipart => {}
         Protocol::Tus => opts = opts.tus(tus_options(args)?),
-        Protocol::S3 => opts = opts.s3(s3_options(args)?),
+        Protocol::S3 => opts = opts.s3(s3_options(args, url)?),
     }
     if let Some(name) = &args.file_name {
         opts = opts.file_name(name);
@@ -150,9 +153,32 @@ pub(crate) fn no_credentials(what: &str, profile: &str) -> anyhow::Error {
     ))
 }
 
-fn s3_options(args: &UploadArgs) -> anyhow::Result<S3Options> {
+fn s3_options(args: &UploadArgs, url: &str) -> anyhow::Result<S3Options> {
     if args.concurrency == 0 {
         return Err(bad("invalid --concurrency 0: use 1 or more"));
+    }
+    if args.signer {
+        let keyed = [
+            ("--endpoint", args.endpoint.is_some()),
+            ("--region", args.region.is_some()),
+            ("--profile", args.profile.is_some()),
+        ];
+        if let Some((flag, _)) = keyed.iter().find(|(_, set)| *set) {
+            return Err(bad(format!(
+                "{flag} is for uploads with keys; with --signer the signer knows the store"
+            )));
+        }
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(bad(format!(
+                "--signer takes the signer's http(s) URL (e.g. http://host/s3), not {url:?}"
+            )));
+        }
+        return Ok(S3Options::signer(url)
+            .part_size(byte_size("--part-size", &args.part_size)?)
+            .concurrency(args.concurrency)
+            .retry_delays(retry_delays(args)?)
+            .fresh(args.fresh)
+            .resume_store(cache_dir().join("s3")));
     }
     let resolved = aws_settings(&uptask_proto::s3::Settings {
         endpoint: args.endpoint.clone(),

@@ -109,10 +109,11 @@ impl Teller<'_> {
     }
 
     /// The response for a person: the body as the server sent it, except for a completed S3
-    /// upload, which is one line naming the object and its ETag; a tus server's empty body
-    /// gives way to the upload's URL.
+    /// upload, which is one line naming the object (where a signer put it) and its ETag; a tus
+    /// server's empty body gives way to the upload's URL.
     fn body(&self, done: &UploadSuccess) {
-        let etag = (self.protocol == Protocol::S3 && done.status_code < 400)
+        let s3_done = self.protocol == Protocol::S3 && done.status_code < 400;
+        let etag = s3_done
             .then(|| {
                 done.header
                     .iter()
@@ -121,10 +122,18 @@ impl Teller<'_> {
                     .or_else(|| uptask_proto::s3::completed_etag(&done.data))
             })
             .flatten();
-        if let Some(etag) = etag {
-            let object = self.target.unwrap_or_default();
-            stdout_text(&format!("uploaded {object} (ETag {etag})\n"));
-            return;
+        let object = done.upload_url.as_deref().or(self.target);
+        match (etag, object) {
+            (Some(etag), object) => {
+                let object = object.unwrap_or_default();
+                stdout_text(&format!("uploaded {object} (ETag {etag})\n"));
+                return;
+            }
+            (None, Some(object)) if s3_done && done.upload_url.is_some() => {
+                stdout_text(&format!("uploaded {object}\n"));
+                return;
+            }
+            _ => {}
         }
         stdout_text(&done.data);
         if let (Some(url), true) = (&done.upload_url, done.data.is_empty()) {

@@ -17,6 +17,7 @@ mod flow;
 mod listing;
 pub mod machine;
 mod parts;
+mod routes;
 mod signed;
 mod target;
 mod xml;
@@ -25,8 +26,9 @@ mod xml;
 pub use crate::engine::S3Entry as Entry;
 pub use config::{Profiles, Resolved, Settings, resolve};
 pub use listing::{ListedObject, ListedUpload, ObjectList, UploadList, list_objects, list_uploads};
-pub use machine::{S3Config, S3Machine};
+pub use machine::{Auth, S3Config, S3Machine};
 pub use parts::{MAX_PARTS, MIN_PART_SIZE, PartPlan, plan_parts};
+pub use routes::SignerRoutes;
 pub use signed::Signer;
 pub use target::{Addressing, Target};
 pub use xml::{

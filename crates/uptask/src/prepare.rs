@@ -82,11 +82,14 @@ pub(crate) enum Kind {
     S3(S3Plan),
 }
 
-/// An S3 upload: the options; the plan's URL is the object's.
+/// An S3 upload: the options; the plan's URL is the object's (or, through a signer, the
+/// signer's).
 #[derive(Debug)]
 pub(crate) struct S3Plan {
     pub(crate) options: crate::S3Options,
     pub(crate) content_type: String,
+    /// The file's name, which a signer may choose the key by.
+    pub(crate) file_name: String,
     /// This file's entry in the resume store, when the source is a file and a store is set.
     pub(crate) resume: Option<crate::resume::Entry>,
 }
@@ -149,7 +152,10 @@ impl UploadOptions {
 pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
     let invoked = crate::profile::Invoked::at(crate::backend::now(), crate::backend::unix_time());
     let url = match &opts.protocol {
-        Protocol::S3(s3) => s3_object_url(&opts.url, s3)?,
+        Protocol::S3(s3) => match &s3.signer {
+            Some(signer) => signer_url(&opts.url, signer)?,
+            None => s3_object_url(&opts.url, s3)?,
+        },
         _ => parse_url(&opts.url)?,
     };
     let streams = matches!(opts.protocol, Protocol::Tus(_));
@@ -179,10 +185,15 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
         Protocol::Multipart => plan_multipart(opts, &parts)?,
         Protocol::Tus(tus) => Kind::Tus(plan_tus(opts, tus, &url, &file_name, &source)?),
         Protocol::S3(s3) => {
-            check_user_headers(&opts.header, S3_OWNED, "an S3 upload")?;
+            if s3.signer.is_some() {
+                check_user_headers(&opts.header, MULTIPART_OWNED, "a request to a signer")?;
+            } else {
+                check_user_headers(&opts.header, S3_OWNED, "an S3 upload")?;
+            }
             Kind::S3(S3Plan {
                 options: s3.clone(),
                 content_type: uptask_proto::multipart::content_type_for(&file_name),
+                file_name: file_name.clone(),
                 resume: resume_entry(&source, s3.resume_store.as_ref(), &url),
             })
         }
@@ -305,6 +316,17 @@ fn s3_object_url(text: &str, s3: &crate::S3Options) -> Result<Url, UploadError> 
     });
     let url = target.object_url(&endpoint, addressing).map_err(invalid)?;
     parse_url(&url)
+}
+
+/// The signer's URL of a direct upload: the upload's own URL is empty or the same.
+fn signer_url(text: &str, signer: &str) -> Result<Url, UploadError> {
+    if !text.is_empty() && text != signer {
+        return Err(UploadError::invalid(format!(
+            "an upload through a signer goes where the signer says: leave its URL empty \
+             (it is {text:?}; the signer is {signer:?})"
+        )));
+    }
+    parse_url(signer)
 }
 
 fn parse_url(text: &str) -> Result<Url, UploadError> {

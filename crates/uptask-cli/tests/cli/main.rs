@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 #[path = "../../../uptask/tests/common/weed.rs"]
 mod weed;
 
+mod direct;
 mod exits;
 mod instances;
 mod proxy;

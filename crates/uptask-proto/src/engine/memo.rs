@@ -58,6 +58,9 @@ pub struct S3Entry {
     /// Whether it was created for CRC32C part checksums.
     #[serde(default)]
     pub crc32c: bool,
+    /// The object's key, when a signer chose it (a direct upload through its routes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl S3Entry {
@@ -67,6 +70,7 @@ impl S3Entry {
             upload_id: upload_id.into(),
             part_size,
             crc32c,
+            key: None,
         }
     }
 }

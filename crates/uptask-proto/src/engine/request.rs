@@ -35,6 +35,9 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
     /// What it carries.
     pub body: Body,
+    /// Whether the transport adds the user's headers. Requests to a store through presigned
+    /// URLs go without them: the user's headers (a token, say) are for the signer.
+    pub user_headers: bool,
 }
 
 impl Request {
@@ -45,6 +48,7 @@ impl Request {
             url,
             headers: Vec::new(),
             body: Body::Empty,
+            user_headers: true,
         }
     }
 

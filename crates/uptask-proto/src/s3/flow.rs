@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use super::machine::{PHASE, Phase, S3Machine, Step, md5_of_etag};
-use super::{CompletedPart, Entry, MAX_PARTS, error_of, list_parts, upload_id};
+use super::machine::{Auth, PHASE, Phase, S3Machine, Step, md5_of_etag};
+use super::{CompletedPart, Entry, ListedPart, MAX_PARTS, error_of, list_parts, routes, upload_id};
 use crate::engine::{
     Action, Answer, DigestOf, Event, Failure, LastWords, Machine, Memo, Outcome, RequestId,
     Response, Retry, Stop, Why,
 };
-use crate::sigv4;
 
 impl<E: std::fmt::Display> Machine for S3Machine<E> {
     type Error = E;
@@ -115,13 +114,7 @@ impl<E: std::fmt::Display> Machine for S3Machine<E> {
         let kept = self.config.keep && matches!(why, Why::Failed | Why::TimedOut);
         match self.upload_id.clone() {
             Some(id) if !kept => LastWords {
-                requests: vec![self.signed(
-                    "DELETE",
-                    &[("uploadId", id)],
-                    Vec::new(),
-                    crate::engine::Body::Empty,
-                    sigv4::EMPTY_SHA256,
-                )],
+                requests: vec![self.abort_request(id, self.key.as_deref().unwrap_or_default())],
                 forget: true,
             },
             _ => LastWords::default(),
@@ -176,7 +169,16 @@ impl<E: std::fmt::Display> S3Machine<E> {
                 self.slots[i].checksum = Some(self.checksum_header(&d));
                 return Ok(());
             }
-            Answer::Response(r) => checked(r)?,
+            Answer::Response(r) if self.slots[i].signing => {
+                self.slots[i].signing = false;
+                let r = checked(r, "signer")?;
+                let Some(url) = routes::presigned(&r.data) else {
+                    return Err(protocol("the signer's answer has no presigned PUT URL"));
+                };
+                self.slots[i].presigned = Some(url);
+                return Ok(());
+            }
+            Answer::Response(r) => checked(r, "store")?,
             Answer::Failed { error, retryable } => return Err(Stop::transport(error, retryable)),
             _ => return Err(protocol("an answer of the wrong kind")),
         };
@@ -184,7 +186,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
         if slot.number == 0 {
             self.end(Action::Done(Outcome {
                 response,
-                upload_url: None,
+                upload_url: self.located.clone(),
                 complete: true,
             }));
             return Ok(());
@@ -226,6 +228,8 @@ impl<E: std::fmt::Display> S3Machine<E> {
             }
             _ => return Err(protocol("an answer of the wrong kind")),
         };
+        let direct = matches!(self.config.auth, Auth::Routes(_));
+        let who = if direct { "signer" } else { "store" };
         match &mut self.phase {
             Phase::Discard => self.phase = Phase::Creating,
             Phase::Listing { marker, listed } => {
@@ -235,21 +239,22 @@ impl<E: std::fmt::Display> S3Machine<E> {
                     self.phase = Phase::Creating;
                     return Ok(());
                 }
-                let response = checked(response)?;
-                let Some(page) = list_parts(&response.data) else {
-                    return Err(protocol(
-                        "the store's answer to ListParts is not a part list",
-                    ));
+                let response = checked(response, who)?;
+                let Some((parts, next_marker)) = parts_of(&response.data, direct) else {
+                    return Err(protocol(format!(
+                        "the {who}'s answer to the part listing is not a part list"
+                    )));
                 };
-                listed.extend(page.parts);
+                listed.extend(parts);
                 // A marker that does not move on would list forever.
-                match page.next_marker {
+                match next_marker {
                     Some(m) if m < MAX_PARTS && marker.is_none_or(|old| m > old) => {
                         *marker = Some(m);
                     }
                     _ => {
                         let queue = std::mem::take(listed).into();
                         self.upload_id = Some(self.stored_id());
+                        self.key = direct.then(|| self.stored_key());
                         self.phase = Phase::Verifying {
                             queue,
                             md5_ok: false,
@@ -258,27 +263,41 @@ impl<E: std::fmt::Display> S3Machine<E> {
                 }
             }
             Phase::Creating => {
-                let created = checked(response)?;
-                let Some(id) = upload_id(&created.data) else {
-                    return Err(protocol(
-                        "the store created the multipart upload without an UploadId",
-                    ));
+                let created = checked(response, who)?;
+                let (id, key) = match &self.config.auth {
+                    Auth::Keys(_) => (upload_id(&created.data), None),
+                    Auth::Routes(_) => match routes::created(&created.data) {
+                        Some((key, id)) => (Some(id), Some(key)),
+                        None => (None, None),
+                    },
                 };
-                self.event(Event::Remember(Memo::S3(Entry::new(
-                    id.clone(),
-                    self.plan.size,
-                    self.crc32c,
-                ))));
-                let mut url = self.config.object.clone();
-                url.query_pairs_mut().append_pair("uploadId", &id);
+                let Some(id) = id else {
+                    return Err(protocol(if direct {
+                        "the signer created the multipart upload without a key and uploadId"
+                    } else {
+                        "the store created the multipart upload without an UploadId"
+                    }));
+                };
+                let mut entry = Entry::new(id.clone(), self.plan.size, self.crc32c);
+                entry.key.clone_from(&key);
+                self.event(Event::Remember(Memo::S3(entry)));
+                let url = match (&self.config.auth, &key) {
+                    (Auth::Routes(routes), Some(key)) => routes.upload_url(&id, key),
+                    _ => {
+                        let mut url = self.config.object.clone();
+                        url.query_pairs_mut().append_pair("uploadId", &id);
+                        url
+                    }
+                };
                 self.event(Event::Created {
                     url: url.to_string(),
                 });
                 self.upload_id = Some(id);
+                self.key = key;
                 self.phase = Phase::Parts;
             }
             Phase::Completing { .. } => {
-                let response = checked(response)?;
+                let response = checked(response, who)?;
                 // The store may fail a completion after its 200 status line went out.
                 if let Some((code, message)) = error_of(&response.data) {
                     return Err(protocol(format!(
@@ -286,9 +305,10 @@ impl<E: std::fmt::Display> S3Machine<E> {
                     )));
                 }
                 self.event(Event::Forget);
+                let upload_url = routes::location(&response.data).filter(|_| direct);
                 self.end(Action::Done(Outcome {
                     response,
-                    upload_url: None,
+                    upload_url,
                     complete: true,
                 }));
             }
@@ -389,17 +409,28 @@ impl<E: std::fmt::Display> S3Machine<E> {
     }
 }
 
-/// A 2xx response, or the stop it means: network-like answers (5xx, 429) are retried.
-fn checked<E>(response: Response) -> Result<Response, Stop<E>> {
+/// One page of a part listing: the store's XML, or the signer's JSON (one page, all parts).
+fn parts_of(data: &str, direct: bool) -> Option<(Vec<ListedPart>, Option<u64>)> {
+    if direct {
+        return routes::listed(data).map(|parts| (parts, None));
+    }
+    list_parts(data).map(|page| (page.parts, page.next_marker))
+}
+
+/// A 2xx response, or the stop it means: network-like answers (5xx, 429) are retried. `who`
+/// answered: the store (XML errors) or the signer (JSON errors).
+fn checked<E>(response: Response, who: &str) -> Result<Response, Stop<E>> {
     if response.is_success() {
         return Ok(response);
     }
     if response.status >= 500 || response.status == 429 {
+        let status = response.status;
         let what = match error_of(&response.data) {
-            Some((code, message)) => {
-                format!("the store answered {}: {code}: {message}", response.status)
-            }
-            None => format!("the store answered {}", response.status),
+            Some((code, message)) => format!("the {who} answered {status}: {code}: {message}"),
+            None => match routes::error_message(&response.data) {
+                Some(message) => format!("the {who} answered {status}: {message}"),
+                None => format!("the {who} answered {status}"),
+            },
         };
         return Err(Stop::Retry(Failure::Protocol(what)));
     }

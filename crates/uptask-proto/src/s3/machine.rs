@@ -35,11 +35,31 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::Digest;
 use url::Url;
 
-use super::{CompletedPart, Entry, ListedPart, PartPlan, Signer, plan_parts};
+use super::routes::Presigned;
+use super::{CompletedPart, Entry, ListedPart, PartPlan, Signer, SignerRoutes, plan_parts};
 use crate::engine::{
-    Action, Body, DigestAlgorithm, DigestOf, Event, Meter, Outbox, RequestId, Retry, RetryPolicy,
+    Action, Body, DigestAlgorithm, DigestOf, Event, Meter, Outbox, Request, RequestId, Retry,
+    RetryPolicy,
 };
 use crate::sigv4::{self, UNSIGNED_PAYLOAD};
+
+/// Who lets the upload's requests into the store.
+///
+/// ```
+/// use uptask_proto::s3::{Auth, SignerRoutes};
+/// let auth = Auth::Routes(SignerRoutes::new("http://127.0.0.1:9099/s3".parse().unwrap(), "f.bin"));
+/// assert!(matches!(auth, Auth::Routes(_)));
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Auth {
+    /// The client holds the keys and signs every request itself.
+    Keys(Signer),
+    /// A signer (Companion's S3 routes) creates, completes and aborts the upload and presigns
+    /// each part; only the parts go to the store, each with `Content-MD5` (a presigned URL
+    /// signs `Host` alone, and stores refuse unsigned `x-amz-*` headers, so no CRC32C).
+    Routes(SignerRoutes),
+}
 
 /// How an S3 upload is to be made.
 ///
@@ -59,7 +79,7 @@ pub struct S3Config {
     /// The object's `Content-Type`.
     pub content_type: String,
     /// Who signs.
-    pub signer: Signer,
+    pub auth: Auth,
     /// Bytes per part (raised so no file needs more than 10,000).
     pub part_size: u64,
     /// Parts sent at once.
@@ -84,11 +104,30 @@ pub struct S3Config {
 impl S3Config {
     /// `len` bytes to `object`: 8 MiB parts, 4 at once, CRC32C, retries after 0, 1, 3, 5 s.
     pub fn new(object: Url, len: u64, signer: Signer) -> Self {
+        Self::with_auth(object, len, Auth::Keys(signer))
+    }
+
+    /// `len` bytes through the signer at `routes`, which picks the key: as [`S3Config::new`],
+    /// with `Content-MD5` part checksums.
+    ///
+    /// ```
+    /// # use uptask_proto::s3::{S3Config, SignerRoutes};
+    /// let routes = SignerRoutes::new("http://127.0.0.1:9099/s3".parse().unwrap(), "f.bin");
+    /// let c = S3Config::through(routes, 1);
+    /// assert_eq!((c.object.path(), c.crc32c), ("/s3", false));
+    /// ```
+    pub fn through(routes: SignerRoutes, len: u64) -> Self {
+        let mut config = Self::with_auth(routes.base.clone(), len, Auth::Routes(routes));
+        config.crc32c = false;
+        config
+    }
+
+    fn with_auth(object: Url, len: u64, auth: Auth) -> Self {
         Self {
             object,
             len,
             content_type: "application/octet-stream".to_owned(),
-            signer,
+            auth,
             part_size: 8 << 20,
             concurrency: 4,
             crc32c: true,
@@ -114,6 +153,10 @@ pub(super) struct Slot {
     pub(super) len: u64,
     /// The checksum header the store verifies the part by.
     pub(super) checksum: Option<(&'static str, String)>,
+    /// Through a signer: the URL to send the part to, used once (a retry is signed anew).
+    pub(super) presigned: Option<Presigned>,
+    /// Through a signer: the request in flight asks for the URL, not sends the part.
+    pub(super) signing: bool,
     pub(super) started: bool,
     pub(super) done: Option<CompletedPart>,
     pub(super) step: Step,
@@ -156,6 +199,10 @@ pub struct S3Machine<E> {
     pub(super) step: Step,
     pub(super) retry: Retry,
     pub(super) upload_id: Option<String>,
+    /// The key the signer chose (direct uploads only).
+    pub(super) key: Option<String>,
+    /// Where the object is, when a signer said so (direct uploads only).
+    pub(super) located: Option<String>,
     pub(super) slots: Vec<Slot>,
     pub(super) owners: BTreeMap<RequestId, usize>,
     pub(super) out: Outbox<E>,
@@ -172,6 +219,14 @@ impl<E: std::fmt::Display> S3Machine<E> {
     pub fn new(config: S3Config) -> Self {
         // A resumed upload keeps the part size it was cut with, so its parts still line up,
         // and the checksum it was created for.
+        let mut config = config;
+        if matches!(config.auth, Auth::Routes(_)) {
+            config.crc32c = false;
+            // Without its key the signer could not find a remembered upload.
+            if config.stored.as_ref().is_some_and(|e| e.key.is_none()) {
+                config.stored = None;
+            }
+        }
         let (part_size, crc32c) = match &config.stored {
             Some(entry) if !config.fresh => (entry.part_size, entry.crc32c),
             _ => (config.part_size, config.crc32c),
@@ -183,6 +238,8 @@ impl<E: std::fmt::Display> S3Machine<E> {
             offset,
             len,
             checksum: None,
+            presigned: None,
+            signing: false,
             started: false,
             done: None,
             step: Step::Ready,
@@ -213,6 +270,8 @@ impl<E: std::fmt::Display> S3Machine<E> {
             step: Step::Ready,
             retry: Retry::default(),
             upload_id: None,
+            key: None,
+            located: None,
             slots,
             owners: BTreeMap::new(),
             out: Outbox::default(),
@@ -249,6 +308,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
     /// A request to the object with `query`, signed now.
     pub(super) fn signed(
         &self,
+        signer: &Signer,
         method: &'static str,
         query: &[(&str, String)],
         headers: Vec<(&'static str, String)>,
@@ -256,7 +316,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
         payload_hash: &str,
     ) -> crate::engine::Request {
         let unix = (self.config.unix_at_zero + self.now).as_secs();
-        self.config.signer.sign(
+        signer.sign(
             &self.config.object,
             method,
             query,
@@ -271,6 +331,27 @@ impl<E: std::fmt::Display> S3Machine<E> {
     pub(super) fn stored_id(&self) -> String {
         let stored = self.config.stored.as_ref();
         stored.map(|e| e.upload_id.clone()).unwrap_or_default()
+    }
+
+    /// The remembered upload's key, when a signer chose it.
+    pub(super) fn stored_key(&self) -> String {
+        let stored = self.config.stored.as_ref();
+        stored.and_then(|e| e.key.clone()).unwrap_or_default()
+    }
+
+    /// The abort of the upload `id`: through the signer, or signed here.
+    pub(super) fn abort_request(&self, id: String, key: &str) -> Request {
+        match &self.config.auth {
+            Auth::Keys(signer) => self.signed(
+                signer,
+                "DELETE",
+                &[("uploadId", id)],
+                Vec::new(),
+                Body::Empty,
+                sigv4::EMPTY_SHA256,
+            ),
+            Auth::Routes(routes) => routes.abort(&id, key),
+        }
     }
 
     /// The id's query pair.
@@ -298,24 +379,33 @@ impl<E: std::fmt::Display> S3Machine<E> {
 
     /// The next request of a single-request phase.
     pub(super) fn phase_request(&mut self) -> Option<Action<E>> {
+        let request = match &self.config.auth {
+            Auth::Keys(signer) => self.keys_request(signer)?,
+            Auth::Routes(routes) => self.routes_request(routes)?,
+        };
+        let id = self.id(PHASE);
+        self.step = Step::InFlight(id, ());
+        Some(Action::Send { id, request })
+    }
+
+    /// A single-request phase's request, signed here.
+    fn keys_request(&self, signer: &Signer) -> Option<Request> {
         let request = match &self.phase {
-            Phase::Discard => {
-                let id = self.stored_id();
-                self.signed(
-                    "DELETE",
-                    &[("uploadId", id)],
-                    Vec::new(),
-                    Body::Empty,
-                    sigv4::EMPTY_SHA256,
-                )
-            }
+            Phase::Discard => self.abort_request(self.stored_id(), ""),
             Phase::Listing { marker, .. } => {
                 let id = self.stored_id();
                 let mut query = vec![("uploadId", id)];
                 if let Some(m) = marker {
                     query.push(("part-number-marker", m.to_string()));
                 }
-                self.signed("GET", &query, Vec::new(), Body::Empty, sigv4::EMPTY_SHA256)
+                self.signed(
+                    signer,
+                    "GET",
+                    &query,
+                    Vec::new(),
+                    Body::Empty,
+                    sigv4::EMPTY_SHA256,
+                )
             }
             Phase::Creating => {
                 let mut headers = vec![("Content-Type", self.config.content_type.clone())];
@@ -323,6 +413,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
                     headers.push(("x-amz-checksum-algorithm", "CRC32C".to_owned()));
                 }
                 self.signed(
+                    signer,
                     "POST",
                     &[("uploads", String::new())],
                     headers,
@@ -334,6 +425,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
                 let (body, hash) = (body.clone(), hash.clone());
                 let headers = vec![("Content-Type", "application/xml".to_owned())];
                 self.signed(
+                    signer,
                     "POST",
                     &[self.upload_query()],
                     headers,
@@ -343,9 +435,24 @@ impl<E: std::fmt::Display> S3Machine<E> {
             }
             Phase::Single | Phase::Parts | Phase::Verifying { .. } => return None,
         };
-        let id = self.id(PHASE);
-        self.step = Step::InFlight(id, ());
-        Some(Action::Send { id, request })
+        Some(request)
+    }
+
+    /// A single-request phase's request, to the signer.
+    fn routes_request(&self, routes: &SignerRoutes) -> Option<Request> {
+        let id = self.upload_id.as_deref().unwrap_or_default();
+        let key = self.key.as_deref().unwrap_or_default();
+        Some(match &self.phase {
+            Phase::Discard => routes.abort(&self.stored_id(), &self.stored_key()),
+            Phase::Listing { .. } => routes.list(&self.stored_id(), &self.stored_key()),
+            Phase::Creating => routes.create(&self.config.content_type),
+            Phase::Completing { .. } => {
+                let parts: Vec<CompletedPart> =
+                    self.slots.iter().filter_map(|s| s.done.clone()).collect();
+                routes.complete(id, key, &parts)
+            }
+            Phase::Single | Phase::Parts | Phase::Verifying { .. } => return None,
+        })
     }
 
     /// The next action of slot `i`, when it is ready: its checksum, then its PUT.
@@ -363,12 +470,50 @@ impl<E: std::fmt::Display> S3Machine<E> {
             };
         };
         let body = Body::Range { offset, len };
-        let request = if number == 0 {
-            let headers = vec![checksum, ("Content-Type", self.config.content_type.clone())];
-            self.signed("PUT", &[], headers, body, UNSIGNED_PAYLOAD)
-        } else {
-            let query = [("partNumber", number.to_string()), self.upload_query()];
-            self.signed("PUT", &query, vec![checksum], body, UNSIGNED_PAYLOAD)
+        let content_type = self.config.content_type.clone();
+        let request = match &self.config.auth {
+            Auth::Keys(signer) if number == 0 => {
+                let headers = vec![checksum, ("Content-Type", content_type)];
+                self.signed(signer, "PUT", &[], headers, body, UNSIGNED_PAYLOAD)
+            }
+            Auth::Keys(signer) => {
+                let query = [("partNumber", number.to_string()), self.upload_query()];
+                self.signed(
+                    signer,
+                    "PUT",
+                    &query,
+                    vec![checksum],
+                    body,
+                    UNSIGNED_PAYLOAD,
+                )
+            }
+            Auth::Routes(routes) => {
+                let slot = &mut self.slots[i];
+                slot.signing = slot.presigned.is_none();
+                match slot.presigned.take() {
+                    None if number == 0 => routes.params(&content_type),
+                    None => {
+                        let upload = self.upload_id.as_deref().unwrap_or_default();
+                        let key = self.key.as_deref().unwrap_or_default();
+                        routes.sign_part(upload, key, number)
+                    }
+                    Some(p) => {
+                        if number == 0 {
+                            let mut object = p.url.clone();
+                            object.set_query(None);
+                            self.located = Some(object.to_string());
+                        }
+                        let mut put = Request::new("PUT", p.url);
+                        put.headers.push(checksum);
+                        if let Some(t) = p.content_type {
+                            put.headers.push(("Content-Type", t));
+                        }
+                        put.body = body;
+                        put.user_headers = false;
+                        put
+                    }
+                }
+            }
         };
         self.slots[i].step = Step::InFlight(id, ());
         Action::Send { id, request }

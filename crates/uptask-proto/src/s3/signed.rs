@@ -90,6 +90,7 @@ impl Signer {
             url,
             headers,
             body,
+            user_headers: true,
         }
     }
 

@@ -213,6 +213,7 @@ impl<E: std::fmt::Display> TusMachine<E> {
             url,
             headers,
             body,
+            user_headers: true,
         }
     }
 

@@ -11,6 +11,7 @@
     reason = "test code: a scenario that goes off its script stops loudly"
 )]
 
+mod direct;
 mod multipart;
 mod s3;
 mod scenario;

@@ -48,9 +48,13 @@ pub enum PartChecksum {
 /// let opts = UploadOptions::new("s3://backups/db.dump", "db.dump", "file").s3(s3);
 /// # let _ = opts;
 /// ```
+///
+/// Without the keys, through a signer that speaks Companion's S3 routes (`uptask serve
+/// --store s3://...`, or `@uppy/companion`): see [`S3Options::signer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Options {
     pub(crate) credentials: Credentials,
+    pub(crate) signer: Option<String>,
     pub(crate) region: String,
     pub(crate) endpoint: Option<String>,
     pub(crate) addressing: Option<Addressing>,
@@ -77,6 +81,7 @@ impl S3Options {
     pub fn new(credentials: Credentials) -> Self {
         Self {
             credentials,
+            signer: None,
             region: "us-east-1".to_owned(),
             endpoint: None,
             addressing: None,
@@ -86,6 +91,35 @@ impl S3Options {
             resume_store: None,
             fresh: false,
             checksum: PartChecksum::default(),
+        }
+    }
+
+    /// Options for a direct upload through the signer at `url` (the base of Companion's S3
+    /// routes, e.g. `http://host/s3`), with no keys on this side: the signer picks the key,
+    /// creates the multipart upload, presigns each part, completes and aborts it; the parts
+    /// go straight to the store, each with its `Content-MD5`. The upload's own URL is left
+    /// empty (or is the same URL). Headers set on the upload go to the signer only (a token,
+    /// say), never to the store. Part size, concurrency, retries and the resume store work as
+    /// with keys; a resumed upload asks the signer which parts the store has.
+    ///
+    /// The store must let the page's origin `PUT` and read the `ETag` header (bucket CORS)
+    /// when the upload runs in a browser.
+    ///
+    /// ```
+    /// use uptask::{S3Options, UploadOptions};
+    ///
+    /// let s3 = S3Options::signer("http://127.0.0.1:9099/s3").part_size(16 << 20);
+    /// let opts = UploadOptions::new("", "photo.jpg", "file")
+    ///     .header("Authorization", "Bearer app-token")
+    ///     .s3(s3);
+    /// # let _ = opts;
+    /// ```
+    #[must_use]
+    pub fn signer(url: impl Into<String>) -> Self {
+        Self {
+            signer: Some(url.into()),
+            checksum: PartChecksum::Md5,
+            ..Self::new(Credentials::new("", ""))
         }
     }
 

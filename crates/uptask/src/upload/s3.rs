@@ -1,7 +1,7 @@
 //! S3 uploads: the plan as the protocol's machine (`uptask_proto::s3::machine`), continuing
 //! the multipart upload the resume store remembers, if any.
 
-use uptask_proto::s3::{S3Config, S3Machine, Signer};
+use uptask_proto::s3::{S3Config, S3Machine, Signer, SignerRoutes};
 
 use crate::backend::Transport;
 use crate::events::{Control, EventSink};
@@ -18,16 +18,22 @@ pub(crate) async fn run<T: Transport>(
     control: &Control,
 ) -> Result<UploadSuccess, UploadError> {
     let options = &s3.options;
-    let signer = Signer {
-        credentials: options.credentials.clone(),
-        region: options.region.clone(),
-        user_headers: plan.header.clone(),
+    let len = plan.source.len();
+    let mut config = if options.signer.is_some() {
+        S3Config::through(SignerRoutes::new(plan.url.clone(), &s3.file_name), len)
+    } else {
+        let signer = Signer {
+            credentials: options.credentials.clone(),
+            region: options.region.clone(),
+            user_headers: plan.header.clone(),
+        };
+        let mut config = S3Config::new(plan.url.clone(), len, signer);
+        config.crc32c = options.checksum == PartChecksum::Crc32c;
+        config
     };
-    let mut config = S3Config::new(plan.url.clone(), plan.source.len(), signer);
     config.content_type.clone_from(&s3.content_type);
     config.part_size = options.part_size;
     config.concurrency = options.concurrency;
-    config.crc32c = options.checksum == PartChecksum::Crc32c;
     config.retry_delays.clone_from(&options.retry_delays);
     config.seed = crate::prepare::random_seed();
     config.stored = s3.resume.as_ref().and_then(crate::resume::Entry::get);

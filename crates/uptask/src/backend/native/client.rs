@@ -80,7 +80,11 @@ impl Transport for NativeClient<'_> {
         let head = encode_head(
             request.method,
             &request.url,
-            self.setup.header,
+            if request.user_headers {
+                self.setup.header
+            } else {
+                &[]
+            },
             &own,
             forward,
         )?;

@@ -101,6 +101,7 @@ impl Transport for WebClient<'_> {
                     self.setup
                         .header
                         .iter()
+                        .filter(|_| request.user_headers)
                         .map(|(n, v)| (n.as_str(), v.as_str())),
                 )
                 .collect();

@@ -1,0 +1,245 @@
+//! The S3 machine through a signer (Companion's S3 routes): the signer creates, lists,
+//! completes and aborts; each part goes to the URL it presigned, with `Content-MD5` and without
+//! the user's headers.
+
+use std::time::Duration;
+
+use uptask_proto::engine::{Body, DigestAlgorithm, Event, Machine, Memo, Response, Why};
+use uptask_proto::s3::{Entry, S3Config, S3Machine, SignerRoutes};
+
+use crate::scenario::{Asked, Scenario, header};
+
+const SIGNER: &str = "http://127.0.0.1:9099/s3";
+const MIB: u64 = 1 << 20;
+
+fn scenario(len: u64, f: impl FnOnce(&mut S3Config)) -> Scenario<S3Machine<String>> {
+    let routes = SignerRoutes::new(SIGNER.parse().unwrap(), "big file.bin");
+    let mut config = S3Config::through(routes, len);
+    config.content_type = "application/x-test".into();
+    config.part_size = 5 * MIB;
+    config.concurrency = 2;
+    config.retry_delays = vec![Duration::ZERO, Duration::ZERO];
+    f(&mut config);
+    Scenario::new(S3Machine::new(config))
+}
+
+fn json(body: &str) -> Response {
+    Response::new(200).with_data(body)
+}
+
+fn md5(s: &mut Scenario<S3Machine<String>>, range: (u64, u64)) {
+    match s.next() {
+        Asked::Digest(
+            id,
+            DigestAlgorithm::Md5,
+            uptask_proto::engine::DigestOf::Range { offset, len },
+        ) if (offset, len) == range => {
+            s.machine
+                .answer(id, uptask_proto::engine::Answer::Digest(vec![0xff; 16]));
+        }
+        other => panic!("expected an MD5 of {range:?}, got {other:?}"),
+    }
+}
+
+/// Part `n`: its MD5, the signer's URL for it, then the PUT there (returned unanswered).
+fn part(
+    s: &mut Scenario<S3Machine<String>>,
+    n: u64,
+    range: (u64, u64),
+) -> uptask_proto::engine::RequestId {
+    md5(s, range);
+    let (id, sign) = s.send("GET", &format!("/s3/multipart/u-1/{n}?key=up%2Fbig"));
+    assert!(sign.user_headers, "the user's headers go to the signer");
+    s.reply(id, json(&format!(r#"{{"url":"http://127.0.0.1:8333/b/up/big?partNumber={n}&X-Amz-Signature=s{n}","expires":900}}"#)));
+    let (id, put) = s.send("PUT", &format!("&X-Amz-Signature=s{n}"));
+    assert!(
+        !put.user_headers,
+        "the user's headers never go to the store"
+    );
+    assert_eq!(header(&put, "content-md5"), "/////////////////////w==");
+    assert!(put.header("authorization").is_none());
+    assert_eq!(
+        put.body,
+        Body::Range {
+            offset: range.0,
+            len: range.1
+        }
+    );
+    id
+}
+
+fn created(s: &mut Scenario<S3Machine<String>>) {
+    let (id, create) = s.send("POST", "/s3/multipart");
+    let Body::Bytes(body) = &create.body else {
+        panic!("the creation carries JSON");
+    };
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(body["filename"], "big file.bin");
+    assert_eq!(body["type"], "application/x-test");
+    s.reply(
+        id,
+        json(r#"{"key":"up/big","uploadId":"u-1","bucket":"b"}"#),
+    );
+}
+
+#[test]
+fn a_small_file_is_one_put_to_the_url_the_signer_gives() {
+    let mut s = scenario(10, |_| {});
+    md5(&mut s, (0, 10));
+    let (id, params) = s.send(
+        "GET",
+        "/s3/params?filename=big+file.bin&type=application%2Fx-test",
+    );
+    s.reply(id, json(r#"{"method":"PUT","url":"http://127.0.0.1:8333/b/k?X-Amz-Signature=1","fields":{},"headers":{"content-type":"application/x-test"}}"#));
+    let (id, put) = s.send("PUT", "/b/k?X-Amz-Signature=1");
+    assert_eq!(header(&put, "content-type"), "application/x-test");
+    assert!(!put.user_headers);
+    s.sent(id, 10);
+    s.reply(id, Response::new(200).with_header("ETag", "\"e\""));
+    let done = s.done();
+    assert!(done.complete);
+    assert_eq!(
+        done.upload_url.as_deref(),
+        Some("http://127.0.0.1:8333/b/k")
+    );
+    assert_eq!(s.progress(), [10]);
+    assert!(params.user_headers);
+}
+
+#[test]
+fn parts_go_to_presigned_urls_and_the_signer_completes_them_in_order() {
+    let mut s = scenario(12 * MIB, |_| {});
+    created(&mut s);
+    let p1 = part(&mut s, 1, (0, 5 * MIB));
+    let p2 = part(&mut s, 2, (5 * MIB, 5 * MIB));
+    assert!(matches!(s.next(), Asked::Wait(None)), "two at once");
+    s.reply(p2, Response::new(200).with_header("ETag", "\"e2\""));
+    let p3 = part(&mut s, 3, (10 * MIB, 2 * MIB));
+    s.reply(p3, Response::new(200).with_header("ETag", "\"e3\""));
+    s.reply(p1, Response::new(200).with_header("ETag", "\"e1\""));
+    let (id, complete) = s.send("POST", "/s3/multipart/u-1/complete?key=up%2Fbig");
+    let Body::Bytes(body) = &complete.body else {
+        panic!("the completion carries JSON");
+    };
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"parts": [
+            {"PartNumber": 1, "ETag": "\"e1\""},
+            {"PartNumber": 2, "ETag": "\"e2\""},
+            {"PartNumber": 3, "ETag": "\"e3\""},
+        ]})
+    );
+    s.reply(id, json(r#"{"location":"http://127.0.0.1:8333/b/up/big"}"#));
+    let done = s.done();
+    assert!(done.complete);
+    assert_eq!(
+        done.upload_url.as_deref(),
+        Some("http://127.0.0.1:8333/b/up/big")
+    );
+    assert_eq!(s.milestones(), ["remember", "created", "forget"]);
+    let created = s.events.iter().find_map(|e| match e {
+        Event::Created { url } => Some(url.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        created.as_deref(),
+        Some("http://127.0.0.1:9099/s3/multipart/u-1?key=up%2Fbig")
+    );
+    let remembered = s.events.iter().find_map(|e| match e {
+        Event::Remember(Memo::S3(entry)) => Some(entry.clone()),
+        _ => None,
+    });
+    let entry = remembered.unwrap();
+    assert_eq!(
+        (entry.key.as_deref(), entry.crc32c),
+        (Some("up/big"), false)
+    );
+}
+
+#[test]
+fn a_part_the_store_fails_is_signed_anew_and_sent_again() {
+    let mut s = scenario(6 * MIB, |c| c.concurrency = 1);
+    created(&mut s);
+    let p1 = part(&mut s, 1, (0, 5 * MIB));
+    s.reply(
+        p1,
+        Response::new(503).with_data("<Error><Code>SlowDown</Code><Message>busy</Message></Error>"),
+    );
+    // The MD5 is kept; the URL is not (it may have expired while waiting).
+    let (id, _) = s.send("GET", "/s3/multipart/u-1/1?key=up%2Fbig");
+    s.reply(
+        id,
+        json(r#"{"url":"http://127.0.0.1:8333/b/up/big?partNumber=1&X-Amz-Signature=again"}"#),
+    );
+    let (id, _) = s.send("PUT", "X-Amz-Signature=again");
+    s.reply(id, Response::new(200).with_header("ETag", "\"e1\""));
+    assert!(s.milestones().contains(&"retrying:1".to_owned()));
+}
+
+#[test]
+fn a_signer_that_refuses_ends_the_upload_with_its_answer_and_the_abort_goes_to_it() {
+    let mut s = scenario(12 * MIB, |_| {});
+    created(&mut s);
+    md5(&mut s, (0, 5 * MIB));
+    let (id, _) = s.send("GET", "/s3/multipart/u-1/1?key=up%2Fbig");
+    s.reply(
+        id,
+        Response::new(401).with_data(r#"{"error":"s3: a token is required"}"#),
+    );
+    let outcome = s.done();
+    assert_eq!(outcome.response.status, 401);
+    assert!(!outcome.complete);
+    let words = s.machine.last_words(Why::Failed);
+    assert_eq!(words.requests.len(), 1);
+    let abort = &words.requests[0];
+    assert_eq!(abort.method, "DELETE");
+    assert_eq!(
+        abort.url.as_str(),
+        "http://127.0.0.1:9099/s3/multipart/u-1?key=up%2Fbig"
+    );
+    assert!(
+        abort.user_headers,
+        "the signer needs the user's token for the abort too"
+    );
+}
+
+#[test]
+fn a_presigning_answer_without_a_put_url_is_a_protocol_error() {
+    let mut s = scenario(10, |_| {});
+    md5(&mut s, (0, 10));
+    let (id, _) = s.send(
+        "GET",
+        "/s3/params?filename=big+file.bin&type=application%2Fx-test",
+    );
+    s.reply(
+        id,
+        json(r#"{"method":"POST","url":"http://127.0.0.1:8333/b","fields":{"key":"k"}}"#),
+    );
+    assert!(s.failure().contains("no presigned PUT URL"));
+}
+
+#[test]
+fn a_remembered_direct_upload_is_listed_through_the_signer_and_goes_on() {
+    let mut s = scenario(12 * MIB, |c| {
+        let mut entry = Entry::new("u-1", 5 * MIB, false);
+        entry.key = Some("up/big".into());
+        c.stored = Some(entry);
+    });
+    let (id, _) = s.send("GET", "/s3/multipart/u-1?key=up%2Fbig");
+    // Part 1 is the file's (its ETag is the MD5 the digest gives); part 2 is not.
+    s.reply(id, json(r#"[{"PartNumber":1,"Size":5242880,"ETag":"\"ffffffffffffffffffffffffffffffff\""},{"PartNumber":2,"Size":5242880,"ETag":"\"00000000000000000000000000000000\""}]"#));
+    md5(&mut s, (0, 5 * MIB));
+    md5(&mut s, (5 * MIB, 5 * MIB));
+    let p2 = part(&mut s, 2, (5 * MIB, 5 * MIB));
+    assert!(s.milestones().contains(&"resumed:5242880".to_owned()));
+    s.reply(p2, Response::new(200).with_header("ETag", "\"e2\""));
+}
+
+#[test]
+fn a_remembered_upload_without_a_key_starts_anew() {
+    let mut s = scenario(12 * MIB, |c| {
+        c.stored = Some(Entry::new("u-0", 5 * MIB, false));
+    });
+    created(&mut s);
+}
