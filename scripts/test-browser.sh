@@ -59,8 +59,12 @@ printf '{"identities":[{"name":"page","credentials":[{"accessKey":"%s","secretKe
   "$s3_key" "$s3_secret" > "$store/s3.json"
 peers/weed-mini.sh "$store/weed" "$store/s3.json" > "$store/weed.log" 2>&1 &
 weed=$!
-trap 'kill "$server" "$tus_peer" "$weed" 2>/dev/null; wait "$weed" 2>/dev/null; rm -rf "$store"' EXIT
+trap 'kill "$server" "$tus_peer" "$weed" $signer 2>/dev/null; wait "$weed" 2>/dev/null; rm -rf "$store"' EXIT
 export AWS_ACCESS_KEY_ID="$s3_key" AWS_SECRET_ACCESS_KEY="$s3_secret" AWS_REGION=us-east-1
+# The signer for direct uploads from the page: uptask serve on a bucket of its own, serving
+# Companion's S3 routes behind a token. It holds the keys; the page only gets presigned URLs.
+signed_bucket=signed signer_token=page-token signer_log="$store/signer.log"
+signer=
 s3_check() {
   python3 - "$@" <<'PY'
 import sys, time, boto3
@@ -79,6 +83,21 @@ if what == "setup":
     s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
         "AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT", "POST", "DELETE", "HEAD"],
         "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
+elif what == "signed":
+    # The signer picked the keys: every object must be one the page sent, byte for byte,
+    # and nothing else (no binding, no aborted file) may be left.
+    want = sorted(int(n) for n in sys.argv[3:])
+    objects = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    if sorted(o["Size"] for o in objects) != want:
+        sys.exit(f"s3://{bucket} holds {[(o['Key'], o['Size']) for o in objects]}, expected sizes {want}")
+    for o in objects:
+        got = s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+        if got != bytes(i % 251 for i in range(len(got))):
+            sys.exit(f"s3://{bucket}/{o['Key']}: the stored bytes differ from those the page sent")
+        print(f"s3://{bucket}/{o['Key']}: the {len(got)} bytes the page sent through the signer")
+    uploads = s3.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    if uploads:
+        sys.exit(f"multipart uploads left open in s3://{bucket}: {uploads}")
 else:
     for pair in sys.argv[3:]:
         key, size = pair.split("=")
@@ -96,13 +115,20 @@ else:
 PY
 }
 s3_check setup "$s3_bucket"
+s3_check setup "$signed_bucket"
+target/debug/uptask serve --addr 127.0.0.1:0 --dir "$store/signer" --store "s3://$signed_bucket" \
+  --endpoint http://127.0.0.1:8333 --token "$signer_token" \
+  --allow-origin "http://127.0.0.1:$page_port" 2> "$signer_log" &
+signer=$!
 for _ in $(seq 100); do
   url="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 || true)"
   peer="$(grep -o 'http://127.0.0.1:[0-9]*/files' "$tus_log" | head -1 || true)"
-  [ -n "$url" ] && [ -n "$peer" ] && break
+  signer_url="$(grep -o 'http://127.0.0.1:[0-9]*' "$signer_log" | head -1 || true)"
+  [ -n "$url" ] && [ -n "$peer" ] && [ -n "$signer_url" ] && break
   sleep 0.1
 done
 [ -n "$url" ] || { echo "uptask serve did not start: $(cat "$log")" >&2; exit 1; }
+[ -n "$signer_url" ] || { echo "the signer did not start: $(cat "$signer_log")" >&2; exit 1; }
 [ -n "$peer" ] || { echo "the tus peer did not start: $(cat "$tus_log")" >&2; exit 1; }
 export CHROMEDRIVER=/usr/bin/chromedriver
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
@@ -130,7 +156,9 @@ print(f"the tus peer stored the {len(got)} bytes sent from the page")
 PY
 
 echo "== the JavaScript package's API driven from a page"
-cargo test -p uptask-js --target wasm32-unknown-unknown --test page --locked
+UPTASK_BROWSER_SIGNER="$signer_url/s3" UPTASK_BROWSER_SIGNER_TOKEN="$signer_token" \
+  cargo test -p uptask-js --target wasm32-unknown-unknown --test page --locked
+s3_check signed "$signed_bucket" $(((12 << 20) + 3)) $((1 << 20))
 
 echo "== the built package: its TypeScript declarations and its demo page"
 scripts/build-js.sh

@@ -32,7 +32,12 @@ async function awaited(): Promise<number> {
 void awaited;
 
 uploadFile({ url: 'x', files: [{ name: 'a', file }, { name: 'b', uri: 'blob:y' }] });
-// @ts-expect-error: protocol is "multipart" or "tus"
+uploadFile({ protocol: 's3', signer: 'https://app.example/s3', file, name: 'file', partSize: 16 << 20, concurrency: 6 });
+// @ts-expect-error: protocol "s3" needs a signer
 uploadFile({ url: 'x', file, name: 'file', protocol: 's3' });
+// @ts-expect-error: protocol is "multipart", "tus" or "s3"
+uploadFile({ url: 'x', file, name: 'file', protocol: 'ftp' });
+// @ts-expect-error: a multipart upload needs its url
+uploadFile({ file, name: 'file' });
 // @ts-expect-error: name is required
 uploadFile({ url: 'x', file });

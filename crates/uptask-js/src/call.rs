@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use js_sys::{Function, Object, Reflect};
-use uptask::{ErrorKind, FormFile, Source, TusOptions, UploadError, UploadOptions};
+use uptask::{ErrorKind, FormFile, S3Options, Source, TusOptions, UploadError, UploadOptions};
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -27,6 +27,8 @@ pub(crate) enum File {
 enum Protocol {
     Multipart,
     Tus,
+    /// Straight to an S3 store through the signer at this URL (Companion's S3 routes).
+    S3(S3Options),
 }
 
 /// One file of the request: its form field, where it comes from, and the name the server sees.
@@ -118,7 +120,9 @@ impl Call {
                 "parameter error: uploadFile takes an options object",
             ));
         }
-        let url = string(option, "url", true)?.unwrap_or_default();
+        let protocol = protocol_of(option)?;
+        // Through a signer the signer is where the upload goes; Taro's `url` may repeat it.
+        let url = string(option, "url", !matches!(protocol, Protocol::S3(_)))?.unwrap_or_default();
         let mut parts = Vec::new();
         if let Some(file) = file_of(option, "file", "filePath")? {
             parts.push(Part {
@@ -163,15 +167,6 @@ impl Call {
                 Duration::from_secs_f64(ms / 1000.0)
             });
         let with_credentials = get(option, "withCredentials");
-        let protocol = match string(option, "protocol", false)?.as_deref() {
-            None | Some("multipart") => Protocol::Multipart,
-            Some("tus") => Protocol::Tus,
-            Some(other) => {
-                return Err(invalid(format!(
-                    "parameter error: protocol {other:?} is not \"multipart\" or \"tus\""
-                )));
-            }
-        };
         Ok(Self {
             first,
             more: parts.collect(),
@@ -207,7 +202,61 @@ impl Call {
         match self.protocol {
             Protocol::Multipart => options,
             Protocol::Tus => options.tus(TusOptions::new()),
+            Protocol::S3(s3) => options.s3(s3),
         }
+    }
+}
+
+/// The `protocol` option, with `signer`, `partSize` and `concurrency` for `"s3"`.
+fn protocol_of(option: &JsValue) -> Result<Protocol, UploadError> {
+    let protocol = match string(option, "protocol", false)?.as_deref() {
+        None | Some("multipart") => Protocol::Multipart,
+        Some("tus") => Protocol::Tus,
+        Some("s3") => {
+            let signer = string(option, "signer", false)?.ok_or_else(|| {
+                invalid(
+                    "parameter error: protocol \"s3\" needs signer, the URL of the S3 routes that presign each part (e.g. https://host/s3); a page never holds the store's keys",
+                )
+            })?;
+            let mut s3 = S3Options::signer(signer);
+            if let Some(bytes) = count(option, "partSize")? {
+                s3 = s3.part_size(bytes);
+            }
+            if let Some(parts) = count(option, "concurrency")? {
+                s3 = s3.concurrency(usize::try_from(parts).unwrap_or(usize::MAX));
+            }
+            return Ok(Protocol::S3(s3));
+        }
+        Some(other) => {
+            return Err(invalid(format!(
+                "parameter error: protocol {other:?} is not \"multipart\", \"tus\" or \"s3\""
+            )));
+        }
+    };
+    for key in ["signer", "partSize", "concurrency"] {
+        if is_given(&get(option, key)) {
+            return Err(invalid(format!(
+                "parameter error: {key} is for protocol \"s3\""
+            )));
+        }
+    }
+    Ok(protocol)
+}
+
+/// A positive whole number under `key`, if given.
+fn count(object: &JsValue, key: &str) -> Result<Option<u64>, UploadError> {
+    let value = get(object, key);
+    if !is_given(&value) {
+        return Ok(None);
+    }
+    match value.as_f64() {
+        // Below 2^53 every whole number is exact, so the cast loses nothing.
+        Some(n) if n.fract() == 0.0 && (1.0..9_007_199_254_740_992.0).contains(&n) => {
+            Ok(Some(n as u64))
+        }
+        _ => Err(invalid(format!(
+            "parameter error: {key} must be a positive whole number"
+        ))),
     }
 }
 

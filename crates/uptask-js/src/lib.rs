@@ -50,12 +50,20 @@ const TYPES: &str = include_str!("uptask.d.ts");
 /// Options: `url`, `filePath` (a URL the page can fetch, such as a `blob:` URL) or `file` (a
 /// `Blob` or `File`), `name`, and optionally `header`, `formData`, `timeout` (ms, default
 /// 60000), `fileName`, `withCredentials` (default `true`, as Taro), `protocol`
-/// (`"multipart"`, the default, or `"tus"`), `success`, `fail`, `complete`. `success` then
-/// `complete` run before the promise resolves; `fail` then `complete` before it rejects.
+/// (`"multipart"`, the default, `"tus"`, or `"s3"` with `signer`, `partSize` and
+/// `concurrency`), `success`, `fail`, `complete`. `success` then `complete` run before the
+/// promise resolves; `fail` then `complete` before it rejects.
 ///
 /// ```js
 /// const res = await uploadFile({ url, file, name: 'file' });
 /// console.log(res.errMsg, res.statusCode, res.header, res.data); // "uploadFile:ok" ...
+///
+/// // Straight to the bucket: the signer presigns each part, the page holds no keys.
+/// const put = await uploadFile({
+///   protocol: 's3', signer: 'https://app.example/s3', file, name: 'file',
+///   header: { Authorization: `Bearer ${token}` },
+/// });
+/// console.log(put.uploadUrl); // s3://bucket/uploads/...
 /// ```
 #[wasm_bindgen(js_name = uploadFile, unchecked_return_type = "UploadTask")]
 #[must_use]

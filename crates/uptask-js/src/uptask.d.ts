@@ -24,7 +24,10 @@ export interface UploadFileSuccessResult {
   header: Record<string, string>;
   /** The response body as text. */
   data: string;
-  /** For `protocol: "tus"`: where the upload lives on the server. */
+  /**
+   * For `protocol: "tus"`: where the upload lives on the server. For `protocol: "s3"`: where
+   * the object went (`s3://bucket/key` from `uptask serve`, the signer's `location`).
+   */
   uploadUrl?: string;
   /** For multipart: when the request and the response started and ended (ms since the epoch). */
   profile?: UploadProfile;
@@ -58,8 +61,6 @@ export interface UploadFileEntry {
 
 /** The options every call takes. */
 export interface UploadFileCommon {
-  /** Where to send the file. */
-  url: string;
   /** Request headers; a Content-Type here is ignored (the body sets its own). */
   header?: Record<string, string | number | boolean>;
   /** Text fields sent before the file; values as String(value). */
@@ -68,8 +69,6 @@ export interface UploadFileCommon {
   timeout?: number;
   /** Send cookies and HTTP auth cross-origin; default true, as Taro. */
   withCredentials?: boolean;
-  /** "multipart" (default): one multipart/form-data POST. "tus": a tus 1.0 upload of one file. */
-  protocol?: "multipart" | "tus";
   success?: (result: UploadFileSuccessResult) => void;
   fail?: (error: UploadFileError) => void;
   complete?: (result: UploadFileSuccessResult | UploadFileError) => void;
@@ -94,7 +93,35 @@ export interface UploadManyFiles {
   files: UploadFileEntry[];
 }
 
-export type UploadFileOption = UploadFileCommon & (UploadOneFile | UploadManyFiles);
+/** An upload to a server's URL. */
+export interface UploadToUrl {
+  /** Where to send the file. */
+  url: string;
+  /** "multipart" (default): one multipart/form-data POST. "tus": a tus 1.0 upload of one file. */
+  protocol?: "multipart" | "tus";
+}
+
+/** One file straight to an S3 store, through a signer: the page holds no keys. */
+export interface UploadThroughSigner {
+  protocol: "s3";
+  /**
+   * The base URL of the S3 routes of Uppy's Companion (`uptask serve --store s3://...` serves
+   * them at `/s3`). It picks the key, presigns each part and completes the upload; `header`
+   * goes to it, never to the store, and `formData` is the upload's metadata. The bucket's
+   * CORS must let the page PUT and read `ETag`.
+   */
+  signer: string;
+  /** Left out, or the same as signer. */
+  url?: string;
+  /** Bytes per part (at least 5 MiB; default 8 MiB). Smaller files go in one PUT. */
+  partSize?: number;
+  /** Parts sent at once (default 4). */
+  concurrency?: number;
+}
+
+export type UploadFileOption = UploadFileCommon &
+  (UploadToUrl | UploadThroughSigner) &
+  (UploadOneFile | UploadManyFiles);
 
 /** The value `uploadFile` returns: a Promise of the result that is also the task. */
 export interface UploadTask extends Promise<UploadFileSuccessResult> {

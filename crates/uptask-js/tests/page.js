@@ -254,3 +254,77 @@ export async function tusProtocol(uploadFile, server) {
   check(res.statusCode === 204 && res.uploadUrl.startsWith(`${server}/files/`), 'tus upload', res);
   return res.uploadUrl;
 }
+
+// protocol "s3": straight to the bucket through the signer's routes (`uptask serve --store`),
+// the page holding no keys: a multipart upload in parts, a small file in one PUT, an upload
+// aborted mid-way, and the signer refusing a call without its token. The script reads the
+// bucket back afterwards and compares each object with these bytes.
+export async function s3Signer(uploadFile, signer, token) {
+  const auth = { Authorization: `Bearer ${token}` };
+  const seen = [];
+  const order = [];
+  const task = uploadFile({
+    protocol: 's3',
+    signer,
+    file: file((12 << 20) + 3, 'signed.bin'),
+    name: 'file',
+    header: auth,
+    formData: { album: 'page' },
+    partSize: 5 << 20,
+    concurrency: 2,
+  });
+  task.onProgressUpdate((p) => {
+    seen.push(p);
+    order.push('progress');
+  });
+  task.onHeadersReceived(() => order.push('headers'));
+  const res = await task;
+  check(res.errMsg === 'uploadFile:ok' && res.statusCode === 200, 'completed', res);
+  check(typeof res.uploadUrl === 'string' && res.uploadUrl.startsWith('s3://signed/'), 'the object location', res);
+  for (let i = 1; i < seen.length; i++) {
+    check(seen[i].totalBytesSent >= seen[i - 1].totalBytesSent, 'progress never goes back', [seen[i - 1], seen[i]]);
+  }
+  const last = seen[seen.length - 1];
+  check(
+    last.progress === 100 && last.totalBytesSent === (12 << 20) + 3 && last.totalBytesExpectedToSend === (12 << 20) + 3,
+    'progress ends at the file size',
+    last,
+  );
+  check(order.filter((e) => e === 'headers').length === 1, 'headers once', order);
+
+  const small = await uploadFile({ protocol: 's3', signer, file: file(1 << 20, 'small.bin'), name: 'file', header: auth });
+  check(small.statusCode === 200 && small.uploadUrl.includes('/signed/'), 'one PUT of a small file', small);
+
+  const aborted = uploadFile({
+    protocol: 's3',
+    signer,
+    file: file(12 << 20, 'aborted.bin'),
+    name: 'file',
+    header: auth,
+    partSize: 5 << 20,
+    concurrency: 1,
+  });
+  aborted.onProgressUpdate((p) => {
+    if (p.progress >= 10) aborted.abort();
+  });
+  const outcome = await aborted.then(
+    (r) => `resolved ${r.statusCode}`,
+    (e) => e.errMsg,
+  );
+  check(outcome === 'uploadFile:fail abort', 'abort mid-upload', outcome);
+
+  const refused = await uploadFile({ protocol: 's3', signer, file: file(1000, 'x.bin'), name: 'file' });
+  check(refused.statusCode === 401 && refused.data.includes('token'), "the signer's refusal is the result", refused);
+
+  const errors = [];
+  for (const option of [
+    { protocol: 's3', file: file(10, 'a'), name: 'file' },
+    { protocol: 's3', signer, url: `${signer}/other`, file: file(10, 'a'), name: 'file' },
+    { protocol: 's3', signer, partSize: -1, file: file(10, 'a'), name: 'file' },
+    { protocol: 'tus', url: signer, signer, file: file(10, 'a'), name: 'file' },
+  ]) {
+    errors.push(await uploadFile(option).then(() => 'resolved', (e) => e.errMsg));
+  }
+  check(errors.every((e) => e.startsWith('uploadFile:fail ')), 'bad s3 options fail', errors);
+  return { location: res.uploadUrl, small: small.uploadUrl, errors };
+}

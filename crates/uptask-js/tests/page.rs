@@ -34,6 +34,12 @@ extern "C" {
     async fn several_files(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = tusProtocol)]
     async fn tus_protocol(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = s3Signer)]
+    async fn s3_signer(
+        upload_file: &JsValue,
+        signer: &str,
+        token: &str,
+    ) -> Result<JsValue, JsValue>;
 }
 
 fn server() -> &'static str {
@@ -114,4 +120,12 @@ async fn several_files_go_in_one_request() {
 #[wasm_bindgen_test]
 async fn protocol_tus_uploads_resumably() {
     passed("tusProtocol", tus_protocol(&upload_file(), server()).await);
+}
+
+#[wasm_bindgen_test]
+async fn protocol_s3_goes_straight_to_the_bucket_through_the_signer() {
+    let need = || panic!("UPTASK_BROWSER_SIGNER is not set: run scripts/test-browser.sh");
+    let signer = option_env!("UPTASK_BROWSER_SIGNER").unwrap_or_else(need);
+    let token = option_env!("UPTASK_BROWSER_SIGNER_TOKEN").unwrap_or_else(need);
+    passed("s3Signer", s3_signer(&upload_file(), signer, token).await);
 }

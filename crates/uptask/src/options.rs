@@ -145,7 +145,9 @@ impl UploadOptions {
         self
     }
 
-    /// Adds a text field to the form, sent before the file (order and duplicates kept).
+    /// Adds a text field to the form, sent before the file (order and duplicates kept). A tus
+    /// upload sends the fields as its metadata; an upload through an S3 signer passes them to
+    /// the signer as the upload's `metadata`.
     ///
     /// ```
     /// let opts = uptask::UploadOptions::from_bytes("http://127.0.0.1:8080/upload", vec![1], "file")

@@ -90,6 +90,8 @@ pub(crate) struct S3Plan {
     pub(crate) content_type: String,
     /// The file's name, which a signer may choose the key by.
     pub(crate) file_name: String,
+    /// The form fields, which go to a signer as the upload's metadata.
+    pub(crate) metadata: Vec<(String, String)>,
     /// This file's entry in the resume store, when the source is a file and a store is set.
     pub(crate) resume: Option<crate::resume::Entry>,
 }
@@ -194,6 +196,7 @@ pub(crate) fn prepare(opts: &UploadOptions) -> Result<Plan, UploadError> {
                 options: s3.clone(),
                 content_type: uptask_proto::multipart::content_type_for(&file_name),
                 file_name: file_name.clone(),
+                metadata: opts.form_data.clone(),
                 resume: resume_entry(&source, s3.resume_store.as_ref(), &url),
             })
         }

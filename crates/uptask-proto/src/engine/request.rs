@@ -35,8 +35,10 @@ pub struct Request {
     pub headers: Vec<(&'static str, String)>,
     /// What it carries.
     pub body: Body,
-    /// Whether the transport adds the user's headers. Requests to a store through presigned
-    /// URLs go without them: the user's headers (a token, say) are for the signer.
+    /// Whether the transport adds the user's headers (and, in a browser, the page's
+    /// credentials). Requests to a store through presigned URLs go without them: the user's
+    /// headers (a token, say) and cookies are for the signer, and a bucket's CORS rules
+    /// usually allow any origin, which a browser refuses for a call with credentials.
     pub user_headers: bool,
 }
 

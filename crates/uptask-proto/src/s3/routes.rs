@@ -244,6 +244,24 @@ mod tests {
     }
 
     #[test]
+    fn the_creation_names_the_file_and_carries_the_metadata() {
+        let mut r = routes();
+        r.metadata = vec![("album".into(), "trip".into()), ("n".into(), "7".into())];
+        let create = r.create("image/jpeg");
+        assert_eq!(
+            (create.method, create.url.path()),
+            ("POST", "/s3/multipart")
+        );
+        let Body::Bytes(body) = &create.body else {
+            panic!("the creation carries JSON");
+        };
+        assert_eq!(
+            serde_json::from_slice::<Value>(body).unwrap(),
+            json!({"filename": "a b.bin", "type": "image/jpeg", "metadata": {"album": "trip", "n": "7"}})
+        );
+    }
+
+    #[test]
     fn answers_are_read_and_wrong_ones_refused() {
         assert_eq!(
             created(r#"{"key":"up/x","uploadId":"U"}"#),

@@ -20,7 +20,9 @@ pub(crate) async fn run<T: Transport>(
     let options = &s3.options;
     let len = plan.source.len();
     let mut config = if options.signer.is_some() {
-        S3Config::through(SignerRoutes::new(plan.url.clone(), &s3.file_name), len)
+        let mut routes = SignerRoutes::new(plan.url.clone(), &s3.file_name);
+        routes.metadata.clone_from(&s3.metadata);
+        S3Config::through(routes, len)
     } else {
         let signer = Signer {
             credentials: options.credentials.clone(),

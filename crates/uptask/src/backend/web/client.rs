@@ -145,7 +145,7 @@ impl Transport for WebClient<'_> {
                     body,
                     timeout: None,
                     stall: self.setup.stall,
-                    with_credentials: self.setup.with_credentials,
+                    with_credentials: self.setup.with_credentials && request.user_headers,
                 },
                 &mut on_event,
             )
