@@ -137,16 +137,24 @@ fn a_killed_run_resumes_through_the_list_route_and_an_interrupt_aborts_through_t
     let Some((_weed, nodes)) = cluster("direct-resume", 1, &["--token", TOKEN]) else {
         return;
     };
+    resume_then_interrupt(&signer(&nodes[0]), &["-H", AUTH], "direct-resume/");
+    let bindings = keys(BUCKET, "direct-resume/.uptask/s3/");
+    assert!(bindings.is_empty(), "bindings left: {bindings:?}");
+}
+
+/// Through the signer at `url` (with `extra` arguments), objects under `prefix`: a run killed
+/// at 40 % resumes where the store's parts end, without a new upload, and the object equals
+/// the file; then a run interrupted mid-upload exits 130, its multipart upload aborted in the
+/// store and forgotten here.
+#[cfg(unix)]
+fn resume_then_interrupt(url: &str, extra: &[&str], prefix: &str) {
     let dir = tempfile::tempdir().unwrap();
     let len = 40usize << 20;
     let data = source(len, 32);
     std::fs::write(dir.path().join("big.bin"), &data).unwrap();
-    let url = signer(&nodes[0]);
-    let args = [
-        "big.bin",
-        &url,
-        "-H",
-        AUTH,
+    let mut args = vec!["big.bin", url];
+    args.extend(extra);
+    args.extend([
         "--protocol",
         "s3",
         "--signer",
@@ -157,7 +165,7 @@ fn a_killed_run_resumes_through_the_list_route_and_an_interrupt_aborts_through_t
         "2",
         "--limit-rate",
         "20MiB",
-    ];
+    ]);
 
     // Killed at 40 %: some parts are in the store, the upload id and key are remembered.
     let mut child = upload(dir.path(), &args);
@@ -179,22 +187,17 @@ fn a_killed_run_resumes_through_the_list_route_and_an_interrupt_aborts_through_t
     );
     assert!(!events.iter().any(|e| e["event"] == "uploadCreated"));
     let key = key_of(events.last().unwrap()["uploadUrl"].as_str().unwrap());
+    assert!(key.starts_with(prefix), "{key}");
     assert!(
         object(BUCKET, &key) == data,
         "the object differs from the file"
     );
-    let bindings = keys(BUCKET, "direct-resume/.uptask/s3/");
-    assert!(bindings.is_empty(), "bindings left: {bindings:?}");
 
-    // Ctrl-C mid-upload: the signer aborts the multipart upload and forgets its binding.
+    // Ctrl-C mid-upload: the signer aborts the multipart upload.
     let mut child = upload(dir.path(), &[&args[..], &["--fresh"]].concat());
     let lines = until_progress(&mut child, 20);
     assert!(weed::uploads_listed(BUCKET).0, "the upload is open");
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    interrupt(&child);
     let rest: Vec<String> = lines.map(Result::unwrap).collect();
     assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
     wait_for(
@@ -202,10 +205,107 @@ fn a_killed_run_resumes_through_the_list_route_and_an_interrupt_aborts_through_t
         Duration::from_secs(10),
         || !weed::uploads_listed(BUCKET).0,
     );
-    let bindings = keys(BUCKET, "direct-resume/.uptask/s3/");
-    assert!(bindings.is_empty(), "bindings left: {bindings:?}");
     let cached = std::fs::read_dir(dir.path().join("cache/s3"))
         .unwrap()
         .count();
     assert_eq!(cached, 0, "the aborted upload is forgotten");
+}
+
+/// `@uppy/companion` (standalone, from `peers/`) on the bucket under `prefix`, killed on drop;
+/// `None` (said loudly) when it is not installed, a failure under `UPTASK_REQUIRE_PEERS=1`.
+struct Companion {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Companion {
+    fn start(prefix: &str) -> Option<Self> {
+        let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../peers");
+        if !peers.join("node_modules/@uppy/companion").exists() {
+            let why =
+                "SKIPPED: @uppy/companion is not installed in peers/ (run `npm install` there)";
+            let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+            assert!(!required, "{why}");
+            eprintln!("{why}");
+            return None;
+        }
+        let endpoint = format!("http://{}", weed::ENDPOINT);
+        let mut child = std::process::Command::new("node")
+            .current_dir(&peers)
+            .args(["companion.mjs", &endpoint, BUCKET, prefix])
+            .envs(weed::aws_env())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Companion logs to stdout too; the peer prints its URL on a line of its own.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line.starts_with("http://127.0.0.1:") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("Companion did not start within 60 s: {e}"));
+        Some(Self { child, url })
+    }
+}
+
+impl Drop for Companion {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn our_client_uploads_through_uppy_companion() {
+    let Some(_weed) = weed::Weed::start(BUCKET) else {
+        return;
+    };
+    let Some(companion) = Companion::start("companion/") else {
+        return;
+    };
+    let url = format!("{}/s3", companion.url);
+    let dir = tempfile::tempdir().unwrap();
+    let data = source((17 << 20) + 5, 33);
+    std::fs::write(dir.path().join("big.bin"), &data).unwrap();
+    std::fs::write(dir.path().join("small.txt"), b"a small file").unwrap();
+    let base = [
+        "--protocol",
+        "s3",
+        "--signer",
+        "--part-size",
+        "5MiB",
+        "--json",
+    ];
+
+    let mut args = vec!["big.bin", &url, "--concurrency", "3", "-F", "album=trip"];
+    args.extend(base);
+    let (big, code) = events(upload(dir.path(), &args));
+    assert_eq!(code, Some(0), "{big:?}");
+    let key = key_of(big.last().unwrap()["uploadUrl"].as_str().unwrap());
+    assert!(
+        key.starts_with("companion/") && key.ends_with("-big.bin"),
+        "{key}"
+    );
+    assert!(
+        object(BUCKET, &key) == data,
+        "the object differs from the file"
+    );
+
+    // Companion presigns a small file as a POST form; it goes as a multipart upload of one part.
+    let mut args = vec!["small.txt", &url];
+    args.extend(base);
+    let (small, code) = events(upload(dir.path(), &args));
+    assert_eq!(code, Some(0), "{small:?}");
+    let key = key_of(small.last().unwrap()["uploadUrl"].as_str().unwrap());
+    assert_eq!(object(BUCKET, &key), b"a small file");
+
+    #[cfg(unix)]
+    resume_then_interrupt(&url, &[], "companion/");
 }

@@ -29,6 +29,16 @@ mod store_cycles;
 mod terminal;
 mod uploads;
 
+/// A person's Ctrl-C: SIGINT to `child`.
+#[cfg(unix)]
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -INT failed");
+}
+
 fn uptask() -> Command {
     Command::cargo_bin("uptask").unwrap()
 }

@@ -172,11 +172,15 @@ impl<E: std::fmt::Display> S3Machine<E> {
             Answer::Response(r) if self.slots[i].signing => {
                 self.slots[i].signing = false;
                 let r = checked(r, "signer")?;
-                let Some(url) = routes::presigned(&r.data) else {
-                    return Err(protocol("the signer's answer has no presigned PUT URL"));
-                };
-                self.slots[i].presigned = Some(url);
-                return Ok(());
+                if let Some(url) = routes::presigned(&r.data) {
+                    self.slots[i].presigned = Some(url);
+                    return Ok(());
+                }
+                if self.slots[i].number == 0 && routes::is_form(&r.data) {
+                    self.as_one_part();
+                    return Ok(());
+                }
+                return Err(protocol("the signer's answer has no presigned PUT URL"));
             }
             Answer::Response(r) => checked(r, "store")?,
             Answer::Failed { error, retryable } => return Err(Stop::transport(error, retryable)),

@@ -519,6 +519,17 @@ impl<E: std::fmt::Display> S3Machine<E> {
         Action::Send { id, request }
     }
 
+    /// The signer answered the one PUT of a small file with a browser's `POST` form, which
+    /// would need the file's bytes inside a form: the file goes as a multipart upload of one
+    /// part instead, which every signer presigns as a `PUT`. Its checksum stands (same bytes).
+    pub(super) fn as_one_part(&mut self) {
+        if let Some(slot) = self.slots.first_mut() {
+            slot.number = 1;
+            slot.started = false;
+        }
+        self.phase = Phase::Creating;
+    }
+
     /// Every part is in: the completion, with the ETags (and CRC32Cs) in order.
     pub(super) fn completion(&mut self) {
         let parts: Vec<CompletedPart> = self.slots.iter().filter_map(|s| s.done.clone()).collect();

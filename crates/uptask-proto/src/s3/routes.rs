@@ -175,6 +175,16 @@ pub(super) fn presigned(json: &str) -> Option<Presigned> {
     Some(Presigned { url, content_type })
 }
 
+/// Whether a presigning answer is a browser's `POST` form (Companion presigns a whole small
+/// file so).
+pub(super) fn is_form(json: &str) -> bool {
+    serde_json::from_str::<Value>(json).is_ok_and(|v| {
+        v.get("method")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.eq_ignore_ascii_case("POST"))
+    })
+}
+
 /// The parts of the list route's answer; entries without a number, ETag or size are left out.
 pub(super) fn listed(json: &str) -> Option<Vec<ListedPart>> {
     let v: Value = serde_json::from_str(json).ok()?;

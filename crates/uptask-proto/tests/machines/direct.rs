@@ -212,11 +212,46 @@ fn a_presigning_answer_without_a_put_url_is_a_protocol_error() {
         "GET",
         "/s3/params?filename=big+file.bin&type=application%2Fx-test",
     );
+    s.reply(id, json(r#"{"method":"PUT","url":"file:///etc/passwd"}"#));
+    assert!(s.failure().contains("no presigned PUT URL"));
+}
+
+#[test]
+fn a_small_file_the_signer_would_post_as_a_form_goes_as_one_part() {
+    // Companion presigns a whole small file as a browser's POST form.
+    let mut s = scenario(10, |_| {});
+    md5(&mut s, (0, 10));
+    let (id, _) = s.send(
+        "GET",
+        "/s3/params?filename=big+file.bin&type=application%2Fx-test",
+    );
     s.reply(
         id,
         json(r#"{"method":"POST","url":"http://127.0.0.1:8333/b","fields":{"key":"k"}}"#),
     );
-    assert!(s.failure().contains("no presigned PUT URL"));
+    created(&mut s);
+    // The MD5 of the same bytes stands; part 1 is signed and sent as a PUT.
+    let (id, _) = s.send("GET", "/s3/multipart/u-1/1?key=up%2Fbig");
+    s.reply(
+        id,
+        json(r#"{"url":"http://127.0.0.1:8333/b/up/big?partNumber=1&X-Amz-Signature=s1"}"#),
+    );
+    let (id, put) = s.send("PUT", "X-Amz-Signature=s1");
+    assert_eq!(put.body, Body::Range { offset: 0, len: 10 });
+    assert!(!put.user_headers);
+    s.sent(id, 10);
+    s.reply(id, Response::new(200).with_header("ETag", "\"e1\""));
+    let (id, complete) = s.send("POST", "/s3/multipart/u-1/complete?key=up%2Fbig");
+    let Body::Bytes(body) = &complete.body else {
+        panic!("the completion carries JSON");
+    };
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(body).unwrap(),
+        serde_json::json!({"parts": [{"PartNumber": 1, "ETag": "\"e1\""}]})
+    );
+    s.reply(id, json(r#"{"location":"http://127.0.0.1:8333/b/up/big"}"#));
+    assert!(s.done().complete);
+    assert_eq!(s.progress(), [10]);
 }
 
 #[test]
