@@ -220,18 +220,12 @@ struct Companion {
 
 impl Companion {
     fn start(prefix: &str) -> Option<Self> {
-        let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../peers");
-        if !peers.join("node_modules/@uppy/companion").exists() {
-            let why =
-                "SKIPPED: @uppy/companion is not installed in peers/ (run `npm install` there)";
-            let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
-            assert!(!required, "{why}");
-            eprintln!("{why}");
+        if !peer_installed("@uppy/companion") {
             return None;
         }
         let endpoint = format!("http://{}", weed::ENDPOINT);
         let mut child = std::process::Command::new("node")
-            .current_dir(&peers)
+            .current_dir(peers_dir())
             .args(["companion.mjs", &endpoint, BUCKET, prefix])
             .envs(weed::aws_env())
             .stdout(Stdio::piped())

@@ -29,6 +29,25 @@ mod store_cycles;
 mod terminal;
 mod uploads;
 
+/// `peers/`, where the independent peers are installed.
+fn peers_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../peers")
+}
+
+/// Whether the npm `package` is installed in `peers/`. Without it the test says why and is
+/// skipped, except under `UPTASK_REQUIRE_PEERS=1` (the test script and CI), where it fails.
+#[allow(clippy::print_stderr, reason = "a skipped test says why")]
+fn peer_installed(package: &str) -> bool {
+    if peers_dir().join("node_modules").join(package).exists() {
+        return true;
+    }
+    let why = format!("SKIPPED: {package} is not installed in peers/ (run `npm install` there)");
+    let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
+    assert!(!required, "{why}");
+    eprintln!("{why}");
+    false
+}
+
 /// A person's Ctrl-C: SIGINT to `child`.
 #[cfg(unix)]
 fn interrupt(child: &std::process::Child) {

@@ -8,14 +8,10 @@ use super::*;
 
 #[test]
 fn tus_js_client_uploads_through_two_instances_in_turn() {
-    let required = std::env::var("UPTASK_REQUIRE_PEERS").is_ok_and(|v| v == "1");
-    let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../peers");
-    if !peers.join("node_modules/tus-js-client").exists() {
-        let why = "SKIPPED: tus-js-client is not installed in peers/ (run `npm install` there)";
-        assert!(!required, "{why}");
-        eprintln!("{why}");
+    if !peer_installed("tus-js-client") {
         return;
     }
+    let peers = peers_dir();
     let Some((_weed, nodes)) = cluster("js", 2, &[]) else {
         return;
     };
