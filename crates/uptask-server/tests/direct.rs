@@ -231,26 +231,52 @@ async fn the_signer_signs_only_for_its_own_uploads_and_keys() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_small_file_goes_in_one_signed_put() {
+async fn a_small_file_goes_in_one_presigned_post_form() {
     let Some(_weed) = weed::Weed::start(BUCKET) else {
         return;
     };
     let router = router(None);
     let data = source(70_000);
-    let (status, params) = get(&router, "/s3/params?filename=note.txt&type=text%2Fplain").await;
+    let (status, params) = get(
+        &router,
+        "/s3/params?filename=note.txt&type=text%2Fplain&metadata%5Balbum%5D=trip",
+    )
+    .await;
     assert_eq!(status, 200, "{params}");
-    assert_eq!(params["method"], "PUT");
-    assert_eq!(params["headers"]["content-type"], "text/plain");
+    // Companion's shape: a browser's form to the bucket, its fields sent as they are.
+    assert_eq!(params["method"], "POST");
     let url = params["url"].as_str().unwrap();
-    let key = url
-        .split(&format!("/{BUCKET}/"))
-        .nth(1)
-        .and_then(|rest| rest.split('?').next())
+    assert_eq!(url, format!("http://{}/{BUCKET}", weed::ENDPOINT));
+    let fields: Vec<(String, String)> = params["fields"]
+        .as_object()
         .unwrap()
-        .replace("%2F", "/");
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_str().unwrap().to_owned()))
+        .collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name} in {params}"))
+    };
+    let key = field("key");
     assert!(key.starts_with("d/") && key.ends_with(".txt"), "{key}");
-    let (status, _, answer) = tokio::task::block_in_place(|| weed::presigned("PUT", url, &data));
-    assert_eq!(status, 200, "{answer}");
+    assert_eq!(field("Content-Type"), "text/plain");
+    assert!(!params.to_string().contains(weed::SECRET), "{params}");
+
+    // The policy pins the key: the same form for another key is refused.
+    let mut moved = fields.clone();
+    for (n, v) in &mut moved {
+        if n == "key" {
+            *v = "elsewhere.txt".into();
+        }
+    }
+    let (status, answer) = tokio::task::block_in_place(|| weed::post_form(url, &moved, &data));
+    assert_eq!(status, 403, "{answer}");
+
+    let (status, answer) = tokio::task::block_in_place(|| weed::post_form(url, &fields, &data));
+    assert!((200..300).contains(&status), "{answer}");
     assert!(
         stored(&key) == data,
         "the stored object differs from the source"

@@ -70,7 +70,7 @@ fn until_progress(
 }
 
 #[test]
-fn a_file_goes_through_the_signer_into_the_bucket_and_a_small_one_in_one_put() {
+fn a_file_goes_through_the_signer_into_the_bucket_and_a_small_one_too() {
     let Some((_weed, nodes)) = cluster("direct", 1, &["--token", TOKEN]) else {
         return;
     };
@@ -107,7 +107,8 @@ fn a_file_goes_through_the_signer_into_the_bucket_and_a_small_one_in_one_put() {
     let last = events.iter().rev().find(|e| e["event"] == "progressUpdate");
     assert_eq!(last.unwrap()["totalBytesSent"], data.len() as u64);
 
-    // One PUT for a file under a part; the line for a person names the object.
+    // A file under a part (the signer offers a browser's form for it, so it goes as one
+    // part); the line for a person names the object.
     let mut args = vec!["small.txt", &url, "-H", AUTH];
     args.extend(base);
     let out = upload(dir.path(), &args).wait_with_output().unwrap();

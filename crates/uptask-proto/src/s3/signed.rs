@@ -139,11 +139,87 @@ impl Signer {
         url
     }
 
+    /// The fields of a browser's `POST` form (a presigned POST policy) that puts one object
+    /// under `key` of `bucket` (whose URL the form goes to) for `expires_secs` from
+    /// `unix_secs`: the form must carry these fields as they are, then the file. The policy
+    /// pins the key and, if given, the `Content-Type`, and caps the file at `max_len` bytes.
+    ///
+    /// ```
+    /// use uptask_proto::s3::Signer;
+    /// use uptask_proto::sigv4::Credentials;
+    ///
+    /// let signer = Signer { credentials: Credentials::new("AKID", "SECRET"), region: "us-east-1".into(), user_headers: vec![] };
+    /// let fields = signer.post_policy("b", "up/a.jpg", Some("image/jpeg"), Some(1 << 20), 0, 900);
+    /// let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+    /// assert_eq!(names, ["key", "Content-Type", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "Policy", "X-Amz-Signature"]);
+    /// assert_eq!(fields[3].1, "AKID/19700101/us-east-1/s3/aws4_request");
+    /// ```
+    #[must_use]
+    pub fn post_policy(
+        &self,
+        bucket: &str,
+        key: &str,
+        content_type: Option<&str>,
+        max_len: Option<u64>,
+        unix_secs: u64,
+        expires_secs: u64,
+    ) -> Vec<(String, String)> {
+        use base64::Engine as _;
+        use serde_json::{Value, json};
+
+        let Some(scope) = self.scope_at(unix_secs) else {
+            return Vec::new();
+        };
+        let credential = format!(
+            "{}/{}",
+            self.credentials.access_key_id,
+            scope.credential_scope()
+        );
+        let mut fields = vec![("key".to_owned(), key.to_owned())];
+        if let Some(t) = content_type {
+            fields.push(("Content-Type".to_owned(), t.to_owned()));
+        }
+        fields.extend([
+            ("X-Amz-Algorithm".to_owned(), "AWS4-HMAC-SHA256".to_owned()),
+            ("X-Amz-Credential".to_owned(), credential),
+            ("X-Amz-Date".to_owned(), scope.amz_date().to_owned()),
+        ]);
+        let mut conditions: Vec<Value> = vec![json!({ "bucket": bucket })];
+        conditions.extend(fields.iter().map(|(n, v)| json!({ n.as_str(): v })));
+        if let Some(max) = max_len {
+            conditions.push(json!(["content-length-range", 0, max]));
+        }
+        let policy = json!({
+            "expiration": iso8601(&sigv4::amz_date(unix_secs.saturating_add(expires_secs))),
+            "conditions": conditions,
+        });
+        let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
+        // A POST policy's string to sign is the policy itself.
+        let signature = sigv4::signature(&self.credentials, &scope, &policy);
+        fields.push(("Policy".to_owned(), policy));
+        fields.push(("X-Amz-Signature".to_owned(), signature));
+        fields
+    }
+
     /// The scope of a signature made at `unix_secs`; never `None` in practice, since
     /// `amz_date` always gives the form a scope takes.
     fn scope_at(&self, unix_secs: u64) -> Option<Scope> {
         Scope::new(&self.region, "s3", &sigv4::amz_date(unix_secs))
     }
+}
+
+/// `20261203T143930Z` as a policy's expiration writes it: `2026-12-03T14:39:30.000Z`.
+fn iso8601(amz: &str) -> String {
+    let part = |r: std::ops::Range<usize>| amz.get(r).unwrap_or("00");
+    format!(
+        "{}-{}-{}T{}:{}:{}.000Z",
+        part(0..4),
+        part(4..6),
+        part(6..8),
+        part(9..11),
+        part(11..13),
+        part(13..15)
+    )
 }
 
 /// Query pairs as the signer takes them.

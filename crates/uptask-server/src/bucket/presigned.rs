@@ -24,6 +24,31 @@ impl Bucket {
         Ok(url.into())
     }
 
+    /// A browser's `POST` form that puts one object under `key`, valid for `expires`: the
+    /// bucket's URL and the form's fields (a presigned POST policy pinning the key and the
+    /// content type, and capping the size at `max_len`).
+    pub(crate) fn post_form(
+        &self,
+        key: &str,
+        content_type: Option<&str>,
+        max_len: u64,
+        expires: Duration,
+    ) -> Result<(String, Vec<(String, String)>), ApiError> {
+        let mut url = self.object_url("")?;
+        // The form goes to the bucket itself (`/bucket`, or the bucket's host at `/`).
+        let path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(if path.is_empty() { "/" } else { &path });
+        let fields = self.signer.post_policy(
+            &self.name,
+            key,
+            content_type,
+            (max_len < u64::MAX).then_some(max_len),
+            unix_now(),
+            expires.as_secs(),
+        );
+        Ok((url.into(), fields))
+    }
+
     /// The parts a multipart upload holds, every page; `None` when the upload is gone.
     pub(crate) async fn list_parts(
         &self,

@@ -3,7 +3,8 @@
 //! unchanged: the client never holds the store's keys, only presigned URLs that each allow one
 //! request for a while (`--presign-expiry`).
 //!
-//! - `GET /s3/params?filename=&type=`: a presigned PUT of one whole file;
+//! - `GET /s3/params?filename=&type=`: a browser's POST form (a presigned POST policy) for one
+//!   whole file;
 //! - `POST /s3/multipart` (`{filename, type, metadata}`): starts a multipart upload;
 //! - `GET /s3/multipart/{uploadId}?key=`: the parts stored so far;
 //! - `GET /s3/multipart/{uploadId}/batch?key=&partNumbers=1,2`, `GET
@@ -159,22 +160,34 @@ fn json_answer(value: &Value) -> Response {
 async fn params(State(d): State<Arc<Direct>>, parts: Parts) -> Answer {
     let q = query(&parts);
     let filename = q.get("filename").cloned().unwrap_or_default();
-    let (key, _) = match d.new_key(&parts, &filename, BTreeMap::new()).await {
+    // Uppy passes the file's metadata as `metadata[name]=value`.
+    let metadata = q
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((name.to_owned(), v.clone()))
+        })
+        .collect();
+    let (key, _) = match d.new_key(&parts, &filename, metadata).await {
         Ok(k) => k,
         Err(refused) => return Ok(refused),
     };
-    let url = d
-        .bucket
-        .presign("PUT", &key, &[], d.shared.config.presign_expiry)?;
-    let mut headers = serde_json::Map::new();
-    if let Some(t) = q.get("type").filter(|t| !t.is_empty()) {
-        headers.insert("content-type".to_owned(), Value::from(t.as_str()));
-    }
+    // Companion's answer: a browser's POST form, which every Uppy sends as it is.
+    let content_type = q.get("type").map(String::as_str).filter(|t| !t.is_empty());
+    let (url, fields) = d.bucket.post_form(
+        &key,
+        content_type,
+        d.shared.config.max_size,
+        d.shared.config.presign_expiry,
+    )?;
+    let fields: serde_json::Map<String, Value> = fields
+        .into_iter()
+        .map(|(n, v)| (n, Value::from(v)))
+        .collect();
     Ok(json_answer(&json!({
-        "method": "PUT",
+        "method": "POST",
         "url": url,
-        "fields": {},
-        "headers": headers,
+        "fields": fields,
         "expires": d.expires(),
     })))
 }

@@ -256,6 +256,42 @@ pub fn presigned(method: &str, url: &str, body: &[u8]) -> (u16, Option<String>, 
     (status, etag, answer)
 }
 
+/// A browser's `POST` form to the store (`http://ENDPOINT/...`): `fields` as they are, then
+/// `file` (as a page's form sends them); the status and the whole answer as text.
+pub fn post_form(url: &str, fields: &[(String, String)], file: &[u8]) -> (u16, String) {
+    let boundary = "----uptask-test-form-7f3a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+            .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let target = url
+        .strip_prefix(&format!("http://{ENDPOINT}"))
+        .unwrap_or_else(|| panic!("{url} is not on {ENDPOINT}"));
+    let head = format!(
+        "POST {target} HTTP/1.1\r\nHost: {ENDPOINT}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut s = std::net::TcpStream::connect(ENDPOINT).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, answer)
+}
+
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
