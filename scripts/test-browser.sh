@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The browser tests: the uptask crate and the uptask-js package built for wasm32 and run in
 # headless Chromium (wasm-bindgen-test-runner driving chromedriver) against `uptask serve` and
-# the independent tus server on loopback; then the built package's TypeScript declarations
-# compiled and its demo page used through chromedriver.
+# the independent tus server on loopback, and straight to SeaweedFS through our signer and
+# @uppy/companion; Uppy itself (@uppy/core + @uppy/aws-s3) through both; then the built
+# package's TypeScript declarations compiled and its demo page used through chromedriver.
 # Installs what it needs: the rustup target, Debian's chromium and chromium-driver, a
 # wasm-bindgen-cli of the same version as the wasm-bindgen in Cargo.lock, the tus peer and
 # the TypeScript compiler.
@@ -26,7 +27,7 @@ fi
 if ! command -v weed >/dev/null 2>&1 || ! python3 -c 'import boto3' 2>/dev/null; then
   pip install --quiet -r peers/requirements.txt
 fi
-if [ ! -x crates/uptask-js/node_modules/.bin/tsc ]; then
+if [ ! -x crates/uptask-js/node_modules/.bin/tsc ] || [ ! -x crates/uptask-js/node_modules/.bin/esbuild ]; then
   (cd crates/uptask-js && npm install --no-package-lock --no-audit --no-fund --silent)
 fi
 
@@ -59,12 +60,16 @@ printf '{"identities":[{"name":"page","credentials":[{"accessKey":"%s","secretKe
   "$s3_key" "$s3_secret" > "$store/s3.json"
 peers/weed-mini.sh "$store/weed" "$store/s3.json" > "$store/weed.log" 2>&1 &
 weed=$!
-trap 'kill "$server" "$tus_peer" "$weed" $signer 2>/dev/null; wait "$weed" 2>/dev/null; rm -rf "$store"' EXIT
+trap 'kill "$server" "$tus_peer" "$weed" $signer $open_signer $companion 2>/dev/null; wait "$weed" 2>/dev/null; rm -rf "$store"' EXIT
 export AWS_ACCESS_KEY_ID="$s3_key" AWS_SECRET_ACCESS_KEY="$s3_secret" AWS_REGION=us-east-1
 # The signer for direct uploads from the page: uptask serve on a bucket of its own, serving
 # Companion's S3 routes behind a token. It holds the keys; the page only gets presigned URLs.
 signed_bucket=signed signer_token=page-token signer_log="$store/signer.log"
 signer=
+# Uppy 6's S3 plugin sends no headers to its signer, so Uppy's uploads go through a signer
+# without a token (ours, and Companion), both on one bucket under their own prefixes.
+uppy_bucket=uppy open_signer_log="$store/open-signer.log" companion_log="$store/companion.log"
+open_signer= companion=
 s3_check() {
   python3 - "$@" <<'PY'
 import sys, time, boto3
@@ -84,10 +89,10 @@ if what == "setup":
         "AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT", "POST", "DELETE", "HEAD"],
         "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
 elif what == "signed":
-    # The signer picked the keys: every object must be one the page sent, byte for byte,
-    # and nothing else (no binding, no aborted file) may be left.
-    want = sorted(int(n) for n in sys.argv[3:])
-    objects = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+    # The signer picked the keys: every object under the prefix must be one a page sent,
+    # byte for byte, and nothing else (no binding, no aborted file) may be left.
+    want = sorted(int(n) for n in sys.argv[4:])
+    objects = s3.list_objects_v2(Bucket=bucket, Prefix=sys.argv[3]).get("Contents", [])
     if sorted(o["Size"] for o in objects) != want:
         sys.exit(f"s3://{bucket} holds {[(o['Key'], o['Size']) for o in objects]}, expected sizes {want}")
     for o in objects:
@@ -116,17 +121,29 @@ PY
 }
 s3_check setup "$s3_bucket"
 s3_check setup "$signed_bucket"
+s3_check setup "$uppy_bucket"
+target/debug/uptask serve --addr 127.0.0.1:0 --dir "$store/open-signer" \
+  --store "s3://$uppy_bucket/from-uppy" --endpoint http://127.0.0.1:8333 2> "$open_signer_log" &
+open_signer=$!
+(cd peers && exec node companion.mjs http://127.0.0.1:8333 "$uppy_bucket" companion/) \
+  > "$companion_log" 2>&1 &
+companion=$!
 target/debug/uptask serve --addr 127.0.0.1:0 --dir "$store/signer" --store "s3://$signed_bucket" \
   --endpoint http://127.0.0.1:8333 --token "$signer_token" \
   --allow-origin "http://127.0.0.1:$page_port" 2> "$signer_log" &
 signer=$!
-for _ in $(seq 100); do
+for _ in $(seq 300); do
   url="$(grep -o 'http://127.0.0.1:[0-9]*' "$log" | head -1 || true)"
   peer="$(grep -o 'http://127.0.0.1:[0-9]*/files' "$tus_log" | head -1 || true)"
   signer_url="$(grep -o 'http://127.0.0.1:[0-9]*' "$signer_log" | head -1 || true)"
-  [ -n "$url" ] && [ -n "$peer" ] && [ -n "$signer_url" ] && break
+  open_signer_url="$(grep -o 'http://127.0.0.1:[0-9]*' "$open_signer_log" | head -1 || true)"
+  companion_url="$(grep -o '^http://127.0.0.1:[0-9]*$' "$companion_log" | head -1 || true)"
+  [ -n "$url" ] && [ -n "$peer" ] && [ -n "$signer_url" ] && [ -n "$open_signer_url" ] \
+    && [ -n "$companion_url" ] && break
   sleep 0.1
 done
+[ -n "$open_signer_url" ] || { echo "the open signer did not start: $(cat "$open_signer_log")" >&2; exit 1; }
+[ -n "$companion_url" ] || { echo "Companion did not start: $(cat "$companion_log")" >&2; exit 1; }
 [ -n "$url" ] || { echo "uptask serve did not start: $(cat "$log")" >&2; exit 1; }
 [ -n "$signer_url" ] || { echo "the signer did not start: $(cat "$signer_log")" >&2; exit 1; }
 [ -n "$peer" ] || { echo "the tus peer did not start: $(cat "$tus_log")" >&2; exit 1; }
@@ -157,8 +174,17 @@ PY
 
 echo "== the JavaScript package's API driven from a page"
 UPTASK_BROWSER_SIGNER="$signer_url/s3" UPTASK_BROWSER_SIGNER_TOKEN="$signer_token" \
+  UPTASK_BROWSER_COMPANION="$companion_url/s3" \
   cargo test -p uptask-js --target wasm32-unknown-unknown --test page --locked
-s3_check signed "$signed_bucket" $(((12 << 20) + 3)) $((1 << 20))
+s3_check signed "$signed_bucket" "" $(((12 << 20) + 3)) $((1 << 20))
+
+echo "== Uppy itself (@uppy/core + @uppy/aws-s3) in Chromium, through our signer and through Companion"
+(cd crates/uptask-js/tests && AWS_ENDPOINT_URL_S3=http://127.0.0.1:8333 \
+  python3 uppy.py "$open_signer_url" "$uppy_bucket" from-uppy/ &&
+  AWS_ENDPOINT_URL_S3=http://127.0.0.1:8333 python3 uppy.py "$companion_url" "$uppy_bucket" companion/)
+uppy_sizes="$(((11 << 20) + 7)) 300001"
+s3_check signed "$uppy_bucket" from-uppy/ $uppy_sizes
+s3_check signed "$uppy_bucket" companion/ $uppy_sizes $(((12 << 20) + 3)) $((1 << 20))
 
 echo "== the built package: its TypeScript declarations and its demo page"
 scripts/build-js.sh

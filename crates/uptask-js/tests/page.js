@@ -328,3 +328,19 @@ export async function s3Signer(uploadFile, signer, token) {
   check(errors.every((e) => e.startsWith('uploadFile:fail ')), 'bad s3 options fail', errors);
   return { location: res.uploadUrl, small: small.uploadUrl, errors };
 }
+
+// protocol "s3" through @uppy/companion itself (no token there): a multipart upload, and a
+// small file Companion offers a browser's POST form for, which goes as one part. The script
+// reads both objects back from the bucket.
+export async function s3ThroughCompanion(uploadFile, signer) {
+  const seen = [];
+  for (const [name, len] of [['companion-parts.bin', (12 << 20) + 3], ['companion-small.bin', 1 << 20]]) {
+    let last = null;
+    const res = await uploadFile({ protocol: 's3', signer, file: file(len, name), name: 'file', partSize: 5 << 20 })
+      .progress((p) => (last = p));
+    check(res.statusCode === 200 && res.uploadUrl.includes('/companion/') && res.uploadUrl.endsWith(name), 'uploaded through Companion', res);
+    check(last && last.progress === 100 && last.totalBytesSent === len, 'progress to the file size', last);
+    seen.push(res.uploadUrl);
+  }
+  return seen;
+}

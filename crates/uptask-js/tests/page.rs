@@ -34,6 +34,8 @@ extern "C" {
     async fn several_files(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = tusProtocol)]
     async fn tus_protocol(upload_file: &JsValue, server: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = s3ThroughCompanion)]
+    async fn s3_through_companion(upload_file: &JsValue, signer: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = s3Signer)]
     async fn s3_signer(
         upload_file: &JsValue,
@@ -128,4 +130,14 @@ async fn protocol_s3_goes_straight_to_the_bucket_through_the_signer() {
     let signer = option_env!("UPTASK_BROWSER_SIGNER").unwrap_or_else(need);
     let token = option_env!("UPTASK_BROWSER_SIGNER_TOKEN").unwrap_or_else(need);
     passed("s3Signer", s3_signer(&upload_file(), signer, token).await);
+}
+
+#[wasm_bindgen_test]
+async fn protocol_s3_goes_through_uppy_companion() {
+    let need = || panic!("UPTASK_BROWSER_COMPANION is not set: run scripts/test-browser.sh");
+    let companion = option_env!("UPTASK_BROWSER_COMPANION").unwrap_or_else(need);
+    passed(
+        "s3ThroughCompanion",
+        s3_through_companion(&upload_file(), companion).await,
+    );
 }

@@ -8,6 +8,8 @@
     reason = "test code: a failed setup should stop the test loudly"
 )]
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
@@ -281,4 +283,48 @@ async fn a_small_file_goes_in_one_presigned_post_form() {
         stored(&key) == data,
         "the stored object differs from the source"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_refuses_a_part_url_the_routes_gave_once_tampered_with_or_expired() {
+    let Some(_weed) = weed::Weed::start(BUCKET) else {
+        return;
+    };
+    let store = uptask_server::S3Store::parse(&format!("s3://{BUCKET}/d"), weed::creds())
+        .unwrap()
+        .endpoint(format!("http://{}", weed::ENDPOINT));
+    let router = app(ServerConfig::new("/unused")
+        .s3(store)
+        .presign_expiry(Duration::from_secs(1)));
+    let (key, id) = start(&router, "short.bin").await;
+    let k = url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>();
+    let (status, one) = get(&router, &format!("/s3/multipart/{id}/1?key={k}")).await;
+    assert_eq!(status, 200, "{one}");
+    let url = one["url"].as_str().unwrap().to_owned();
+    let part = source(1000);
+
+    // The same URL for another part number: the signature no longer matches.
+    let moved = url.replace("partNumber=1", "partNumber=2");
+    assert_ne!(moved, url);
+    let (status, _, answer) = tokio::task::block_in_place(|| weed::presigned("PUT", &moved, &part));
+    assert_eq!(status, 403, "{answer}");
+
+    // Past its expiry (1 s, plus a margin for the store's clock granularity).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (status, _, answer) = tokio::task::block_in_place(|| weed::presigned("PUT", &url, &part));
+    assert_eq!(status, 403, "{answer}");
+    let (status, listed) = get(&router, &format!("/s3/multipart/{id}?key={k}")).await;
+    assert_eq!(
+        (status, listed),
+        (200, json!([])),
+        "no part reached the store"
+    );
+    let (status, _) = call(
+        &router,
+        "DELETE",
+        &format!("/s3/multipart/{id}?key={k}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
 }
