@@ -3,6 +3,7 @@
 package (scripts/build-js.sh) served over HTTP, a file chosen in the page's file input, Upload
 clicked, the result read off the page. Usage: demo.py UPLOAD_URL (an `uptask serve`)."""
 
+import contextlib
 import json
 import os
 import socket
@@ -58,12 +59,14 @@ class Browser:
         return self.do("POST", "/execute/sync", {"script": source, "args": list(args)})
 
 
-def main():
-    upload_url = sys.argv[1]
+@contextlib.contextmanager
+def page_browser(directory):
+    """`directory` served over HTTP on loopback and a headless Chromium session through
+    chromedriver: yields (the page server's base URL, the browser); both stop afterwards."""
     web_port, driver_port = free_port(), free_port()
     procs = [
         subprocess.Popen([sys.executable, "-m", "http.server", str(web_port), "--bind", "127.0.0.1",
-                          "--directory", PACKAGE], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+                          "--directory", directory], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
         subprocess.Popen([os.environ.get("CHROMEDRIVER", "chromedriver"), f"--port={driver_port}"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
     ]
@@ -77,7 +80,18 @@ def main():
                 return False
         wait_for("the page server and chromedriver", lambda: up(web_port) and up(driver_port))
         browser = Browser(driver_port)
-        browser.do("POST", "/url", {"url": f"http://127.0.0.1:{web_port}/demo/index.html"})
+        yield f"http://127.0.0.1:{web_port}", browser
+    finally:
+        if browser is not None:
+            browser.call("DELETE", f"/session/{browser.session}")
+        for p in procs:
+            p.terminate()
+
+
+def main():
+    upload_url = sys.argv[1]
+    with page_browser(PACKAGE) as (base, browser):
+        browser.do("POST", "/url", {"url": f"{base}/demo/index.html"})
         size = (5 << 20) + 17
         with tempfile.NamedTemporaryFile(suffix="-demo.bin", delete=False) as f:
             f.write(bytes(i % 251 for i in range(size)))
@@ -100,11 +114,6 @@ def main():
         if bar != 100 or "content-type" not in json.loads(headers):
             sys.exit(f"demo page: progress bar at {bar}, headers {headers!r}")
         print(f"demo page: {size} bytes uploaded from the file input, bar at {bar}%")
-    finally:
-        if browser is not None:
-            browser.call("DELETE", f"/session/{browser.session}")
-        for p in procs:
-            p.terminate()
 
 
 if __name__ == "__main__":

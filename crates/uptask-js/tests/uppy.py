@@ -6,13 +6,12 @@ form; each object is read back from the store and compared with the bytes the pa
 Usage: uppy.py SIGNER_URL BUCKET KEY_PREFIX (the store's endpoint and keys in AWS_*)."""
 
 import os
-import socket
 import subprocess
 import sys
 
 import boto3
 
-from demo import Browser, free_port, wait_for
+from demo import page_browser
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.dirname(HERE)
@@ -31,25 +30,9 @@ def main():
     signer, bucket, prefix = sys.argv[1:4]
     bundle()
     s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL_S3"])
-    web_port, driver_port = free_port(), free_port()
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "http.server", str(web_port), "--bind", "127.0.0.1",
-                          "--directory", PAGE], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-        subprocess.Popen([os.environ.get("CHROMEDRIVER", "chromedriver"), f"--port={driver_port}"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
-    ]
-    browser = None
-    try:
-        def up(port):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_for("the page server and chromedriver", lambda: up(web_port) and up(driver_port))
-        browser = Browser(driver_port)
+    with page_browser(PAGE) as (base, browser):
         browser.do("POST", "/timeouts", {"script": 120_000})
-        browser.do("POST", "/url", {"url": f"http://127.0.0.1:{web_port}/index.html"})
+        browser.do("POST", "/url", {"url": f"{base}/index.html"})
         for name, size, multipart in [("uppy-parts.bin", (11 << 20) + 7, True),
                                       ("uppy-form.bin", 300_001, False)]:
             got = browser.do("POST", "/execute/async", {
@@ -69,11 +52,6 @@ def main():
                 sys.exit(f"Uppy through {signer}: {name}: progress {got}")
             print(f"Uppy through {signer}: s3://{bucket}/{key} holds the {size} bytes of the page's "
                   f"File ({'multipart' if multipart else 'one POST form'}, {got['progress']} progress events)")
-    finally:
-        if browser is not None:
-            browser.call("DELETE", f"/session/{browser.session}")
-        for p in procs:
-            p.terminate()
 
 
 if __name__ == "__main__":

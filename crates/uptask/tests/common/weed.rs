@@ -241,13 +241,7 @@ pub fn presigned(method: &str, url: &str, body: &[u8]) -> (u16, Option<String>, 
         "{method} {target} HTTP/1.1\r\nHost: {ENDPOINT}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    let mut s = std::net::TcpStream::connect(ENDPOINT).unwrap();
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(body).unwrap();
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).unwrap();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer.split(' ').nth(1).unwrap().parse().unwrap();
+    let (status, answer) = exchange(&head, body);
     let etag = answer.lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
         name.eq_ignore_ascii_case("etag")
@@ -282,9 +276,14 @@ pub fn post_form(url: &str, fields: &[(String, String)], file: &[u8]) -> (u16, S
         "POST {target} HTTP/1.1\r\nHost: {ENDPOINT}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
+    exchange(&head, &body)
+}
+
+/// One request to the store on a connection of its own: the status and the whole answer.
+fn exchange(head: &str, body: &[u8]) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(ENDPOINT).unwrap();
     s.write_all(head.as_bytes()).unwrap();
-    s.write_all(&body).unwrap();
+    s.write_all(body).unwrap();
     let mut answer = Vec::new();
     s.read_to_end(&mut answer).unwrap();
     let answer = String::from_utf8_lossy(&answer).into_owned();
