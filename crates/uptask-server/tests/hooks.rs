@@ -364,3 +364,103 @@ async fn post_events_arrive_once_a_receiver_that_was_down_is_back() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// `POST /s3/multipart` of a direct upload called `name`.
+fn direct_create(name: &str) -> Request<Body> {
+    let body = serde_json::json!({"filename": name, "type": "application/octet-stream", "metadata": {"album": "trip"}});
+    Request::post("/s3/multipart")
+        .header("Content-Type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_uploads_run_pre_create_and_post_finish_after_the_completion() {
+    let Some(_weed) = weed::Weed::start("hook-direct") else {
+        return;
+    };
+    // Names that ask for it get a key that leaves the prefix, or a refusal.
+    let hooks = Receiver::start(|e| {
+        match e["upload"]["metadata"]["filename"]
+            .as_str()
+            .unwrap_or_default()
+        {
+            "escape.bin" => (200, r#"{"key": "../../outside.bin"}"#.to_owned()),
+            "refused.bin" => (403, "not for you".to_owned()),
+            _ => choose_key(e),
+        }
+    })
+    .await;
+    let store = uptask_server::S3Store::parse("s3://hook-direct/in", weed::creds())
+        .unwrap()
+        .endpoint(format!("http://{}", weed::ENDPOINT));
+    let router = app(ServerConfig::new("/unused")
+        .s3(store)
+        .hooks_http(&hooks.url));
+
+    let refused = call(&router, direct_create("refused.bin")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(refused.body.contains("not for you"), "{}", refused.body);
+    let escape = call(&router, direct_create("escape.bin")).await;
+    assert_eq!(escape.status, StatusCode::BAD_GATEWAY, "{}", escape.body);
+    assert!(
+        !weed::uploads_listed("hook-direct").0,
+        "a refused creation opened an upload"
+    );
+
+    let created = call(&router, direct_create("clip.bin")).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let created: Value = serde_json::from_str(&created.body).unwrap();
+    assert_eq!(created["key"], "in/users/42/clip.bin");
+    let pre = hooks.events("pre-create");
+    assert!(
+        pre.iter()
+            .any(|e| e["upload"]["metadata"]["album"] == "trip"),
+        "{pre:?}"
+    );
+    let (id, key) = (
+        created["uploadId"].as_str().unwrap(),
+        "in%2Fusers%2F42%2Fclip.bin",
+    );
+    let signed = call(
+        &router,
+        Request::get(format!("/s3/multipart/{id}/1?key={key}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let url: Value = serde_json::from_str(&signed.body).unwrap();
+    let (status, etag, answer) = tokio::task::block_in_place(|| {
+        weed::presigned("PUT", url["url"].as_str().unwrap(), b"direct bytes")
+    });
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        hooks.events("post-finish").is_empty(),
+        "post-finish before the completion"
+    );
+    let parts = serde_json::json!({"parts": [{"PartNumber": 1, "ETag": etag.unwrap()}]});
+    let done = call(
+        &router,
+        Request::post(format!("/s3/multipart/{id}/complete?key={key}"))
+            .header("Content-Type", "application/json")
+            .body(Body::from(parts.to_string()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let finished = hooks.wait_for("post-finish", 1).await;
+    assert_eq!(
+        finished[0]["upload"]["storage"],
+        serde_json::json!({"type": "s3", "bucket": "hook-direct", "key": "in/users/42/clip.bin"}),
+        "{finished:?}"
+    );
+    let stored = weed::raw(
+        "GET",
+        "/hook-direct/in/users/42/clip.bin",
+        &[],
+        &weed::creds(),
+    );
+    assert_eq!(stored, (200, b"direct bytes".to_vec()));
+    let outside = weed::raw("GET", "/hook-direct/outside.bin", &[], &weed::creds());
+    assert_eq!(outside.0, 404);
+}
