@@ -191,3 +191,6 @@ scripts/build-js.sh
 (cd crates/uptask-js && node_modules/.bin/tsc --noEmit --strict --target es2022 --module esnext \
   --moduleResolution bundler --lib es2022,dom demo/typecheck.ts)
 python3 crates/uptask-js/tests/demo.py "$url/upload"
+
+echo "== the page benchmark in smoke mode (uptask-js against Uppy, 12 MiB once; numbers not judged)"
+(cd crates/uptask-js/tests && python3 uppy.py --bench "$open_signer_url" 12 1)

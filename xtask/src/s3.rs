@@ -1,6 +1,8 @@
 //! The S3 comparison: uptask and boto3's `upload_file`, same part size and concurrency, to
 //! SeaweedFS (`weed mini`, data on tmpfs when there is one, a new store for every run); curl's
-//! single signed `PUT` of the whole file shows what one stream gets from the store.
+//! single signed `PUT` of the whole file shows what one stream gets from the store. uptask also
+//! goes without keys, through the signer routes of `uptask serve --store` (parts presigned one
+//! by one, each with Content-MD5), against the same upload with keys and Content-MD5.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -10,7 +12,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 
 use super::{
-    MIB, Run, Settings, data_file, field, median, os, root, server_store, summary, timed, usable,
+    MIB, Run, Settings, data_file, field, median, os, root, server_store, start_sink, summary,
+    timed, usable,
 };
 
 pub(super) const ENDPOINT: &str = "http://127.0.0.1:8333";
@@ -119,25 +122,61 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
     };
     let part = PART.to_string();
     let concurrency = CONCURRENCY.to_string();
+    let keys = |checksum: &str| {
+        env(&[
+            &bin.join("uptask"),
+            &"upload",
+            &file,
+            &format!("s3://{BUCKET}/uptask.bin"),
+            &"--protocol",
+            &"s3",
+            &"--endpoint",
+            &ENDPOINT,
+            &"--part-size",
+            &part,
+            &"--concurrency",
+            &concurrency,
+            &"--part-checksum",
+            &checksum,
+            &"--fresh",
+        ])
+    };
+    // The signer's port is chosen now: its URL is part of the client's command line.
+    let signer_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let signer = env(&[
+        &bin.join("uptask"),
+        &"serve",
+        &"--addr",
+        &format!("127.0.0.1:{signer_port}"),
+        &"--dir",
+        &dir.join("signer"),
+        &"--store",
+        &format!("s3://{BUCKET}/direct"),
+        &"--endpoint",
+        &ENDPOINT,
+    ]);
+    let mut through = env(&[
+        &bin.join("uptask"),
+        &"upload",
+        &file,
+        &format!("http://127.0.0.1:{signer_port}/s3"),
+        &"--protocol",
+        &"s3",
+        &"--signer",
+        &"--part-size",
+        &part,
+        &"--concurrency",
+        &concurrency,
+        &"--fresh",
+    ]);
+    // No keys on the client's side: the signer holds them.
+    through.retain(|a| !a.to_string_lossy().starts_with("AWS_"));
     let clients: Vec<(&str, Vec<OsString>)> = vec![
-        (
-            "uptask",
-            env(&[
-                &bin.join("uptask"),
-                &"upload",
-                &file,
-                &format!("s3://{BUCKET}/uptask.bin"),
-                &"--protocol",
-                &"s3",
-                &"--endpoint",
-                &ENDPOINT,
-                &"--part-size",
-                &part,
-                &"--concurrency",
-                &concurrency,
-                &"--fresh",
-            ]),
-        ),
+        ("uptask", keys("crc32c")),
+        ("uptask --part-checksum md5", keys("md5")),
+        ("uptask --signer (no keys; uptask serve presigns)", through),
         (
             "boto3 upload_file",
             env(&[
@@ -180,12 +219,18 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         for k in 0..clients.len() {
             let i = (round + k) % clients.len();
             let weed = start(&store, &warmup)?;
+            let serve = if clients[i].0.contains("--signer") {
+                Some(start_sink(&signer, true)?)
+            } else {
+                None
+            };
             results[i].1.push(timed(&clients[i].1)?);
+            drop(serve);
             drop(weed);
         }
     }
 
-    let boto = &results[1].1;
+    let boto = &results[3].1;
     let (boto_wall, ..) = summary(boto);
     let boto_inner = median(
         boto.iter()
@@ -217,6 +262,14 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         "\nboto3's own timer around `upload_file` (no interpreter start or imports): {boto_inner:.3} s; \
          uptask's whole process against that: {:.2}×.\n",
         boto_inner / uptask_wall
+    ));
+    let (md5_wall, ..) = summary(&results[1].1);
+    let (signer_wall, ..) = summary(&results[2].1);
+    out.push_str(&format!(
+        "\nThrough the signer against the same upload with keys (both Content-MD5, same parts and \
+         concurrency): {:.2}× the wall time, an overhead of {:+.1} %.\n",
+        signer_wall / md5_wall,
+        (signer_wall / md5_wall - 1.0) * 100.0
     ));
     Ok(Some(out))
 }

@@ -3,11 +3,17 @@
 File straight to the bucket through a signer's Companion S3 routes: `uptask serve --store` or
 `@uppy/companion`. One file in a multipart upload and one small enough for Uppy's single POST
 form; each object is read back from the store and compared with the bytes the page made.
-Usage: uppy.py SIGNER_URL BUCKET KEY_PREFIX (the store's endpoint and keys in AWS_*)."""
+Usage: uppy.py SIGNER_URL BUCKET KEY_PREFIX (the store's endpoint and keys in AWS_*).
+
+uppy.py --bench SIGNER_URL MIB RUNS times Uppy and this package (scripts/build-js.sh built)
+uploading one MIB MiB page File through the signer, in turns, and prints the medians as a
+Markdown table (docs/BENCHMARKS.md)."""
 
 import os
+import statistics
 import subprocess
 import sys
+import time
 
 import boto3
 
@@ -54,5 +60,42 @@ def main():
                   f"File ({'multipart' if multipart else 'one POST form'}, {got['progress']} progress events)")
 
 
+def bench(signer, mib, runs):
+    """Uppy (its parts one after another: @uppy/aws-s3 6 has no part concurrency) against this
+    package at one part at a time and at four, 8 MiB parts, the same File, in rotating order."""
+    bundle()
+    part = 8 << 20
+    clients = [("Uppy 6.3.1 (@uppy/aws-s3, parts one at a time)", "uppy", 1),
+               ("uptask-js, 1 part at a time", "uptask", 1),
+               ("uptask-js, 4 parts at a time", "uptask", 4)]
+    times = {name: [] for name, _, _ in clients}
+    with page_browser(PACKAGE) as (base, browser):
+        browser.do("POST", "/timeouts", {"script": 600_000})
+        browser.do("POST", "/url", {"url": f"{base}/tests/uppy/bench.html"})
+        deadline = time.time() + 60
+        while not browser.script("return window.benchReady === true"):
+            if time.time() > deadline:
+                sys.exit("the benchmark page did not load the package within 60 s")
+            time.sleep(0.1)
+        for run in range(runs):
+            for k in range(len(clients)):
+                name, client, concurrency = clients[(run + k) % len(clients)]
+                got = browser.do("POST", "/execute/async", {
+                    "script": "const done = arguments[arguments.length - 1];"
+                              "window.benchRun(...arguments).then(done, (e) => done({error: String(e)}));",
+                    "args": [client, signer, mib, part, concurrency]})
+                if isinstance(got, dict):
+                    sys.exit(f"{name}: {got['error']}")
+                times[name].append(got / 1000)
+    uppy = statistics.median(times[clients[0][0]])
+    print(f"| client | median s | MB/s | throughput vs Uppy |\n|---|---:|---:|---:|")
+    for name, _, _ in clients:
+        t = statistics.median(times[name])
+        print(f"| {name} | {t:.3f} | {mib * (1 << 20) / 1e6 / t:.0f} | {uppy / t:.2f} |")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--bench"]:
+        bench(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    else:
+        main()

@@ -3,19 +3,18 @@
 import Uppy from '@uppy/core';
 import AwsS3 from '@uppy/aws-s3';
 
-// Uploads `size` bytes (i % 251) as a page File through `companionEndpoint`; resolves with
-// where Uppy says the object went and how many progress events it gave.
-window.uppyUpload = (companionEndpoint, name, size, multipart) =>
+// Uploads `file` through `companionEndpoint` in parts of `partSize` (or, when `multipart` is
+// false, in Uppy's one POST form); resolves with where Uppy says the object went and how many
+// progress events it gave.
+const upload = (companionEndpoint, file, partSize, multipart) =>
   new Promise((resolve, reject) => {
     const uppy = new Uppy({ autoProceed: false });
     uppy.use(AwsS3, {
       companionEndpoint,
       shouldUseMultipart: multipart,
-      getChunkSize: () => 5 << 20,
+      getChunkSize: () => partSize,
     });
-    const bytes = new Uint8Array(size);
-    for (let i = 0; i < size; i++) bytes[i] = i % 251;
-    uppy.addFile({ name, type: 'application/octet-stream', data: new File([bytes], name), meta: { album: 'uppy' } });
+    uppy.addFile({ name: file.name, type: 'application/octet-stream', data: file, meta: { album: 'uppy' } });
     let progress = 0;
     let last = 0;
     uppy.on('upload-progress', (_file, p) => {
@@ -32,3 +31,13 @@ window.uppyUpload = (companionEndpoint, name, size, multipart) =>
       resolve({ key: done.response.body.key, location: done.uploadURL, progress, last });
     }, reject);
   });
+
+// `size` bytes (i % 251) as a page File, in parts of 5 MiB.
+window.uppyUpload = (companionEndpoint, name, size, multipart) => {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = i % 251;
+  return upload(companionEndpoint, new File([bytes], name), 5 << 20, multipart);
+};
+
+// A File the page already holds, in parts of `partSize` (the benchmark's).
+window.uppyUploadFile = (companionEndpoint, file, partSize) => upload(companionEndpoint, file, partSize, true);
