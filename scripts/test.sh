@@ -49,6 +49,14 @@ echo "== cargo test"
 if [ "$(id -u)" = 0 ]; then export UPTASK_REQUIRE_ROOT_TESTS=1; fi
 UPTASK_REQUIRE_PEERS=1 cargo test --workspace --locked
 
+echo "== the Python binding (crates/uptask-ffi): built by maturin, typed, tested with pytest against real servers"
+python3 -m venv target/py
+target/py/bin/pip install --quiet "maturin==1.16.0" "pytest==9.2.0" "mypy==2.4.1"
+# The dev profile reuses what cargo test built; the package is the same.
+MATURIN_PEP517_ARGS="--profile dev" target/py/bin/pip install --quiet ./crates/uptask-ffi
+target/py/bin/mypy --strict crates/uptask-ffi/tests/typecheck.py
+UPTASK_BIN="$PWD/target/debug/uptask" target/py/bin/python -m pytest crates/uptask-ffi/tests -q
+
 echo "== Windows (x86_64-pc-windows-gnu, run under Wine)"
 scripts/test-windows.sh
 
