@@ -2,6 +2,7 @@
 //! uptask's own runtime, and its outcome, which any number of callers may wait for.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -47,6 +48,7 @@ pub struct UploadTask {
     handle: Option<uptask::UploadHandle>,
     settled: Arc<Settled>,
     listeners: Mutex<HashMap<u64, (Kind, uptask::ListenerId)>>,
+    next_id: AtomicU64,
 }
 
 impl UploadTask {
@@ -78,6 +80,7 @@ impl UploadTask {
             handle: Some(handle),
             settled,
             listeners: Mutex::default(),
+            next_id: AtomicU64::new(1),
         })
     }
 
@@ -89,6 +92,7 @@ impl UploadTask {
             handle: None,
             settled,
             listeners: Mutex::default(),
+            next_id: AtomicU64::new(1),
         })
     }
 
@@ -98,10 +102,8 @@ impl UploadTask {
             .listeners
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let ours = listeners.len() as u64 + 1;
-        let ours = (ours..)
-            .find(|n| !listeners.contains_key(n))
-            .unwrap_or(ours);
+        // Never reused: an old id must not remove a newer listener.
+        let ours = self.next_id.fetch_add(1, Ordering::Relaxed);
         listeners.insert(ours, (kind, id));
         ours
     }
