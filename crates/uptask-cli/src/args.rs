@@ -157,8 +157,9 @@ pub(crate) struct UploadArgs {
     pub(crate) no_checksum: bool,
     /// s3: URL is a signer's (the base of Uppy Companion's S3 routes, e.g. http://host/s3, which
     /// `uptask serve --store` serves): no keys here; the signer picks the key and presigns each
-    /// part, the parts go straight to the store with Content-MD5, and -H headers go to the
-    /// signer only.
+    /// part, the parts go straight to the store (each with its CRC32C signed into its URL, or
+    /// Content-MD5 when the signer does not sign checksums), and -H headers go to the signer
+    /// only.
     #[arg(long, help_heading = "s3")]
     pub(crate) signer: bool,
     /// s3: the S3-compatible endpoint (default: $AWS_ENDPOINT_URL, the profile's endpoint_url,
@@ -177,8 +178,9 @@ pub(crate) struct UploadArgs {
     /// s3: how many parts are sent at once.
     #[arg(long, value_name = "N", default_value_t = 4, help_heading = "s3")]
     pub(crate) concurrency: usize,
-    /// s3: the checksum the store verifies each part by: crc32c (cheap, computed in hardware)
-    /// or md5 (Content-MD5, for stores without the flexible checksums).
+    /// s3: the checksum the store verifies each part by: crc32c (cheap, computed in hardware;
+    /// through a --signer only if it signs them, as uptask serve does, else md5) or md5
+    /// (Content-MD5, for stores without the flexible checksums).
     #[arg(long, value_enum, default_value = "crc32c", help_heading = "s3")]
     pub(crate) part_checksum: PartChecksum,
     /// tus and s3: waits before each retry, comma-separated (e.g. 0,1s,3s,5s); empty for no retries.

@@ -176,6 +176,7 @@ fn s3_options(args: &UploadArgs, url: &str) -> anyhow::Result<S3Options> {
         return Ok(S3Options::signer(url)
             .part_size(byte_size("--part-size", &args.part_size)?)
             .concurrency(args.concurrency)
+            .checksum(part_checksum(args.part_checksum))
             .retry_delays(retry_delays(args)?)
             .fresh(args.fresh)
             .resume_store(cache_dir().join("s3")));
@@ -192,10 +193,7 @@ fn s3_options(args: &UploadArgs, url: &str) -> anyhow::Result<S3Options> {
         .region(resolved.region)
         .part_size(byte_size("--part-size", &args.part_size)?)
         .concurrency(args.concurrency)
-        .checksum(match args.part_checksum {
-            crate::args::PartChecksum::Crc32c => uptask::s3::PartChecksum::Crc32c,
-            crate::args::PartChecksum::Md5 => uptask::s3::PartChecksum::Md5,
-        })
+        .checksum(part_checksum(args.part_checksum))
         .retry_delays(retry_delays(args)?)
         .fresh(args.fresh)
         .resume_store(cache_dir().join("s3"));
@@ -278,6 +276,13 @@ pub(crate) fn limit_rate(text: &str) -> anyhow::Result<u64> {
             "invalid --limit-rate {text:?}: use bytes per second, e.g. 500K, 2M, 1.5MiB or 0 for none"
         ))
     })
+}
+
+fn part_checksum(checksum: crate::args::PartChecksum) -> uptask::s3::PartChecksum {
+    match checksum {
+        crate::args::PartChecksum::Crc32c => uptask::s3::PartChecksum::Crc32c,
+        crate::args::PartChecksum::Md5 => uptask::s3::PartChecksum::Md5,
+    }
 }
 
 #[cfg(test)]

@@ -158,6 +158,112 @@ async fn a_multipart_upload_goes_straight_to_the_store_through_signed_urls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_asking_for_crc32c_gets_each_parts_value_signed_and_the_store_checks_it() {
+    use base64::Engine as _;
+    let Some(_weed) = weed::Weed::start(BUCKET) else {
+        return;
+    };
+    let router = router(None);
+    let data = source((5 << 20) + 777);
+    let (status, created) = call(
+        &router,
+        "POST",
+        "/s3/multipart",
+        Some(json!({"filename": "crc.bin", "type": "application/octet-stream", "checksumAlgorithm": "CRC32C"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["checksumAlgorithm"], "CRC32C", "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let id = created["uploadId"].as_str().unwrap().to_owned();
+    let k = url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>();
+    let crc_of = |bytes: &[u8]| {
+        base64::engine::general_purpose::STANDARD.encode(crc32c::crc32c(bytes).to_be_bytes())
+    };
+    let escaped = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
+
+    // Without its value, or with a malformed one, a part is not signed.
+    for query in ["", "&checksumCRC32C=AAAA", "&checksumCRC32C=%21%21"] {
+        let (status, refused) = get(&router, &format!("/s3/multipart/{id}/1?key={k}{query}")).await;
+        assert_eq!(status, 400, "{query}: {refused}");
+        assert!(
+            refused["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("checksumCRC32C"),
+            "{refused}"
+        );
+    }
+    let (status, _) = get(
+        &router,
+        &format!("/s3/multipart/{id}/batch?key={k}&partNumbers=1"),
+    )
+    .await;
+    assert_eq!(status, 400, "a batch cannot carry each part's value");
+
+    // A URL signed for one part's CRC32C takes only those bytes.
+    let (first, second) = data.split_at(5 << 20);
+    let (status, signed) = get(
+        &router,
+        &format!(
+            "/s3/multipart/{id}/1?key={k}&checksumCRC32C={}",
+            escaped(&crc_of(second))
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{signed}");
+    let url = signed["url"].as_str().unwrap();
+    assert!(url.contains("x-amz-checksum-crc32c="), "{url}");
+    let (status, _, answer) = tokio::task::block_in_place(|| weed::presigned("PUT", url, first));
+    assert!(
+        (400..500).contains(&status),
+        "bytes that do not match the signed CRC32C were stored: {status} {answer}"
+    );
+
+    let mut parts = Vec::new();
+    for (n, bytes) in [(1, first), (2, second)] {
+        let crc = crc_of(bytes);
+        let (status, signed) = get(
+            &router,
+            &format!(
+                "/s3/multipart/{id}/{n}?key={k}&checksumCRC32C={}",
+                escaped(&crc)
+            ),
+        )
+        .await;
+        assert_eq!(status, 200, "{signed}");
+        let url = signed["url"].as_str().unwrap();
+        let (status, etag, answer) =
+            tokio::task::block_in_place(|| weed::presigned("PUT", url, bytes));
+        assert_eq!(status, 200, "{answer}");
+        parts.push(json!({"PartNumber": n, "ETag": etag.unwrap(), "ChecksumCRC32C": crc}));
+    }
+    let without: Vec<Value> = parts
+        .iter()
+        .map(|p| json!({"PartNumber": p["PartNumber"], "ETag": p["ETag"]}))
+        .collect();
+    let complete = format!("/s3/multipart/{id}/complete?key={k}");
+    let (status, refused) = call(
+        &router,
+        "POST",
+        &complete,
+        Some(json!({ "parts": without })),
+    )
+    .await;
+    assert_eq!(status, 400, "a completion without the checksums: {refused}");
+    let (status, done) = call(&router, "POST", &complete, Some(json!({ "parts": parts }))).await;
+    assert_eq!(status, 200, "{done}");
+    assert!(
+        Sha256::digest(stored(&key)) == Sha256::digest(&data),
+        "the stored object differs from the source"
+    );
+    assert!(
+        !weed::uploads_listed(BUCKET).0,
+        "a multipart upload left open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_signer_signs_only_for_its_own_uploads_and_keys() {
     let Some(_weed) = weed::Weed::start(BUCKET) else {
         return;

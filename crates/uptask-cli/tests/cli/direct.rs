@@ -138,7 +138,7 @@ fn a_killed_run_resumes_through_the_list_route_and_an_interrupt_aborts_through_t
     let Some((_weed, nodes)) = cluster("direct-resume", 1, &["--token", TOKEN]) else {
         return;
     };
-    resume_then_interrupt(&signer(&nodes[0]), &["-H", AUTH], "direct-resume/");
+    resume_then_interrupt(&signer(&nodes[0]), &["-H", AUTH], "direct-resume/", true);
     let bindings = keys(BUCKET, "direct-resume/.uptask/s3/");
     assert!(bindings.is_empty(), "bindings left: {bindings:?}");
 }
@@ -146,9 +146,10 @@ fn a_killed_run_resumes_through_the_list_route_and_an_interrupt_aborts_through_t
 /// Through the signer at `url` (with `extra` arguments), objects under `prefix`: a run killed
 /// at 40 % resumes where the store's parts end, without a new upload, and the object equals
 /// the file; then a run interrupted mid-upload exits 130, its multipart upload aborted in the
-/// store and forgotten here.
+/// store and forgotten here. `crc32c`: the signer signs CRC32C part checksums (the remembered
+/// upload says so, and the resumed run keeps them).
 #[cfg(unix)]
-fn resume_then_interrupt(url: &str, extra: &[&str], prefix: &str) {
+fn resume_then_interrupt(url: &str, extra: &[&str], prefix: &str, crc32c: bool) {
     let dir = tempfile::tempdir().unwrap();
     let len = 40usize << 20;
     let data = source(len, 32);
@@ -177,6 +178,12 @@ fn resume_then_interrupt(url: &str, extra: &[&str], prefix: &str) {
         weed::uploads_listed(BUCKET).0,
         "the killed upload is still open"
     );
+    let remembered: Vec<Value> = std::fs::read_dir(dir.path().join("cache/s3"))
+        .unwrap()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.unwrap().path()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(remembered.len(), 1, "{remembered:?}");
+    assert_eq!(remembered[0]["crc32c"], crc32c, "{remembered:?}");
 
     let (events, code) = events(upload(dir.path(), &args));
     assert_eq!(code, Some(0), "{events:?}");
@@ -302,5 +309,5 @@ fn our_client_uploads_through_uppy_companion() {
     assert_eq!(object(BUCKET, &key), b"a small file");
 
     #[cfg(unix)]
-    resume_then_interrupt(&url, &[], "companion/");
+    resume_then_interrupt(&url, &[], "companion/", false);
 }

@@ -271,7 +271,10 @@ impl<E: std::fmt::Display> S3Machine<E> {
                 let (id, key) = match &self.config.auth {
                     Auth::Keys(_) => (upload_id(&created.data), None),
                     Auth::Routes(_) => match routes::created(&created.data) {
-                        Some((key, id)) => (Some(id), Some(key)),
+                        Some(c) => {
+                            self.take_checksum(self.config.crc32c && c.crc32c);
+                            (Some(c.upload_id), Some(c.key))
+                        }
                         None => (None, None),
                     },
                 };

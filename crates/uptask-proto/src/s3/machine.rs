@@ -56,8 +56,9 @@ pub enum Auth {
     /// The client holds the keys and signs every request itself.
     Keys(Signer),
     /// A signer (Companion's S3 routes) creates, completes and aborts the upload and presigns
-    /// each part; only the parts go to the store, each with `Content-MD5` (a presigned URL
-    /// signs `Host` alone, and stores refuse unsigned `x-amz-*` headers, so no CRC32C).
+    /// each part; only the parts go to the store. Each part's CRC32C is signed into its URL
+    /// when the signer takes it (stores refuse unsigned `x-amz-*` headers on a presigned
+    /// request), or else it carries `Content-MD5`.
     Routes(SignerRoutes),
 }
 
@@ -84,7 +85,7 @@ pub struct S3Config {
     pub part_size: u64,
     /// Parts sent at once.
     pub concurrency: usize,
-    /// CRC32C part checksums rather than `Content-MD5`.
+    /// CRC32C part checksums rather than `Content-MD5` (through a signer: when it takes them).
     pub crc32c: bool,
     /// Delays before each retry of a request.
     pub retry_delays: Vec<Duration>,
@@ -107,19 +108,18 @@ impl S3Config {
         Self::with_auth(object, len, Auth::Keys(signer))
     }
 
-    /// `len` bytes through the signer at `routes`, which picks the key: as [`S3Config::new`],
-    /// with `Content-MD5` part checksums.
+    /// `len` bytes through the signer at `routes`, which picks the key: as [`S3Config::new`].
+    /// `crc32c` asks the signer to presign CRC32C part checksums; a signer that does not
+    /// (Companion) gets `Content-MD5` ones.
     ///
     /// ```
     /// # use uptask_proto::s3::{S3Config, SignerRoutes};
     /// let routes = SignerRoutes::new("http://127.0.0.1:9099/s3".parse().unwrap(), "f.bin");
     /// let c = S3Config::through(routes, 1);
-    /// assert_eq!((c.object.path(), c.crc32c), ("/s3", false));
+    /// assert_eq!((c.object.path(), c.crc32c), ("/s3", true));
     /// ```
     pub fn through(routes: SignerRoutes, len: u64) -> Self {
-        let mut config = Self::with_auth(routes.base.clone(), len, Auth::Routes(routes));
-        config.crc32c = false;
-        config
+        Self::with_auth(routes.base.clone(), len, Auth::Routes(routes))
     }
 
     fn with_auth(object: Url, len: u64, auth: Auth) -> Self {
@@ -192,7 +192,8 @@ pub struct S3Machine<E> {
     pub(super) config: S3Config,
     pub(super) policy: RetryPolicy,
     pub(super) plan: PartPlan,
-    /// CRC32C checksums (a resumed upload keeps the kind it was created with).
+    /// CRC32C checksums (a resumed upload keeps the kind it was created with; through a
+    /// signer, only once it took them).
     pub(super) crc32c: bool,
     pub(super) phase: Phase,
     /// The one request of a single-request phase, and its retries.
@@ -220,16 +221,15 @@ impl<E: std::fmt::Display> S3Machine<E> {
         // A resumed upload keeps the part size it was cut with, so its parts still line up,
         // and the checksum it was created for.
         let mut config = config;
-        if matches!(config.auth, Auth::Routes(_)) {
-            config.crc32c = false;
-            // Without its key the signer could not find a remembered upload.
-            if config.stored.as_ref().is_some_and(|e| e.key.is_none()) {
-                config.stored = None;
-            }
+        let direct = matches!(config.auth, Auth::Routes(_));
+        // Without its key the signer could not find a remembered upload.
+        if direct && config.stored.as_ref().is_some_and(|e| e.key.is_none()) {
+            config.stored = None;
         }
         let (part_size, crc32c) = match &config.stored {
             Some(entry) if !config.fresh => (entry.part_size, entry.crc32c),
-            _ => (config.part_size, config.crc32c),
+            // A signer's creation answer says whether it takes CRC32C.
+            _ => (config.part_size, config.crc32c && !direct),
         };
         let plan = plan_parts(config.len, part_size);
         let count = usize::try_from(plan.count).unwrap_or(1);
@@ -445,7 +445,7 @@ impl<E: std::fmt::Display> S3Machine<E> {
         Some(match &self.phase {
             Phase::Discard => routes.abort(&self.stored_id(), &self.stored_key()),
             Phase::Listing { .. } => routes.list(&self.stored_id(), &self.stored_key()),
-            Phase::Creating => routes.create(&self.config.content_type),
+            Phase::Creating => routes.create(&self.config.content_type, self.config.crc32c),
             Phase::Completing { .. } => {
                 let parts: Vec<CompletedPart> =
                     self.slots.iter().filter_map(|s| s.done.clone()).collect();
@@ -495,7 +495,8 @@ impl<E: std::fmt::Display> S3Machine<E> {
                     None => {
                         let upload = self.upload_id.as_deref().unwrap_or_default();
                         let key = self.key.as_deref().unwrap_or_default();
-                        routes.sign_part(upload, key, number)
+                        let crc32c = self.crc32c.then_some(checksum.1.as_str());
+                        routes.sign_part(upload, key, number, crc32c)
                     }
                     Some(p) => {
                         if number == 0 {
@@ -504,7 +505,10 @@ impl<E: std::fmt::Display> S3Machine<E> {
                             self.located = Some(object.to_string());
                         }
                         let mut put = Request::new("PUT", p.url);
-                        put.headers.push(checksum);
+                        // A CRC32C is in the signed URL already.
+                        if !self.crc32c {
+                            put.headers.push(checksum);
+                        }
                         if let Some(t) = p.content_type {
                             put.headers.push(("Content-Type", t));
                         }
@@ -528,6 +532,17 @@ impl<E: std::fmt::Display> S3Machine<E> {
             slot.started = false;
         }
         self.phase = Phase::Creating;
+    }
+
+    /// The checksum the signer's creation answer settled on; a digest taken for the other
+    /// kind (a small file's, before the signer answered with a form) is taken again.
+    pub(super) fn take_checksum(&mut self, crc32c: bool) {
+        if crc32c != self.crc32c {
+            self.crc32c = crc32c;
+            for slot in self.slots.iter_mut().filter(|s| s.done.is_none()) {
+                slot.checksum = None;
+            }
+        }
     }
 
     /// Every part is in: the completion, with the ETags (and CRC32Cs) in order.

@@ -1,6 +1,6 @@
 //! The S3 machine through a signer (Companion's S3 routes): the signer creates, lists,
-//! completes and aborts; each part goes to the URL it presigned, with `Content-MD5` and without
-//! the user's headers.
+//! completes and aborts; each part goes to the URL it presigned, without the user's headers,
+//! with `Content-MD5` or (when the signer takes it) its CRC32C signed into the URL.
 
 use std::time::Duration;
 
@@ -76,10 +76,55 @@ fn created(s: &mut Scenario<S3Machine<String>>) {
     let body: serde_json::Value = serde_json::from_slice(body).unwrap();
     assert_eq!(body["filename"], "big file.bin");
     assert_eq!(body["type"], "application/x-test");
+    assert_eq!(body["checksumAlgorithm"], "CRC32C", "CRC32C is asked for");
     s.reply(
         id,
         json(r#"{"key":"up/big","uploadId":"u-1","bucket":"b"}"#),
     );
+}
+
+/// The creation, answered by a signer that presigns CRC32C.
+fn created_with_crc32c(s: &mut Scenario<S3Machine<String>>) {
+    let (id, _) = s.send("POST", "/s3/multipart");
+    s.reply(
+        id,
+        json(r#"{"key":"up/big","uploadId":"u-1","checksumAlgorithm":"CRC32C"}"#),
+    );
+}
+
+/// Part `n` of an upload with CRC32C: its CRC32C, the signer's URL for it with the value, the
+/// PUT there with no checksum header of its own (returned unanswered).
+fn crc32c_part(
+    s: &mut Scenario<S3Machine<String>>,
+    n: u64,
+    range: (u64, u64),
+) -> uptask_proto::engine::RequestId {
+    match s.next() {
+        Asked::Digest(
+            id,
+            DigestAlgorithm::Crc32c,
+            uptask_proto::engine::DigestOf::Range { offset, len },
+        ) if (offset, len) == range => {
+            let crc = u8::try_from(n).unwrap();
+            s.machine
+                .answer(id, uptask_proto::engine::Answer::Digest(vec![crc; 4]));
+        }
+        other => panic!("expected a CRC32C of {range:?}, got {other:?}"),
+    }
+    let crc = match n {
+        1 => "AQEBAQ%3D%3D",
+        2 => "AgICAg%3D%3D",
+        _ => "AwMDAw%3D%3D",
+    };
+    let (id, _) = s.send(
+        "GET",
+        &format!("/s3/multipart/u-1/{n}?key=up%2Fbig&checksumCRC32C={crc}"),
+    );
+    s.reply(id, json(&format!(r#"{{"url":"http://127.0.0.1:8333/b/up/big?partNumber={n}&x-amz-checksum-crc32c=C&X-Amz-Signature=s{n}"}}"#)));
+    let (id, put) = s.send("PUT", &format!("&X-Amz-Signature=s{n}"));
+    assert!(put.header("content-md5").is_none());
+    assert!(put.header("x-amz-checksum-crc32c").is_none());
+    id
 }
 
 #[test]
@@ -277,4 +322,69 @@ fn a_remembered_upload_without_a_key_starts_anew() {
         c.stored = Some(Entry::new("u-0", 5 * MIB, false));
     });
     created(&mut s);
+}
+
+#[test]
+fn a_signer_that_takes_crc32c_signs_each_parts_value_and_gets_them_at_the_completion() {
+    let mut s = scenario(12 * MIB, |_| {});
+    created_with_crc32c(&mut s);
+    let p1 = crc32c_part(&mut s, 1, (0, 5 * MIB));
+    let p2 = crc32c_part(&mut s, 2, (5 * MIB, 5 * MIB));
+    s.reply(p1, Response::new(200).with_header("ETag", "\"e1\""));
+    let p3 = crc32c_part(&mut s, 3, (10 * MIB, 2 * MIB));
+    s.reply(p2, Response::new(200).with_header("ETag", "\"e2\""));
+    s.reply(p3, Response::new(200).with_header("ETag", "\"e3\""));
+    let (id, complete) = s.send("POST", "/s3/multipart/u-1/complete?key=up%2Fbig");
+    let Body::Bytes(body) = &complete.body else {
+        panic!("the completion carries JSON");
+    };
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(body).unwrap(),
+        serde_json::json!({"parts": [
+            {"PartNumber": 1, "ETag": "\"e1\"", "ChecksumCRC32C": "AQEBAQ=="},
+            {"PartNumber": 2, "ETag": "\"e2\"", "ChecksumCRC32C": "AgICAg=="},
+            {"PartNumber": 3, "ETag": "\"e3\"", "ChecksumCRC32C": "AwMDAw=="},
+        ]})
+    );
+    s.reply(id, json(r#"{"location":"http://127.0.0.1:8333/b/up/big"}"#));
+    assert!(s.done().complete);
+    let remembered = s.events.iter().find_map(|e| match e {
+        Event::Remember(Memo::S3(entry)) => Some(entry.crc32c),
+        _ => None,
+    });
+    assert_eq!(remembered, Some(true), "a resume keeps the CRC32Cs");
+}
+
+#[test]
+fn a_small_files_md5_is_taken_again_as_crc32c_once_the_signer_takes_it() {
+    let mut s = scenario(10, |_| {});
+    md5(&mut s, (0, 10));
+    let (id, _) = s.send("GET", "type=application%2Fx-test");
+    s.reply(
+        id,
+        json(r#"{"method":"POST","url":"http://127.0.0.1:8333/b","fields":{}}"#),
+    );
+    created_with_crc32c(&mut s);
+    let p1 = crc32c_part(&mut s, 1, (0, 10));
+    s.reply(p1, Response::new(200).with_header("ETag", "\"e1\""));
+    let (id, _) = s.send("POST", "/complete?key=up%2Fbig");
+    s.reply(id, json("{}"));
+    assert!(s.done().complete);
+}
+
+#[test]
+fn without_crc32c_the_signer_is_not_asked_for_it() {
+    let mut s = scenario(12 * MIB, |c| c.crc32c = false);
+    let (id, create) = s.send("POST", "/s3/multipart");
+    let Body::Bytes(body) = &create.body else {
+        panic!("the creation carries JSON");
+    };
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap();
+    assert!(body.get("checksumAlgorithm").is_none());
+    // A signer that claims CRC32C anyway is not believed: the parts carry Content-MD5.
+    s.reply(
+        id,
+        json(r#"{"key":"up/big","uploadId":"u-1","checksumAlgorithm":"CRC32C"}"#),
+    );
+    part(&mut s, 1, (0, 5 * MIB));
 }

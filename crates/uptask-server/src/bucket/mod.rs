@@ -493,7 +493,7 @@ impl Bucket {
         reply.parsed(uptask_proto::s3::upload_id, "start a multipart upload")
     }
 
-    /// Completes a multipart upload from its parts, in order; the object then exists.
+    /// Completes a multipart upload from its parts' ETags, in order; the object then exists.
     pub(crate) async fn complete(
         &self,
         key: &str,
@@ -507,7 +507,17 @@ impl Bucket {
                 crc32c: None,
             })
             .collect();
-        let body = uptask_proto::s3::complete_body(&parts);
+        self.complete_parts(key, upload_id, &parts).await
+    }
+
+    /// Completes a multipart upload from its parts (with their checksums, if it has them).
+    pub(crate) async fn complete_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[uptask_proto::s3::CompletedPart],
+    ) -> Result<(), ApiError> {
+        let body = uptask_proto::s3::complete_body(parts);
         let reply = self
             .call(
                 "POST",

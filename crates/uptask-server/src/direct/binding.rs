@@ -19,6 +19,9 @@ pub(crate) struct Binding {
     pub(crate) upload_id: String,
     /// For the post-finish hook (the pre-create hook's choice, if it made one).
     pub(crate) metadata: BTreeMap<String, String>,
+    /// Created with CRC32C part checksums: each part is signed with its value.
+    #[serde(default)]
+    pub(crate) crc32c: bool,
 }
 
 fn object(bucket: &Bucket, upload_id: &str) -> String {

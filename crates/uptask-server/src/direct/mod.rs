@@ -14,6 +14,12 @@
 //!
 //! The server picks every key (under the prefix, or the pre-create hook's), and signs only for
 //! uploads it created, with the key they were created for (see [`binding`]).
+//!
+//! Beyond Companion: a creation asking `"checksumAlgorithm": "CRC32C"` is answered with the
+//! same field, and its parts are then signed one at a time with their CRC32C
+//! (`?checksumCRC32C=`, put into the presigned URL, which the store verifies the bytes by) and
+//! completed with them (`ChecksumCRC32C`). Clients that do not ask (Uppy) see Companion's
+//! routes unchanged.
 
 mod binding;
 
@@ -40,7 +46,11 @@ const PARTS: std::ops::RangeInclusive<u64> = 1..=10_000;
 
 /// The `/s3/` routes, on the server's bucket.
 pub(crate) fn routes(shared: Arc<Shared>, bucket: Arc<Bucket>) -> Router {
-    let state = Arc::new(Direct { shared, bucket });
+    let state = Arc::new(Direct {
+        shared,
+        bucket,
+        known: std::sync::Mutex::default(),
+    });
     Router::new()
         .route("/s3/params", get(params))
         .route("/s3/multipart", post(create))
@@ -54,7 +64,15 @@ pub(crate) fn routes(shared: Arc<Shared>, bucket: Arc<Bucket>) -> Router {
 struct Direct {
     shared: Arc<Shared>,
     bucket: Arc<Bucket>,
+    /// Bindings read from (or written to) the bucket, by upload id: a binding never changes,
+    /// so signing a part needs no read from the store once its upload is known here. One
+    /// completed or aborted through another instance stays until this one is restarted or the
+    /// map is full; the store refuses parts of an upload that is gone.
+    known: std::sync::Mutex<std::collections::HashMap<String, Binding>>,
 }
+
+/// Bindings kept in memory at most; the map starts again empty when full.
+const KNOWN: usize = 4096;
 
 type Answer = Result<Response, ApiError>;
 
@@ -75,6 +93,20 @@ fn key_of(q: &BTreeMap<String, String>) -> Result<&str, ApiError> {
     })
 }
 
+/// The `checksumCRC32C` a part of a CRC32C upload is signed with: base64 of four bytes.
+fn crc32c_of(q: &BTreeMap<String, String>) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let value = q.get("checksumCRC32C").ok_or_else(|| {
+        bad("this upload has CRC32C checksums: sign each part with its checksumCRC32C, as in \"?key=K&checksumCRC32C=yZRlqg==\"")
+    })?;
+    match base64::engine::general_purpose::STANDARD.decode(value) {
+        Ok(bytes) if bytes.len() == 4 => Ok(value.clone()),
+        _ => Err(bad(
+            "checksumCRC32C must be the base64 of a part's 4-byte CRC32C",
+        )),
+    }
+}
+
 fn part_number(text: &str) -> Result<u64, ApiError> {
     text.trim()
         .parse()
@@ -84,6 +116,37 @@ fn part_number(text: &str) -> Result<u64, ApiError> {
 }
 
 impl Direct {
+    /// The upload `upload_id`, when this server created it for `key`; otherwise the refusal.
+    async fn binding(&self, upload_id: &str, key: &str) -> Result<Binding, ApiError> {
+        let known = self.known_map().get(upload_id).cloned();
+        if let Some(binding) = known.filter(|b| b.key == key) {
+            return Ok(binding);
+        }
+        let binding = Binding::check(&self.bucket, upload_id, key).await?;
+        self.remember(&binding);
+        Ok(binding)
+    }
+
+    fn known_map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Binding>> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn remember(&self, binding: &Binding) {
+        let mut known = self.known_map();
+        if known.len() >= KNOWN {
+            known.clear();
+        }
+        known.insert(binding.upload_id.clone(), binding.clone());
+    }
+
+    /// The upload is completed or aborted: its binding goes, here and in the bucket.
+    async fn forget(&self, binding: &Binding) {
+        self.known_map().remove(&binding.upload_id);
+        binding.forget(&self.bucket).await;
+    }
+
     /// The key a new upload of `filename` goes to, once the pre-create hook (if any) let it:
     /// the hook's key or a generated one, under the prefix; and the metadata it keeps.
     async fn new_key(
@@ -136,14 +199,25 @@ impl Direct {
         }
     }
 
-    fn sign_part(&self, binding: &Binding, number: u64) -> Result<String, ApiError> {
+    /// A presigned PUT of part `number`; with its CRC32C in the signed query, when it has one,
+    /// so the store refuses other bytes.
+    fn sign_part(
+        &self,
+        binding: &Binding,
+        number: u64,
+        crc32c: Option<String>,
+    ) -> Result<String, ApiError> {
+        let mut query = vec![
+            ("partNumber", number.to_string()),
+            ("uploadId", binding.upload_id.clone()),
+        ];
+        if let Some(c) = crc32c {
+            query.push(("x-amz-checksum-crc32c", c));
+        }
         self.bucket.presign(
             "PUT",
             &binding.key,
-            &[
-                ("partNumber", number.to_string()),
-                ("uploadId", binding.upload_id.clone()),
-            ],
+            &query,
             self.shared.config.presign_expiry,
         )
     }
@@ -200,6 +274,9 @@ struct Create {
     content_type: Option<String>,
     #[serde(default)]
     metadata: BTreeMap<String, Value>,
+    /// Our extension: `"CRC32C"` asks for part checksums (other values are not taken).
+    #[serde(rename = "checksumAlgorithm")]
+    checksum_algorithm: Option<String>,
 }
 
 async fn create(State(d): State<Arc<Direct>>, parts: Parts, body: Bytes) -> Answer {
@@ -212,6 +289,9 @@ async fn create(State(d): State<Arc<Direct>>, parts: Parts, body: Bytes) -> Answ
         return Err(bad("content type must be a string"));
     };
     let filename = asked.filename.unwrap_or_default();
+    let crc32c = asked
+        .checksum_algorithm
+        .is_some_and(|a| a.eq_ignore_ascii_case("CRC32C"));
     let metadata = asked
         .metadata
         .into_iter()
@@ -224,31 +304,38 @@ async fn create(State(d): State<Arc<Direct>>, parts: Parts, body: Bytes) -> Answ
         Ok(k) => k,
         Err(refused) => return Ok(refused),
     };
-    let upload_id = d
-        .bucket
-        .create_multipart_with(&key, vec![("content-type", content_type)])
-        .await?;
+    let mut headers = vec![("content-type", content_type)];
+    if crc32c {
+        headers.push(("x-amz-checksum-algorithm", "CRC32C".to_owned()));
+    }
+    let upload_id = d.bucket.create_multipart_with(&key, headers).await?;
     let binding = Binding {
         key: key.clone(),
         upload_id: upload_id.clone(),
         metadata,
+        crc32c,
     };
     if let Err(e) = binding.keep(&d.bucket).await {
         // Without its binding nobody could sign for it: it must not linger.
         let _ = d.bucket.abort(&key, &upload_id).await;
         return Err(e);
     }
-    tracing::info!(key, "direct upload started");
-    Ok(json_answer(&json!({
+    d.remember(&binding);
+    tracing::info!(key, crc32c, "direct upload started");
+    let mut answer = json!({
         "key": key,
         "uploadId": upload_id,
         "bucket": d.bucket.name,
-    })))
+    });
+    if crc32c {
+        answer["checksumAlgorithm"] = Value::from("CRC32C");
+    }
+    Ok(json_answer(&answer))
 }
 
 async fn list(State(d): State<Arc<Direct>>, Path(id): Path<String>, parts: Parts) -> Answer {
     let q = query(&parts);
-    let binding = Binding::check(&d.bucket, &id, key_of(&q)?).await?;
+    let binding = d.binding(&id, key_of(&q)?).await?;
     let listed = d
         .bucket
         .list_parts(&binding.key, &binding.upload_id)
@@ -268,8 +355,13 @@ async fn part(
 ) -> Answer {
     let q = query(&parts);
     let number = part_number(&number)?;
-    let binding = Binding::check(&d.bucket, &id, key_of(&q)?).await?;
-    let url = d.sign_part(&binding, number)?;
+    let binding = d.binding(&id, key_of(&q)?).await?;
+    let crc32c = if binding.crc32c {
+        Some(crc32c_of(&q)?)
+    } else {
+        None
+    };
+    let url = d.sign_part(&binding, number, crc32c)?;
     Ok(json_answer(&json!({ "url": url, "expires": d.expires() })))
 }
 
@@ -282,12 +374,17 @@ async fn batch(State(d): State<Arc<Direct>>, Path(id): Path<String>, parts: Part
         .split(',')
         .map(part_number)
         .collect::<Result<_, _>>()?;
-    let binding = Binding::check(&d.bucket, &id, key_of(&q)?).await?;
+    let binding = d.binding(&id, key_of(&q)?).await?;
+    if binding.crc32c {
+        return Err(bad(
+            "this upload has CRC32C checksums: sign each part on its own, with its checksumCRC32C",
+        ));
+    }
     let mut urls = serde_json::Map::new();
     for number in numbers {
         urls.insert(
             number.to_string(),
-            Value::from(d.sign_part(&binding, number)?),
+            Value::from(d.sign_part(&binding, number, None)?),
         );
     }
     Ok(json_answer(&json!({ "presignedUrls": urls })))
@@ -300,6 +397,8 @@ struct Done {
     number: u64,
     #[serde(rename = "ETag")]
     etag: String,
+    #[serde(rename = "ChecksumCRC32C")]
+    crc32c: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -320,12 +419,24 @@ async fn complete(
     if asked.parts.is_empty() || asked.parts.iter().zip(1..).any(|(p, n)| p.number != n) {
         return Err(bad("`parts` must be the parts 1, 2, 3, ... in order"));
     }
-    let binding = Binding::check(&d.bucket, &id, key_of(&q)?).await?;
-    let etags: Vec<String> = asked.parts.into_iter().map(|p| p.etag).collect();
+    let binding = d.binding(&id, key_of(&q)?).await?;
+    if binding.crc32c && asked.parts.iter().any(|p| p.crc32c.is_none()) {
+        return Err(bad(
+            "this upload has CRC32C checksums: each part needs its ChecksumCRC32C",
+        ));
+    }
+    let done: Vec<uptask_proto::s3::CompletedPart> = asked
+        .parts
+        .into_iter()
+        .map(|p| uptask_proto::s3::CompletedPart {
+            etag: p.etag,
+            crc32c: p.crc32c.filter(|_| binding.crc32c),
+        })
+        .collect();
     d.bucket
-        .complete(&binding.key, &binding.upload_id, &etags)
+        .complete_parts(&binding.key, &binding.upload_id, &done)
         .await?;
-    binding.forget(&d.bucket).await;
+    d.forget(&binding).await;
     let location = d.bucket.location(&binding.key);
     tracing::info!(location, "direct upload complete");
     if let Some(hooks) = &d.shared.hooks {
@@ -347,8 +458,8 @@ async fn complete(
 
 async fn abort(State(d): State<Arc<Direct>>, Path(id): Path<String>, parts: Parts) -> Answer {
     let q = query(&parts);
-    let binding = Binding::check(&d.bucket, &id, key_of(&q)?).await?;
+    let binding = d.binding(&id, key_of(&q)?).await?;
     d.bucket.abort(&binding.key, &binding.upload_id).await?;
-    binding.forget(&d.bucket).await;
+    d.forget(&binding).await;
     Ok(json_answer(&json!({})))
 }

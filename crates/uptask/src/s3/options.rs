@@ -97,7 +97,9 @@ impl S3Options {
     /// Options for a direct upload through the signer at `url` (the base of Companion's S3
     /// routes, e.g. `http://host/s3`), with no keys on this side: the signer picks the key,
     /// creates the multipart upload, presigns each part, completes and aborts it; the parts
-    /// go straight to the store, each with its `Content-MD5`. The upload's own URL is left
+    /// go straight to the store, each checked by it: by its CRC32C, which the signer signs
+    /// into the part's URL when it can (`uptask serve` does), otherwise by its `Content-MD5`
+    /// (Companion; [`PartChecksum::Md5`] never asks for CRC32C). The upload's own URL is left
     /// empty (or is the same URL). Headers set on the upload go to the signer only (a token,
     /// say), never to the store. Part size, concurrency, retries and the resume store work as
     /// with keys; a resumed upload asks the signer which parts the store has.
@@ -118,7 +120,6 @@ impl S3Options {
     pub fn signer(url: impl Into<String>) -> Self {
         Self {
             signer: Some(url.into()),
-            checksum: PartChecksum::Md5,
             ..Self::new(Credentials::new("", ""))
         }
     }

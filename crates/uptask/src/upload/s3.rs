@@ -22,7 +22,9 @@ pub(crate) async fn run<T: Transport>(
     let mut config = if options.signer.is_some() {
         let mut routes = SignerRoutes::new(plan.url.clone(), &s3.file_name);
         routes.metadata.clone_from(&s3.metadata);
-        S3Config::through(routes, len)
+        let mut config = S3Config::through(routes, len);
+        config.crc32c = options.checksum == PartChecksum::Crc32c;
+        config
     } else {
         let signer = Signer {
             credentials: options.credentials.clone(),
