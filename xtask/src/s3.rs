@@ -2,7 +2,8 @@
 //! SeaweedFS (`weed mini`, data on tmpfs when there is one, a new store for every run); curl's
 //! single signed `PUT` of the whole file shows what one stream gets from the store. uptask also
 //! goes without keys, through the signer routes of `uptask serve --store` (parts presigned one
-//! by one, each with Content-MD5), against the same upload with keys and Content-MD5.
+//! by one, each with its CRC32C signed in, or with Content-MD5), against the same upload with
+//! keys and the same checksum.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -157,26 +158,38 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         &"--endpoint",
         &ENDPOINT,
     ]);
-    let mut through = env(&[
-        &bin.join("uptask"),
-        &"upload",
-        &file,
-        &format!("http://127.0.0.1:{signer_port}/s3"),
-        &"--protocol",
-        &"s3",
-        &"--signer",
-        &"--part-size",
-        &part,
-        &"--concurrency",
-        &concurrency,
-        &"--fresh",
-    ]);
-    // No keys on the client's side: the signer holds them.
-    through.retain(|a| !a.to_string_lossy().starts_with("AWS_"));
+    let through = |checksum: &str| {
+        let mut argv = env(&[
+            &bin.join("uptask"),
+            &"upload",
+            &file,
+            &format!("http://127.0.0.1:{signer_port}/s3"),
+            &"--protocol",
+            &"s3",
+            &"--signer",
+            &"--part-size",
+            &part,
+            &"--concurrency",
+            &concurrency,
+            &"--part-checksum",
+            &checksum,
+            &"--fresh",
+        ]);
+        // No keys on the client's side: the signer holds them.
+        argv.retain(|a| !a.to_string_lossy().starts_with("AWS_"));
+        argv
+    };
     let clients: Vec<(&str, Vec<OsString>)> = vec![
         ("uptask", keys("crc32c")),
         ("uptask --part-checksum md5", keys("md5")),
-        ("uptask --signer (no keys; uptask serve presigns)", through),
+        (
+            "uptask --signer (no keys; uptask serve presigns)",
+            through("crc32c"),
+        ),
+        (
+            "uptask --signer --part-checksum md5 (as through Companion)",
+            through("md5"),
+        ),
         (
             "boto3 upload_file",
             env(&[
@@ -230,7 +243,15 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         }
     }
 
-    let boto = &results[3].1;
+    let wall_of = |name: &str| {
+        let runs = results.iter().find(|(n, _)| n.starts_with(name));
+        runs.map_or(f64::NAN, |(_, r)| summary(r).0)
+    };
+    let boto = results
+        .iter()
+        .find(|(n, _)| n.starts_with("boto3"))
+        .map(|(_, r)| r)
+        .context("no boto3 row")?;
     let (boto_wall, ..) = summary(boto);
     let boto_inner = median(
         boto.iter()
@@ -263,13 +284,20 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
          uptask's whole process against that: {:.2}×.\n",
         boto_inner / uptask_wall
     ));
-    let (md5_wall, ..) = summary(&results[1].1);
-    let (signer_wall, ..) = summary(&results[2].1);
-    out.push_str(&format!(
-        "\nThrough the signer against the same upload with keys (both Content-MD5, same parts and \
-         concurrency): {:.2}× the wall time, an overhead of {:+.1} %.\n",
-        signer_wall / md5_wall,
-        (signer_wall / md5_wall - 1.0) * 100.0
-    ));
+    for (checksum, keys, signer) in [
+        ("CRC32C", "uptask", "uptask --signer ("),
+        (
+            "Content-MD5",
+            "uptask --part-checksum md5",
+            "uptask --signer --part-checksum md5",
+        ),
+    ] {
+        let ratio = wall_of(signer) / wall_of(keys);
+        out.push_str(&format!(
+            "\nThrough the signer against the same upload with keys (both {checksum}, same parts \
+             and concurrency): {ratio:.2}× the wall time, an overhead of {:+.1} %.\n",
+            (ratio - 1.0) * 100.0
+        ));
+    }
     Ok(Some(out))
 }
