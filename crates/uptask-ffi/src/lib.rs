@@ -4,8 +4,10 @@
 //! signer, with progress, headers, notices, abort, pause and resume.
 //!
 //! Listeners run on uptask's event thread, one at a time and in order; a listener that fails
-//! is logged and the upload goes on. The outcome is waited for with
-//! [`UploadTask::wait`] (each binding adds its own async form on top).
+//! is logged and the upload goes on. A listener added after the upload began is first given
+//! what it missed (the latest progress, the headers, the notices so far), on the thread that
+//! adds it. The outcome is waited for with [`UploadTask::wait`], or heard of with
+//! [`UploadTask::on_settled`], which each binding's async form is built on.
 //!
 //! ```no_run
 //! let mut request = uptask_ffi::UploadRequest::new(
@@ -16,6 +18,7 @@
 //! # let _ = done;
 //! ```
 
+mod replay;
 mod shapes;
 mod task;
 
@@ -23,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use shapes::{
-    HeadersListener, NoticeListener, Pair, Progress, ProgressListener, UploadFailure, UploadNotice,
-    UploadRequest, UploadSuccess,
+    HeadersListener, NoticeListener, Pair, Progress, ProgressListener, SettledListener,
+    UploadFailure, UploadNotice, UploadRequest, UploadSuccess,
 };
 pub use task::UploadTask;
 

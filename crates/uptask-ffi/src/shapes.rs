@@ -253,6 +253,15 @@ pub trait HeadersListener: Send + Sync {
     fn on_headers(&self, header: HashMap<String, String>);
 }
 
+/// Told once that the upload has ended (then `wait` gives its outcome at once): on the thread
+/// that saw it end, or on the caller's when it had ended already. The bindings' `await`s are
+/// built on it, so no thread of theirs blocks while an upload runs.
+#[uniffi::export(with_foreign)]
+pub trait SettledListener: Send + Sync {
+    /// The upload has ended.
+    fn on_settled(&self);
+}
+
 /// Gets the upload's notices, on uptask's event thread.
 #[uniffi::export(with_foreign)]
 pub trait NoticeListener: Send + Sync {

@@ -6,24 +6,64 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
+use crate::replay::{History, Keep, Late};
 use crate::shapes::{
-    HeadersListener, NoticeListener, Progress, ProgressListener, UploadFailure, UploadNotice,
-    UploadSuccess,
+    HeadersListener, NoticeListener, Progress, ProgressListener, SettledListener, UploadFailure,
+    UploadNotice, UploadSuccess,
 };
 
 type Outcome = Result<UploadSuccess, UploadFailure>;
 
-/// The outcome once settled, and a condition to wait on until then.
-#[derive(Debug, Default)]
+/// The outcome once settled, a condition to wait on until then, and who is to be told.
+#[derive(Default)]
 struct Settled {
     outcome: Mutex<Option<Outcome>>,
     ready: Condvar,
+    listeners: Mutex<Vec<Arc<dyn SettledListener>>>,
+}
+
+impl std::fmt::Debug for Settled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settled")
+            .field("outcome", &self.outcome)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Settled {
     fn settle(&self, outcome: Outcome) {
         *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
         self.ready.notify_all();
+        // Taken under the lock `listen` checks by, so each listener is told exactly once;
+        // told outside it, so a listener may call back into the task.
+        let told = std::mem::take(
+            &mut *self
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for listener in told {
+            listener.on_settled();
+        }
+    }
+
+    fn listen(&self, listener: Arc<dyn SettledListener>) {
+        {
+            let mut listeners = self
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let ended = self
+                .outcome
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some();
+            if !ended {
+                listeners.push(listener);
+                return;
+            }
+        }
+        listener.on_settled();
     }
 }
 
@@ -47,6 +87,10 @@ enum Kind {
 pub struct UploadTask {
     handle: Option<uptask::UploadHandle>,
     settled: Arc<Settled>,
+    /// What each kind of listener added late has missed.
+    progress: Arc<History<Progress>>,
+    headers: Arc<History<HashMap<String, String>>>,
+    notices: Arc<History<UploadNotice>>,
     listeners: Mutex<HashMap<u64, (Kind, uptask::ListenerId)>>,
     next_id: AtomicU64,
 }
@@ -57,6 +101,23 @@ impl UploadTask {
     pub(crate) fn start(options: uptask::UploadOptions) -> Arc<Self> {
         let task = uptask::blocking::upload_file(options);
         let handle = task.handle();
+        // Recorders first: uptask calls listeners in the order they were added.
+        let progress = History::new(Keep::Last);
+        let headers = History::new(Keep::All);
+        let notices = History::new(Keep::All);
+        let p = Arc::clone(&progress);
+        handle.on_progress_update(move |u| p.record(Progress::from(u)));
+        let h = Arc::clone(&headers);
+        handle.on_headers_received(move |r| {
+            h.record(
+                r.header
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+        });
+        let n = Arc::clone(&notices);
+        handle.on_notice(move |notice| n.record(UploadNotice::from(notice)));
         let settled = Arc::new(Settled::default());
         let settles = Arc::clone(&settled);
         let waiter = std::thread::Builder::new()
@@ -79,6 +140,9 @@ impl UploadTask {
         Arc::new(Self {
             handle: Some(handle),
             settled,
+            progress,
+            headers,
+            notices,
             listeners: Mutex::default(),
             next_id: AtomicU64::new(1),
         })
@@ -91,6 +155,9 @@ impl UploadTask {
         Arc::new(Self {
             handle: None,
             settled,
+            progress: History::new(Keep::Last),
+            headers: History::new(Keep::All),
+            notices: History::new(Keep::All),
             listeners: Mutex::default(),
             next_id: AtomicU64::new(1),
         })
@@ -146,12 +213,17 @@ impl UploadTask {
             .is_some_and(uptask::UploadHandle::abort)
     }
 
-    /// Adds a progress listener; the id removes it.
+    /// Adds a progress listener; the id removes it. A listener added once the upload has
+    /// begun is first given the latest update (on the caller's thread).
     pub fn on_progress_update(&self, listener: Arc<dyn ProgressListener>) -> u64 {
-        let id = self
-            .handle
-            .as_ref()
-            .map(|h| h.on_progress_update(move |p| listener.on_progress(Progress::from(p))));
+        let late = Late::new(&self.progress, move |p: &Progress| {
+            listener.on_progress(p.clone());
+        });
+        let id = self.handle.as_ref().map(|h| {
+            let live = Arc::clone(&late);
+            h.on_progress_update(move |_| live.catch_up())
+        });
+        late.catch_up();
         self.keep(Kind::Progress, id)
     }
 
@@ -160,18 +232,17 @@ impl UploadTask {
         self.remove(Kind::Progress, id)
     }
 
-    /// Adds a listener for the response's headers; the id removes it.
+    /// Adds a listener for the response's headers; the id removes it. A listener added after
+    /// they came is given them at once (on the caller's thread).
     pub fn on_headers_received(&self, listener: Arc<dyn HeadersListener>) -> u64 {
-        let id = self.handle.as_ref().map(|h| {
-            h.on_headers_received(move |h| {
-                listener.on_headers(
-                    h.header
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                );
-            })
+        let late = Late::new(&self.headers, move |h: &HashMap<String, String>| {
+            listener.on_headers(h.clone());
         });
+        let id = self.handle.as_ref().map(|h| {
+            let live = Arc::clone(&late);
+            h.on_headers_received(move |_| live.catch_up())
+        });
+        late.catch_up();
         self.keep(Kind::Headers, id)
     }
 
@@ -180,12 +251,17 @@ impl UploadTask {
         self.remove(Kind::Headers, id)
     }
 
-    /// Adds a listener for the upload's notices (created, resumed, retrying); the id removes it.
+    /// Adds a listener for the upload's notices (created, resumed, retrying); the id removes
+    /// it. A listener added late is first given the notices so far (on the caller's thread).
     pub fn on_notice(&self, listener: Arc<dyn NoticeListener>) -> u64 {
-        let id = self
-            .handle
-            .as_ref()
-            .map(|h| h.on_notice(move |n| listener.on_notice(UploadNotice::from(n))));
+        let late = Late::new(&self.notices, move |n: &UploadNotice| {
+            listener.on_notice(n.clone());
+        });
+        let id = self.handle.as_ref().map(|h| {
+            let live = Arc::clone(&late);
+            h.on_notice(move |_| live.catch_up())
+        });
+        late.catch_up();
         self.keep(Kind::Notice, id)
     }
 
@@ -206,6 +282,11 @@ impl UploadTask {
         self.handle
             .as_ref()
             .is_some_and(uptask::UploadHandle::resume)
+    }
+
+    /// Tells `listener` once that the upload has ended (at once, if it has).
+    pub fn on_settled(&self, listener: Arc<dyn SettledListener>) {
+        self.settled.listen(listener);
     }
 
     /// Whether the upload has ended.

@@ -140,19 +140,30 @@ def test_a_listener_that_raises_does_not_break_the_upload(busboy, tmp_path, capl
 
 
 def test_off_removes_one_listener_or_all(busboy, tmp_path):
-    path, _ = make_file(tmp_path, "a.bin", 1 << 20)
-    # Slowly read, so the listeners are in place before the first event.
-    task = uptask.upload_file(busboy.url + "/upload?slow_ms=5", path, "file")
-    kept, dropped = [], []
+    path, _ = make_file(tmp_path, "a.bin", 8 << 20)
+    task = uptask.upload_file(busboy.url + "/upload?slow_ms=20", path, "file")
+    kept, dropped, heads = [], [], []
     gone = task.on_progress_update(dropped.append)
     task.on_progress_update(kept.append)
     assert task.off_progress_update(gone) is True
     assert task.off_progress_update(gone) is False
-    h = task.on_headers_received(dropped.append)
+    before = len(dropped)  # what it had before it was removed
+    h = task.on_headers_received(heads.append)
     assert task.off_headers_received() is True
     assert h > 0
     task.wait(timeout=30)
-    assert kept and not dropped
+    assert kept and kept[-1].progress == 100
+    assert len(dropped) == before and not heads, "a removed listener was called"
+
+
+def test_a_listener_added_after_the_end_gets_what_it_missed(busboy, tmp_path):
+    path, _ = make_file(tmp_path, "small.bin", 64 << 10)
+    task = uptask.upload_file(busboy.url + "/upload", path, "file")
+    done = task.wait(timeout=30)
+    progress, heads = [], []
+    task.progress(progress.append).headers_received(heads.append)
+    assert [p.progress for p in progress] == [100], "only the latest update, once"
+    assert [h.header["content-type"] for h in heads] == [done.header["content-type"]]
 
 
 def test_wait_with_a_timeout_leaves_the_upload_running(busboy, tmp_path):
