@@ -54,7 +54,7 @@ UPTASK_REQUIRE_PEERS=1 cargo test --workspace --locked
 
 step "the Python binding (crates/uptask-ffi): built by maturin, typed, tested with pytest against real servers"
 python3 -m venv target/py
-target/py/bin/pip install --quiet "maturin==1.16.0" "pytest==9.2.0" "mypy==2.4.1"
+target/py/bin/pip install --quiet "maturin==1.16.0" "pytest==9.2.0" "mypy==2.4.1" "boto3==1.43.11"
 # The dev profile reuses what cargo test built; the package is the same.
 MATURIN_PEP517_ARGS="--profile dev" target/py/bin/pip install --quiet ./crates/uptask-ffi
 target/py/bin/mypy --strict crates/uptask-ffi/tests/typecheck.py

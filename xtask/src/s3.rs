@@ -123,16 +123,18 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
     };
     let part = PART.to_string();
     let concurrency = CONCURRENCY.to_string();
-    let keys = |checksum: &str| {
-        env(&[
+    // One S3 upload of the file by uptask, to `to`, with `how` (keys or a signer).
+    let upload = |to: &str, how: &[&str], checksum: &str| {
+        let mut argv = os(&[
             &bin.join("uptask"),
             &"upload",
             &file,
-            &format!("s3://{BUCKET}/uptask.bin"),
+            &to,
             &"--protocol",
             &"s3",
-            &"--endpoint",
-            &ENDPOINT,
+        ]);
+        argv.extend(how.iter().map(OsString::from));
+        argv.extend(os(&[
             &"--part-size",
             &part,
             &"--concurrency",
@@ -140,7 +142,16 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
             &"--part-checksum",
             &checksum,
             &"--fresh",
-        ])
+        ]));
+        let refs: Vec<&dyn AsRef<std::ffi::OsStr>> = argv.iter().map(|a| a as _).collect();
+        env(&refs)
+    };
+    let keys = |checksum: &str| {
+        upload(
+            &format!("s3://{BUCKET}/uptask.bin"),
+            &["--endpoint", ENDPOINT],
+            checksum,
+        )
     };
     // The signer's port is chosen now: its URL is part of the client's command line.
     let signer_port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -159,22 +170,8 @@ pub(crate) fn bench(settings: &Settings, bin: &Path, dir: &Path) -> anyhow::Resu
         &ENDPOINT,
     ]);
     let through = |checksum: &str| {
-        let mut argv = env(&[
-            &bin.join("uptask"),
-            &"upload",
-            &file,
-            &format!("http://127.0.0.1:{signer_port}/s3"),
-            &"--protocol",
-            &"s3",
-            &"--signer",
-            &"--part-size",
-            &part,
-            &"--concurrency",
-            &concurrency,
-            &"--part-checksum",
-            &checksum,
-            &"--fresh",
-        ]);
+        let signer = format!("http://127.0.0.1:{signer_port}/s3");
+        let mut argv = upload(&signer, &["--signer"], checksum);
         // No keys on the client's side: the signer holds them.
         argv.retain(|a| !a.to_string_lossy().starts_with("AWS_"));
         argv

@@ -163,6 +163,19 @@ impl UploadTask {
         })
     }
 
+    /// Adds `late` to uptask's listeners of `kind` through `add`, then gives it what it
+    /// missed; its id here.
+    fn listen<T: Clone>(
+        &self,
+        kind: Kind,
+        late: &Arc<Late<T>>,
+        add: impl FnOnce(&uptask::UploadHandle, Arc<Late<T>>) -> uptask::ListenerId,
+    ) -> u64 {
+        let id = self.handle.as_ref().map(|h| add(h, Arc::clone(late)));
+        late.catch_up();
+        self.keep(kind, id)
+    }
+
     fn keep(&self, kind: Kind, id: Option<uptask::ListenerId>) -> u64 {
         let Some(id) = id else { return 0 };
         let mut listeners = self
@@ -219,12 +232,9 @@ impl UploadTask {
         let late = Late::new(&self.progress, move |p: &Progress| {
             listener.on_progress(p.clone());
         });
-        let id = self.handle.as_ref().map(|h| {
-            let live = Arc::clone(&late);
+        self.listen(Kind::Progress, &late, |h, live| {
             h.on_progress_update(move |_| live.catch_up())
-        });
-        late.catch_up();
-        self.keep(Kind::Progress, id)
+        })
     }
 
     /// Removes the progress listener `id`, or all of them without one.
@@ -238,12 +248,9 @@ impl UploadTask {
         let late = Late::new(&self.headers, move |h: &HashMap<String, String>| {
             listener.on_headers(h.clone());
         });
-        let id = self.handle.as_ref().map(|h| {
-            let live = Arc::clone(&late);
+        self.listen(Kind::Headers, &late, |h, live| {
             h.on_headers_received(move |_| live.catch_up())
-        });
-        late.catch_up();
-        self.keep(Kind::Headers, id)
+        })
     }
 
     /// Removes the headers listener `id`, or all of them without one.
@@ -257,12 +264,9 @@ impl UploadTask {
         let late = Late::new(&self.notices, move |n: &UploadNotice| {
             listener.on_notice(n.clone());
         });
-        let id = self.handle.as_ref().map(|h| {
-            let live = Arc::clone(&late);
+        self.listen(Kind::Notice, &late, |h, live| {
             h.on_notice(move |_| live.catch_up())
-        });
-        late.catch_up();
-        self.keep(Kind::Notice, id)
+        })
     }
 
     /// Removes the notice listener `id`, or all of them without one.

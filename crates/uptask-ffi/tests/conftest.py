@@ -98,3 +98,53 @@ def make_file(directory, name, size):
     with open(path, "wb") as f:
         f.write(data)
     return path, hashlib.sha256(data).hexdigest()
+
+
+WEED_KEY, WEED_SECRET, WEED_BUCKET = "AKIDPY", "SECRETPY", "py-direct"
+
+
+@pytest.fixture
+def signer(tmp_path):
+    """SeaweedFS (`weed mini`, on its fixed port 8333) with a bucket, and `uptask serve --store
+    s3://BUCKET/py` on it: the signer of direct uploads. `signer.url` is its routes' base;
+    `signer.s3` a boto3 client with the store's keys, to read objects back."""
+    try:
+        import boto3
+    except ImportError:
+        pytest.fail("boto3 is missing (it reads the objects back): pip install boto3")
+    import shutil
+    import socket as sock
+    if shutil.which("weed") is None:
+        pytest.fail("weed is missing (pip install -r peers/requirements.txt)")
+    with sock.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8333)) == 0:
+            pytest.fail("port 8333 is taken (a weed left running?): stop it first")
+    config = tmp_path / "s3.json"
+    config.write_text('{"identities":[{"name":"py","credentials":[{"accessKey":"%s","secretKey":"%s"}],'
+                      '"actions":["Admin","Read","Write","List"]}]}' % (WEED_KEY, WEED_SECRET))
+    (tmp_path / "weed").mkdir()
+    weed = subprocess.Popen([os.path.join(PEERS, "weed-mini.sh"), str(tmp_path / "weed"), str(config)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    s3 = boto3.client("s3", endpoint_url="http://127.0.0.1:8333", region_name="us-east-1",
+                      aws_access_key_id=WEED_KEY, aws_secret_access_key=WEED_SECRET)
+    deadline = time.time() + 60
+    while True:
+        try:
+            s3.create_bucket(Bucket=WEED_BUCKET)
+            break
+        except Exception as e:  # the store takes a few seconds to come up
+            if time.time() > deadline:
+                weed.kill()
+                pytest.fail(f"weed did not start within 60 s: {e}")
+            time.sleep(0.3)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=WEED_KEY, AWS_SECRET_ACCESS_KEY=WEED_SECRET,
+               AWS_REGION="us-east-1", AWS_CONFIG_FILE="/dev/null", AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+    s = Server([uptask_bin(), "serve", "--addr", "127.0.0.1:0", "--dir", str(tmp_path / "unused"),
+                "--store", f"s3://{WEED_BUCKET}/py", "--endpoint", "http://127.0.0.1:8333"],
+               r"http://127\.0\.0\.1:(\d+)", env=env)
+    s.url += "/s3"
+    s.s3 = s3
+    yield s
+    s.stop()
+    weed.kill()
+    weed.wait(timeout=10)
