@@ -173,6 +173,23 @@ impl ProxyPeer {
         }
     }
 
+    /// The requests logged after the first `before`, once there are `count` of them or 10 s
+    /// have gone: squid logs a request when its transaction ends, which can be a moment after
+    /// the client has its answer and has exited.
+    pub fn requests_after(&self, before: usize, count: usize) -> Vec<String> {
+        let started = Instant::now();
+        loop {
+            let all = self.requests();
+            if all.len() >= before + count || started.elapsed() > Duration::from_secs(10) {
+                return all
+                    .get(before..)
+                    .map(<[String]>::to_vec)
+                    .unwrap_or_default();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops it at once, dropping every connection through it.
     pub fn kill(&mut self) {
         self.child.kill().unwrap();
