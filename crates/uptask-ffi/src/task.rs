@@ -99,25 +99,29 @@ impl UploadTask {
     /// Starts `options` and settles when the upload ends; a thread waits for it so that any
     /// number of callers can wait, with or without a deadline.
     pub(crate) fn start(options: uptask::UploadOptions) -> Arc<Self> {
-        let task = uptask::blocking::upload_file(options);
-        let handle = task.handle();
-        // Recorders first: uptask calls listeners in the order they were added.
+        // Recorders first, before the upload starts: uptask calls listeners in the order they
+        // were added, and a small upload can be over before `upload_file` returns.
         let progress = History::new(Keep::Last);
         let headers = History::new(Keep::All);
         let notices = History::new(Keep::All);
-        let p = Arc::clone(&progress);
-        handle.on_progress_update(move |u| p.record(Progress::from(u)));
-        let h = Arc::clone(&headers);
-        handle.on_headers_received(move |r| {
-            h.record(
-                r.header
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            );
+        let (p, h, n) = (
+            Arc::clone(&progress),
+            Arc::clone(&headers),
+            Arc::clone(&notices),
+        );
+        let task = uptask::blocking::upload_file_with(options, move |handle| {
+            handle.on_progress_update(move |u| p.record(Progress::from(u)));
+            handle.on_headers_received(move |r| {
+                h.record(
+                    r.header
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                );
+            });
+            handle.on_notice(move |notice| n.record(UploadNotice::from(notice)));
         });
-        let n = Arc::clone(&notices);
-        handle.on_notice(move |notice| n.record(UploadNotice::from(notice)));
+        let handle = task.handle();
         let settled = Arc::new(Settled::default());
         let settles = Arc::clone(&settled);
         let waiter = std::thread::Builder::new()

@@ -40,6 +40,32 @@ pub fn upload_file(options: UploadOptions) -> UploadTask {
     }
 }
 
+/// [`upload_file`], with `listen` called on the task's handle before the upload starts: the
+/// listeners it adds see every event, even of a small upload that is over before this call
+/// returns (one added after `upload_file` returns sees only what comes after).
+///
+/// ```no_run
+/// let task = uptask::blocking::upload_file_with(
+///     uptask::UploadOptions::new("http://127.0.0.1:8080/upload", "tiny.txt", "file"),
+///     |handle| {
+///         handle.on_progress_update(|p| eprintln!("{}%", p.progress));
+///     },
+/// );
+/// let done = task.wait(); // the listener saw 100 % before this
+/// # let _ = done;
+/// ```
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the options are the upload's, handed over as in upload_file"
+)]
+pub fn upload_file_with(options: UploadOptions, listen: impl FnOnce(&UploadHandle)) -> UploadTask {
+    let task = crate::backend::on_own_runtime(|| crate::task::upload_file_with(&options, listen));
+    UploadTask {
+        handle: task.handle(),
+        task,
+    }
+}
+
 /// A running upload to wait for; every [`UploadHandle`] method (`abort`,
 /// `on_progress_update`, `off_headers_received_all`, `progress`, ...) works on it directly.
 ///

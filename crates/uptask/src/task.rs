@@ -38,6 +38,15 @@ use crate::{ErrorKind, HeadersReceived, Notice, ProgressUpdate, UploadError, Upl
     reason = "the options are the upload's: a builder value handed over, as in WeChat's call"
 )]
 pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
+    upload_file_with(&options, |_| {})
+}
+
+/// [`upload_file`], calling `listen` with the task's handle before the upload starts: the
+/// listeners it adds see every event, even of an upload that ends at once.
+pub(crate) fn upload_file_with(
+    options: &crate::UploadOptions,
+    listen: impl FnOnce(&UploadHandle),
+) -> UploadTask {
     let shared = Arc::new(Shared::new());
     let (tx, rx) = oneshot::channel();
     let task = UploadTask {
@@ -46,7 +55,8 @@ pub fn upload_file(options: crate::UploadOptions) -> UploadTask {
         },
         rx,
     };
-    let plan = match crate::prepare::prepare(&options) {
+    listen(&task.handle);
+    let plan = match crate::prepare::prepare(options) {
         Ok(plan) => plan,
         Err(err) => {
             tracing::debug!(error = %err, "upload rejected before sending");
