@@ -22,19 +22,17 @@ pub(crate) async fn run<T: Transport>(
     let mut config = if options.signer.is_some() {
         let mut routes = SignerRoutes::new(plan.url.clone(), &s3.file_name);
         routes.metadata.clone_from(&s3.metadata);
-        let mut config = S3Config::through(routes, len);
-        config.crc32c = options.checksum == PartChecksum::Crc32c;
-        config
+        S3Config::through(routes, len)
     } else {
         let signer = Signer {
             credentials: options.credentials.clone(),
             region: options.region.clone(),
             user_headers: plan.header.clone(),
         };
-        let mut config = S3Config::new(plan.url.clone(), len, signer);
-        config.crc32c = options.checksum == PartChecksum::Crc32c;
-        config
+        S3Config::new(plan.url.clone(), len, signer)
     };
+    // Through a signer, CRC32C is asked for; the signer's answer settles it.
+    config.crc32c = options.checksum == PartChecksum::Crc32c;
     config.content_type.clone_from(&s3.content_type);
     config.part_size = options.part_size;
     config.concurrency = options.concurrency;
