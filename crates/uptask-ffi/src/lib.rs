@@ -67,6 +67,12 @@ fn options(r: UploadRequest) -> Result<uptask::UploadOptions, uptask::UploadErro
     if let Some(ms) = r.timeout_ms.filter(|ms| *ms > 0) {
         o = o.timeout(Duration::from_millis(ms));
     }
+    if !s3 && (r.part_size.is_some() || r.concurrency.is_some()) {
+        return Err(uptask::UploadError::new(
+            uptask::ErrorKind::InvalidInput,
+            "part_size and concurrency are for protocol \"s3\"",
+        ));
+    }
     Ok(match r.protocol.as_str() {
         "multipart" => o,
         "tus" => {
@@ -80,6 +86,12 @@ fn options(r: UploadRequest) -> Result<uptask::UploadOptions, uptask::UploadErro
             let mut signer = uptask::S3Options::signer(r.url);
             if let Some(dir) = r.resume_store {
                 signer = signer.resume_store(dir);
+            }
+            if let Some(bytes) = r.part_size {
+                signer = signer.part_size(bytes);
+            }
+            if let Some(parts) = r.concurrency {
+                signer = signer.concurrency(usize::try_from(parts).unwrap_or(usize::MAX));
             }
             o.s3(signer)
         }

@@ -53,6 +53,12 @@ pub struct UploadRequest {
     /// mid-way (the app, the process) continues where the server's bytes end.
     #[uniffi(default = None)]
     pub resume_store: Option<String>,
+    /// For "s3": bytes per part (at least 5 MiB; default 8 MiB); smaller files go in one PUT.
+    #[uniffi(default = None)]
+    pub part_size: Option<u64>,
+    /// For "s3": parts sent at once (default 4).
+    #[uniffi(default = None)]
+    pub concurrency: Option<u32>,
 }
 
 impl UploadRequest {
@@ -69,6 +75,8 @@ impl UploadRequest {
             timeout_ms: None,
             protocol: "multipart".to_owned(),
             resume_store: None,
+            part_size: None,
+            concurrency: None,
         }
     }
 }
