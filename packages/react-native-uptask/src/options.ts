@@ -51,25 +51,25 @@ function count(o: Bag, key: string): number | undefined {
 }
 
 /**
- * The path of `filePath`: React Native's pickers and file systems give either a plain path
- * or a `file://` URI; the engine reads a path.
+ * The path `value` (the option `key`) names: React Native's pickers and file systems give
+ * either a plain path or a `file://` URI; the engine reads a path.
  */
-export function pathOf(filePath: string): string {
-  if (!filePath.startsWith("file://")) {
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(filePath)) {
+function pathOf(value: string, key: string): string {
+  if (!value.startsWith("file://")) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
       throw new InvalidOption(
-        `parameter error: filePath ${filePath} is not a file on the device (a path or a file:// URI); copy content:// and ph:// assets to a file first`,
+        `parameter error: ${key} ${value} is not a file on the device (a path or a file:// URI); copy content:// and ph:// assets to a file first`,
       );
     }
-    return filePath;
+    return value;
   }
   // file:///data/x, and file://localhost/data/x as RFC 8089 allows.
-  const rest = filePath.slice("file://".length);
+  const rest = value.slice("file://".length);
   const path = rest.startsWith("localhost/") ? rest.slice("localhost".length) : rest;
   try {
     return decodeURIComponent(path);
   } catch {
-    throw new InvalidOption(`parameter error: filePath ${filePath} is not a valid file:// URI`);
+    throw new InvalidOption(`parameter error: ${key} ${value} is not a valid file:// URI`);
   }
 }
 
@@ -124,7 +124,7 @@ export function parseOption(option: unknown): NativeRequest {
   const timeout = o["timeout"];
   const request: NativeRequest = {
     url,
-    filePath: pathOf(filePath),
+    filePath: pathOf(filePath, "filePath"),
     name: string(o, "name", true) ?? "",
     header,
     formData: entries(o, "formData"),
@@ -143,7 +143,7 @@ export function parseOption(option: unknown): NativeRequest {
     if (protocol === "multipart") {
       throw new InvalidOption('parameter error: resumeStore is for protocol "tus" or "s3"');
     }
-    request.resumeStore = pathOf(resumeStore);
+    request.resumeStore = pathOf(resumeStore, "resumeStore");
   }
   const partSize = s3 ? count(o, "partSize") : undefined;
   if (partSize !== undefined) {

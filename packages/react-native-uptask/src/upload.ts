@@ -103,8 +103,9 @@ export function makeUploadFile(native: NativeUptask): (option: UploadFileOption)
       try {
         request = parseOption(option);
       } catch (e) {
-        if (!(e instanceof InvalidOption)) throw e;
-        settle({ ok: false, errMsg: `uploadFile:fail ${e.message}`, kind: "invalidInput" });
+        // Not only ours: reading the app's objects runs its code (getters, toString).
+        const why = e instanceof InvalidOption ? e.message : `parameter error: ${e instanceof Error ? e.message : String(e)}`;
+        settle({ ok: false, errMsg: `uploadFile:fail ${why}`, kind: "invalidInput" });
         return;
       }
       try {

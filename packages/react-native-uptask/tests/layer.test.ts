@@ -74,6 +74,9 @@ test("bad calls fail with the browser package's messages, before the engine is a
     [{ ...base, filePath: "content://media/1" }, "uploadFile:fail parameter error: filePath content://media/1 is not a file on the device (a path or a file:// URI); copy content:// and ph:// assets to a file first"],
     [{ ...base, filePath: "file:///a%zz" }, "uploadFile:fail parameter error: filePath file:///a%zz is not a valid file:// URI"],
     [{ ...base, resumeStore: "/r" }, 'uploadFile:fail parameter error: resumeStore is for protocol "tus" or "s3"'],
+    [{ ...base, protocol: "tus", resumeStore: "content://x/y" }, "uploadFile:fail parameter error: resumeStore content://x/y is not a file on the device (a path or a file:// URI); copy content:// and ph:// assets to a file first"],
+    // String(value) of an object without toString throws: the app's own object, the app's error.
+    [{ ...base, formData: { a: Object.create(null) } }, "uploadFile:fail parameter error: Cannot convert object to primitive value"],
   ];
   for (const [option, errMsg] of cases) {
     assert.equal(await failure(option), errMsg, JSON.stringify(option));
