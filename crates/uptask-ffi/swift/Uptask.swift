@@ -124,6 +124,8 @@ public final class UploadTask: @unchecked Sendable {
 ///   - timeoutMs: for the whole upload; default 60000.
 ///   - resumeStore: for "tus" and "s3", a directory where the upload is remembered, so that an
 ///     app killed mid-way continues where the server's bytes end.
+///   - partSize, concurrency: for "s3", bytes per part (at least 5 MiB; default 8 MiB) and
+///     parts at once (default 4).
 public func uploadFile(
     url: String,
     filePath: String,
@@ -133,7 +135,9 @@ public func uploadFile(
     fileName: String? = nil,
     timeoutMs: UInt64? = nil,
     protocol: String = "multipart",
-    resumeStore: String? = nil
+    resumeStore: String? = nil,
+    partSize: UInt64? = nil,
+    concurrency: UInt32? = nil
 ) -> UploadTask {
     let request = uptask_ffi.UploadRequest(
         url: url,
@@ -144,7 +148,9 @@ public func uploadFile(
         fileName: fileName,
         timeoutMs: timeoutMs,
         protocol: `protocol`,
-        resumeStore: resumeStore
+        resumeStore: resumeStore,
+        partSize: partSize,
+        concurrency: concurrency
     )
     return UploadTask(uptask_ffi.uploadFile(request: request))
 }

@@ -177,14 +177,18 @@ def test_wait_with_a_timeout_leaves_the_upload_running(busboy, tmp_path):
 def test_straight_to_the_bucket_through_the_signer(signer, tmp_path):
     path, digest = make_file(tmp_path, "clip.bin", (12 << 20) + 7)
     seen = []
-    task = uptask.upload_file(signer.url, path, "file", protocol="s3", form_data={"album": "trip"})
+    # 6 MiB parts, one at a time: three parts, which the completed object's ETag counts.
+    task = uptask.upload_file(signer.url, path, "file", protocol="s3", form_data={"album": "trip"},
+                              part_size=6 << 20, concurrency=1)
     task.on_progress_update(seen.append)
     done = task.wait(timeout=60)
     assert done.status_code == 200, done.data
     key = json.loads(done.data)["key"]
     assert key.startswith("py/") and done.upload_url == f"s3://py-direct/{key}"
-    stored = signer.s3.get_object(Bucket="py-direct", Key=key)["Body"].read()
+    got = signer.s3.get_object(Bucket="py-direct", Key=key)
+    stored = got["Body"].read()
     assert hashlib.sha256(stored).hexdigest() == digest, "the bucket holds other bytes"
+    assert got["ETag"].strip('"').endswith("-3"), got["ETag"]
     assert seen[-1].progress == 100 and seen[-1].total_bytes_sent == len(stored)
     assert not signer.s3.list_multipart_uploads(Bucket="py-direct").get("Uploads"), "left open"
 

@@ -31,6 +31,12 @@ async def awaited() -> str:
     return done.upload_url or ""
 
 
+def direct() -> int:
+    task = uptask.upload_file("https://app.example/s3", "v.mp4", "file", protocol="s3",
+                              part_size=16 << 20, concurrency=2)
+    return task.wait().status_code
+
+
 if __name__ == "__main__":
     main()
     asyncio.run(awaited())

@@ -193,7 +193,8 @@ def _pairs(value: _Pairs, what: str) -> list:
 def upload_file(url: str, file_path: str, name: str, *, header: _Pairs = None,
                 form_data: _Pairs = None, file_name: Optional[str] = None,
                 timeout: Optional[float] = None, protocol: str = "multipart",
-                resume_store: Optional[str] = None) -> UploadTask:
+                resume_store: Optional[str] = None, part_size: Optional[int] = None,
+                concurrency: Optional[int] = None) -> UploadTask:
     """Starts uploading `file_path` to `url` and returns its task at once.
 
     protocol: "multipart" (one POST, the file under the form field `name`), "tus" (a
@@ -201,6 +202,8 @@ def upload_file(url: str, file_path: str, name: str, *, header: _Pairs = None,
     signer's base, e.g. "https://app.example/s3", which presigns each part; `header` goes to
     the signer only). `timeout` is in seconds for the whole upload (default 60). With
     `resume_store` (a directory), a tus or S3 upload killed mid-way continues on the next run.
+    For "s3", `part_size` (bytes, at least 5 MiB; default 8 MiB) and `concurrency` (parts at
+    once; default 4).
     Options it cannot take make the task fail before any byte is sent.
     """
     request = _native.UploadRequest(
@@ -213,5 +216,7 @@ def upload_file(url: str, file_path: str, name: str, *, header: _Pairs = None,
         timeout_ms=None if timeout is None else max(1, int(timeout * 1000)),
         protocol=protocol,
         resume_store=None if resume_store is None else str(resume_store),
+        part_size=part_size,
+        concurrency=concurrency,
     )
     return UploadTask(_native.upload_file(request))

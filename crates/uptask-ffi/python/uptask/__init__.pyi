@@ -54,4 +54,5 @@ _Pairs = Union[Mapping[str, object], Iterable[Tuple[str, object]], None]
 def upload_file(url: str, file_path: str, name: str, *, header: _Pairs = None,
                 form_data: _Pairs = None, file_name: Optional[str] = None,
                 timeout: Optional[float] = None, protocol: str = "multipart",
-                resume_store: Optional[str] = None) -> UploadTask: ...
+                resume_store: Optional[str] = None, part_size: Optional[int] = None,
+                concurrency: Optional[int] = None) -> UploadTask: ...

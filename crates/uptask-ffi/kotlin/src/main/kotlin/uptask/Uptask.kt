@@ -89,6 +89,8 @@ class UploadException(val errMsg: String, val kind: String) : Exception(errMsg)
  * @param timeoutMs for the whole upload; default 60000.
  * @param resumeStore for "tus" and "s3": a directory where the upload is remembered, so that a
  *   process killed mid-way continues where the server's bytes end.
+ * @param partSize for "s3": bytes per part (at least 5 MiB; default 8 MiB).
+ * @param concurrency for "s3": parts sent at once (default 4).
  */
 fun uploadFile(
     url: String,
@@ -100,8 +102,12 @@ fun uploadFile(
     timeoutMs: Long? = null,
     protocol: String = "multipart",
     resumeStore: String? = null,
+    partSize: Long? = null,
+    concurrency: Int? = null,
 ): UploadTask {
     require(timeoutMs == null || timeoutMs >= 0) { "timeoutMs must not be negative" }
+    require(partSize == null || partSize > 0) { "partSize must be positive" }
+    require(concurrency == null || concurrency > 0) { "concurrency must be positive" }
     val request = UploadRequest(
         url = url,
         filePath = filePath,
@@ -112,6 +118,8 @@ fun uploadFile(
         timeoutMs = timeoutMs?.toULong(),
         protocol = protocol,
         resumeStore = resumeStore,
+        partSize = partSize?.toULong(),
+        concurrency = concurrency?.toUInt(),
     )
     return UploadTask(uptask.ffi.uploadFile(request))
 }

@@ -94,6 +94,13 @@ class UptaskTest {
         assertThrows<IllegalArgumentException> {
             uploadFile("http://127.0.0.1:9/x", file.path, "file", timeoutMs = -1)
         }
+        val notS3 = assertThrows<UploadException> {
+            uploadFile("http://127.0.0.1:9/x", file.path, "file", partSize = 8L shl 20).wait(5_000)
+        }
+        assertTrue("part_size and concurrency are for protocol" in notS3.errMsg, notS3.errMsg)
+        assertThrows<IllegalArgumentException> {
+            uploadFile("http://127.0.0.1:9/s3", file.path, "file", protocol = "s3", concurrency = 0)
+        }
     }
 
     @Test
