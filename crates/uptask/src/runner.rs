@@ -127,9 +127,7 @@ impl<'a, T: Transport> Runner<'a, T> {
         control: &Control,
     ) -> Ending {
         loop {
-            while let Ok((id, signal)) = self.signals.1.try_recv() {
-                self.heard(machine, id, signal);
-            }
+            self.hear_queued(machine);
             match machine.poll(crate::backend::now()) {
                 Action::Send { id, request } => {
                     let (transport, tx) = (self.transport, self.signals.0.clone());
@@ -219,7 +217,14 @@ impl<'a, T: Transport> Runner<'a, T> {
             () = pause => return self.paused(machine, control).await,
             () = sleep_until(self.deadline) => return Some(Ending::TimedOut),
             Some((id, signal)) = self.signals.1.recv() => self.heard(machine, id, signal),
-            (id, answer) = next_answer(&mut self.inflight) => machine.answer(id, answer),
+            (id, answer) = next_answer(&mut self.inflight) => {
+                // A request's last bytes can be counted in the very poll that gave its
+                // answer: the machine hears them first, while the request is still its own
+                // (an S3 part's count heard after its answer is dropped, and the final
+                // progress with it).
+                self.hear_queued(machine);
+                machine.answer(id, answer);
+            }
             () = sleep_until(until), if until.is_some() => {}
         }
         None
@@ -247,7 +252,14 @@ impl<'a, T: Transport> Runner<'a, T> {
                 biased;
                 () = control.cancel.cancelled() => return Some(Ending::Aborted),
                 _ = paused.wait_for(|p| !*p) => break,
-                (id, answer) = next_answer(&mut self.inflight) => machine.answer(id, answer),
+                (id, answer) = next_answer(&mut self.inflight) => {
+                // A request's last bytes can be counted in the very poll that gave its
+                // answer: the machine hears them first, while the request is still its own
+                // (an S3 part's count heard after its answer is dropped, and the final
+                // progress with it).
+                self.hear_queued(machine);
+                machine.answer(id, answer);
+            }
             }
         }
         if let Some(d) = &mut self.deadline {
@@ -255,6 +267,13 @@ impl<'a, T: Transport> Runner<'a, T> {
         }
         tracing::debug!("upload resumed");
         None
+    }
+
+    /// Hands the machine everything requests heard that it has not been given yet.
+    fn hear_queued<M: Machine<Error = UploadError>>(&mut self, machine: &mut M) {
+        while let Ok((id, signal)) = self.signals.1.try_recv() {
+            self.heard(machine, id, signal);
+        }
     }
 
     /// Hands what a request heard to its machine.
@@ -394,4 +413,119 @@ async fn next_answer(
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use uptask_proto::engine::{Request, Response};
+
+    use super::*;
+
+    const BODY: u64 = 7;
+
+    /// Counts the whole body and answers in the same poll, as a fast server can make a real
+    /// transport do: nothing yields between the count and the answer.
+    struct AtOnce;
+
+    impl Transport for AtOnce {
+        async fn send(
+            &self,
+            _request: &Request,
+            hear: &mut (dyn FnMut(Heard<'_>) + Send),
+        ) -> Result<Response, UploadError> {
+            hear(Heard::Sent(BODY));
+            Ok(Response::new(200))
+        }
+
+        async fn read_stream(&self, _max: usize) -> Result<bytes::Bytes, UploadError> {
+            Err(internal("no stream here"))
+        }
+
+        async fn digest(
+            &self,
+            _algorithm: Algorithm,
+            _offset: u64,
+            _len: u64,
+        ) -> Result<Vec<u8>, UploadError> {
+            Err(internal("no digest here"))
+        }
+    }
+
+    /// One request, whose counts count only while it is under way (as an S3 part's do).
+    #[derive(Default)]
+    struct OneRequest {
+        asked: bool,
+        under_way: bool,
+        counted: u64,
+        answered: bool,
+    }
+
+    impl Machine for OneRequest {
+        type Error = UploadError;
+
+        fn poll(&mut self, _now: Duration) -> Action<UploadError> {
+            if !self.asked {
+                self.asked = true;
+                self.under_way = true;
+                let url =
+                    url::Url::parse("http://127.0.0.1:9/part").unwrap_or_else(|_| unreachable!());
+                return Action::Send {
+                    id: RequestId(1),
+                    request: Request::new("PUT", url),
+                };
+            }
+            if self.answered {
+                let mut response = Response::new(200);
+                response.data = self.counted.to_string();
+                return Action::Done(Outcome {
+                    response,
+                    upload_url: None,
+                    complete: true,
+                });
+            }
+            Action::Wait { until: None }
+        }
+
+        fn answer(&mut self, _id: RequestId, _answer: Answer<UploadError>) {
+            self.under_way = false;
+            self.answered = true;
+        }
+
+        fn sent(&mut self, _id: RequestId, n: u64) {
+            if self.under_way {
+                self.counted = n;
+            }
+        }
+
+        fn dropped(&mut self, _id: RequestId) {}
+
+        fn pausable(&self) -> bool {
+            false
+        }
+
+        fn last_words(&mut self, _why: Why) -> LastWords {
+            LastWords::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_count_heard_in_the_poll_that_answers_reaches_the_machine_first() {
+        let shared = Arc::new(crate::events::Shared::new());
+        let (outcome, _) = tokio::sync::oneshot::channel();
+        let (mut sink, _dispatcher) = crate::events::channel(Arc::clone(&shared), BODY, outcome);
+        let control = Control {
+            cancel: shared.cancel.clone(),
+            paused: tokio::sync::watch::channel(false).1,
+        };
+        let mut machine = OneRequest::default();
+        let setting = Setting {
+            timeout: Some(Duration::from_secs(5)),
+            store: None,
+        };
+        let done = run(&mut machine, &AtOnce, &mut sink, &control, setting).await;
+        let done = done.unwrap_or_else(|e| panic!("the upload failed: {e}"));
+        assert_eq!(done.data, BODY.to_string(), "the last count was lost");
+    }
 }
