@@ -217,14 +217,7 @@ impl<'a, T: Transport> Runner<'a, T> {
             () = pause => return self.paused(machine, control).await,
             () = sleep_until(self.deadline) => return Some(Ending::TimedOut),
             Some((id, signal)) = self.signals.1.recv() => self.heard(machine, id, signal),
-            (id, answer) = next_answer(&mut self.inflight) => {
-                // A request's last bytes can be counted in the very poll that gave its
-                // answer: the machine hears them first, while the request is still its own
-                // (an S3 part's count heard after its answer is dropped, and the final
-                // progress with it).
-                self.hear_queued(machine);
-                machine.answer(id, answer);
-            }
+            (id, answer) = next_answer(&mut self.inflight) => self.answered(machine, id, answer),
             () = sleep_until(until), if until.is_some() => {}
         }
         None
@@ -252,14 +245,7 @@ impl<'a, T: Transport> Runner<'a, T> {
                 biased;
                 () = control.cancel.cancelled() => return Some(Ending::Aborted),
                 _ = paused.wait_for(|p| !*p) => break,
-                (id, answer) = next_answer(&mut self.inflight) => {
-                // A request's last bytes can be counted in the very poll that gave its
-                // answer: the machine hears them first, while the request is still its own
-                // (an S3 part's count heard after its answer is dropped, and the final
-                // progress with it).
-                self.hear_queued(machine);
-                machine.answer(id, answer);
-            }
+                (id, answer) = next_answer(&mut self.inflight) => self.answered(machine, id, answer),
             }
         }
         if let Some(d) = &mut self.deadline {
@@ -267,6 +253,20 @@ impl<'a, T: Transport> Runner<'a, T> {
         }
         tracing::debug!("upload resumed");
         None
+    }
+
+    /// Gives the machine a request's answer, after what the requests heard before it: a
+    /// request's last bytes can be counted in the very poll that gave its answer, and the
+    /// machine must hear them while the request is still its own (an S3 part's count heard
+    /// after its answer is dropped, and the final progress with it).
+    fn answered<M: Machine<Error = UploadError>>(
+        &mut self,
+        machine: &mut M,
+        id: RequestId,
+        answer: Answer<UploadError>,
+    ) {
+        self.hear_queued(machine);
+        machine.answer(id, answer);
     }
 
     /// Hands the machine everything requests heard that it has not been given yet.
